@@ -1,0 +1,67 @@
+r"""Pure pair-energy kernels of the distance r (Å, eV unless a name says otherwise).
+
+Every kernel is a pure function (no Flax, no state), safe under ``jax.jit``, ``jax.vmap``
+and ``jax.grad``; its parameters are ``NamedTuple`` pytrees, so they can be trained and
+vmapped over.
+
+Shared signature: the parametrised kernels
+
+* :func:`morse_energy` (:class:`MorseParams`),
+* :func:`lennard_jones_energy` (:class:`LennardJonesParams`),
+* :func:`buckingham_energy` (:class:`BuckinghamParams`),
+* :func:`harmonic_energy` (:class:`HarmonicParams`)
+
+all have the form ``fn(r, params) -> energy`` (``energy`` broadcast from ``r`` and the
+parameter leaves), so the hybrid layer plugs any of them in without a registry. The charge
+kernels take per-edge species data instead: :func:`coulomb_energy` ``(r, q_i, q_j)``,
+:func:`damped_shifted_force_coulomb_energy` ``(r, q_i, q_j, alpha, cutoff)`` and
+:func:`zbl_energy` ``(r, z_i, z_j, params=ZBL_UNIVERSAL, switch=None)``; bind the
+species with ``functools.partial`` or a closure to reach the same shape.
+
+Guarding: each kernel gives finite values and gradients for every r > 0 (within the
+range of the floating-point type). Padded edges have r = 0, where the 1/r kernels
+(Lennard-Jones, Coulomb, DSF, ZBL) return ±inf and non-finite gradients. The pair-sum
+layer masks them with a double ``jnp.where``::
+
+    r_safe = jnp.where(mask, r, 1.0)               # no inf/NaN reaches the kernel
+    e = jnp.where(mask, kernel(r_safe, params), 0.0)
+
+Morse, harmonic and the guarded Buckingham are finite at r = 0 as well. Inputs are not
+clamped anywhere else; the only deliberate change of a formula is the documented
+Buckingham continuation below its maximum. Concrete parameters are validated (a
+``ValueError`` names the problem); traced values are not inspected.
+"""
+
+from hybridpot.physics.buckingham import BuckinghamParams, buckingham_energy, buckingham_r_max
+from hybridpot.physics.coulomb import coulomb_energy, damped_shifted_force_coulomb_energy
+from hybridpot.physics.harmonic import HarmonicParams, harmonic_energy
+from hybridpot.physics.lennard_jones import LennardJonesParams, lennard_jones_energy
+from hybridpot.physics.morse import MorseParams, morse_energy
+from hybridpot.physics.zbl import (
+    ZBL_UNIVERSAL,
+    EnvelopeZBLSwitch,
+    LammpsZBLSwitch,
+    ZBLParams,
+    lammps_zbl_switch_coefficients,
+    zbl_energy,
+)
+
+__all__ = [
+    "BuckinghamParams",
+    "EnvelopeZBLSwitch",
+    "HarmonicParams",
+    "LammpsZBLSwitch",
+    "LennardJonesParams",
+    "MorseParams",
+    "ZBLParams",
+    "ZBL_UNIVERSAL",
+    "buckingham_energy",
+    "buckingham_r_max",
+    "coulomb_energy",
+    "damped_shifted_force_coulomb_energy",
+    "harmonic_energy",
+    "lammps_zbl_switch_coefficients",
+    "lennard_jones_energy",
+    "morse_energy",
+    "zbl_energy",
+]
