@@ -1,0 +1,50 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from hybridpot.train import fit_full_batch, polish_lbfgs
+
+
+def quadratic(p, aux):
+    return jnp.sum((p - 3.0) ** 2), jnp.sum((p - 3.0) ** 2)
+
+
+def test_fit_matches_python_loop():
+    opt = optax.adam(0.05)
+    p = jnp.array([0.0, 1.0])
+    res = fit_full_batch(quadratic, p, opt, num_steps=37, max_steps=40, log_every=10)
+    state = opt.init(p)
+    for _ in range(37):
+        g = jax.grad(lambda q: quadratic(q, None)[0])(p)
+        u, state = opt.update(g, state, p)
+        p = optax.apply_updates(p, u)
+    np.testing.assert_allclose(res.params, p, rtol=1e-12)
+    assert res.history.shape == (4,)
+    assert np.isnan(res.history[-1])  # the last logged step (index 39) is past the run's 37 steps
+    assert bool(res.finite)
+
+
+def test_traced_step_counts_under_vmap_equal_separate_runs():
+    opt = optax.sgd(0.1)
+    p = jnp.zeros(1)
+    run = lambda n: fit_full_batch(quadratic, p, opt, num_steps=n, max_steps=20, log_every=5).params
+    batched = jax.jit(jax.vmap(run))(jnp.array([3, 20]))
+    np.testing.assert_allclose(batched[0], run(3))
+    np.testing.assert_allclose(batched[1], run(20))
+
+
+def test_aux_update_and_nonfinite_flag():
+    res = fit_full_batch(
+        quadratic, jnp.zeros(1), optax.sgd(0.1), num_steps=5, max_steps=5, log_every=5,
+        aux=jnp.asarray(0.0), update_aux=lambda a, fit: a + 1.0,
+    )
+    assert float(res.aux) == 5.0
+    bad = lambda p, a: (jnp.sum(jnp.log(p - 1.0)), 0.0)  # log of a negative number: NaN
+    assert not bool(fit_full_batch(bad, jnp.zeros(1), optax.sgd(0.1), num_steps=2, max_steps=2, log_every=1).finite)
+
+
+def test_lbfgs_polish_reaches_minimum():
+    rosen = lambda p: (1 - p[0]) ** 2 + 100 * (p[1] - p[0] ** 2) ** 2
+    p = polish_lbfgs(rosen, jnp.array([-1.2, 1.0]), 100)
+    np.testing.assert_allclose(p, [1.0, 1.0], atol=1e-6)
