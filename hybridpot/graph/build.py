@@ -1,0 +1,137 @@
+"""Structures → ``jraph.GraphsTuple`` (host-side numpy in, ``jnp`` arrays out).
+
+Layout (one graph, ``n_graph = 1``)::
+
+    nodes   = {"positions": [n_node, 3] Å float, "atomic_numbers": [n_node] int32}
+    edges   = {"shifts": [n_edge, 3] Å float}        # Cartesian image shift, zeros for molecules
+    globals = {"cell": [1, 3, 3] Å, "pbc": [1, 3] bool}   # cell rows are lattice vectors
+    senders, receivers: [n_edge] int32               # edge vector R[senders] − R[receivers] + shift
+
+The cell is stored as zeros when no direction is periodic.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import jraph
+import numpy as np
+
+from hybridpot._checks import check_finite, check_positive, check_shape
+from hybridpot.graph.neighbours import check_cell, neighbour_list, normalise_pbc
+
+#: Largest atomic number accepted (oganesson).
+MAX_ATOMIC_NUMBER = 118
+
+
+def _atomic_numbers(atomic_numbers, n: int) -> np.ndarray:
+    """Atomic numbers as ``[n] int32``; accepts integers or chemical symbols known to ASE."""
+    a = np.asarray(atomic_numbers)
+    if a.ndim != 1 or a.shape[0] != n:
+        raise ValueError(
+            f"atomic_numbers must have shape [{n}] to match positions [{n}, 3], got {list(a.shape)}"
+        )
+    if a.dtype.kind in "US":
+        from ase.data import atomic_numbers as symbol_to_z
+
+        unknown = [str(s) for s in a if str(s) not in symbol_to_z or symbol_to_z[str(s)] == 0]
+        if unknown:
+            raise ValueError(f"unknown element symbol(s) {sorted(set(unknown))}")
+        return np.array([symbol_to_z[str(s)] for s in a], dtype=np.int32)
+    if a.dtype.kind == "f":
+        if not np.all(np.isfinite(a)) or np.any(a != np.round(a)):
+            raise ValueError(f"atomic_numbers must be integers, got {a.tolist()}")
+    elif a.dtype.kind not in "iub":
+        raise ValueError(f"atomic_numbers must be integers or element symbols, got dtype {a.dtype}")
+    bad = (a < 1) | (a > MAX_ATOMIC_NUMBER)
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise ValueError(
+            f"unknown element: atomic number {a[k]} at atom {k} is outside 1..{MAX_ATOMIC_NUMBER}"
+        )
+    return a.astype(np.int32)
+
+
+def build_graph(
+    positions,
+    atomic_numbers,
+    cutoff: float,
+    cell=None,
+    pbc=None,
+    *,
+    min_distance: float = 0.1,
+    dtype=None,
+) -> jraph.GraphsTuple:
+    """One structure as a single-graph ``GraphsTuple`` with a full neighbour list.
+
+    Args:
+        positions: ``[n_node, 3]`` Å, finite.
+        atomic_numbers: ``[n_node]`` integers in 1..118 (or element symbols).
+        cutoff: neighbour cutoff, Å, > 0.
+        cell: ``[3, 3]`` Å, rows are lattice vectors; required when any ``pbc``; ``None`` for molecules.
+        pbc: ``[3]`` bool or a bool; ``None`` → non-periodic.
+        min_distance: Å; raise if two atoms (or an atom and a periodic image) are closer.
+        dtype: float dtype of positions/shifts/cell; default: that of ``positions`` when it is a
+            floating numpy array, else float64 (stored as float32 by jnp unless x64 is enabled).
+
+    Returns:
+        ``jraph.GraphsTuple`` with the layout in the module docstring.
+
+    Raises:
+        ValueError: naming the problem (shape, NaN/inf, unknown element, cutoff, cell, close atoms).
+    """
+    if dtype is None:
+        p = np.asarray(positions)
+        dtype = p.dtype if p.dtype.kind == "f" else np.float64
+    positions = np.asarray(positions, dtype=np.float64)
+    check_shape("positions", positions, (None, 3))
+    check_finite("positions", positions)
+    n = positions.shape[0]
+    numbers = _atomic_numbers(atomic_numbers, n)
+    check_positive("cutoff", cutoff)
+    check_finite("cutoff", np.asarray(cutoff, dtype=np.float64))
+    pbc = normalise_pbc(pbc)
+    cell = check_cell(cell, pbc)
+    if not pbc.any():
+        cell = np.zeros((3, 3))
+    senders, receivers, shifts = neighbour_list(positions, cutoff, cell, pbc)
+
+    if len(senders):
+        vectors = positions[senders] - positions[receivers] + shifts
+        distances = np.linalg.norm(vectors, axis=1)
+        close = distances < min_distance
+        if close.any():
+            k = int(np.argmin(np.where(close, distances, np.inf)))
+            i, j = int(receivers[k]), int(senders[k])
+            what = f"atoms {i} and {j}" if i != j else f"atom {i} and its own periodic image"
+            raise ValueError(
+                f"{what} are {distances[k]:.4g} Å apart, closer than min_distance={min_distance} Å "
+                "(coincident or overlapping atoms)"
+            )
+
+    return jraph.GraphsTuple(
+        nodes={
+            "positions": jnp.asarray(positions.astype(dtype)),
+            "atomic_numbers": jnp.asarray(numbers),
+        },
+        edges={"shifts": jnp.asarray(shifts.astype(dtype))},
+        senders=jnp.asarray(senders, dtype=jnp.int32),
+        receivers=jnp.asarray(receivers, dtype=jnp.int32),
+        globals={
+            "cell": jnp.asarray(cell.astype(dtype)[None]),
+            "pbc": jnp.asarray(pbc[None]),
+        },
+        n_node=jnp.asarray([n], dtype=jnp.int32),
+        n_edge=jnp.asarray([len(senders)], dtype=jnp.int32),
+    )
+
+
+def graph_from_atoms(atoms, cutoff: float, **kwargs) -> jraph.GraphsTuple:
+    """``build_graph`` for an ASE ``Atoms`` (positions, numbers, cell, pbc); ``kwargs`` go to it."""
+    return build_graph(
+        atoms.get_positions(),
+        atoms.get_atomic_numbers(),
+        cutoff,
+        cell=np.asarray(atoms.get_cell()),
+        pbc=np.asarray(atoms.get_pbc()),
+        **kwargs,
+    )
