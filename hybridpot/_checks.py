@@ -7,6 +7,8 @@ where user data enters (loaders, graph builders, public entry points).
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 from jax.core import Tracer
 
@@ -45,3 +47,16 @@ def check_positive(name: str, x, *, allow_zero: bool = False) -> None:
     if bad.any() or np.isnan(a).any():
         kind = "non-negative" if allow_zero else "positive"
         raise ValueError(f"{name} must be {kind}, got {a.tolist() if a.ndim else a.item()}")
+
+
+def check_integer(name: str, value, *, minimum: int = 0) -> int:
+    """Return ``value`` as ``int``; raise ``ValueError`` unless it is an integer ≥ ``minimum``.
+
+    For static arguments that fix array shapes (orders, basis sizes): Python and NumPy integers
+    pass; floats (even ``8.0``) and booleans are rejected, so a typo is caught.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+    return int(value)
