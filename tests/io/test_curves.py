@@ -1,0 +1,140 @@
+"""hybridpot.io.curves: unit conversion, comments, names, every error path, the bundled file."""
+
+import numpy as np
+import pytest
+
+from hybridpot.io import DiatomicCurves, bundled_h2_curves, load_curves, reference_h2_curves
+from hybridpot.units import BOHR_TO_ANGSTROM, HARTREE_TO_EV, HARTREE_TO_INV_CM, KCAL_PER_MOL_TO_EV
+
+
+def _write(tmp_path, text, name="curves.txt"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_plain_file_default_names_and_comments(tmp_path):
+    path = _write(
+        tmp_path,
+        "# a comment\n\n0.5 -1.0 -0.5\n  # indented comment\n0.6 -1.1 -0.6  # trailing comment\n0.7 -1.2 -0.7\n",
+    )
+    curves = load_curves(path)
+    assert isinstance(curves, DiatomicCurves)
+    np.testing.assert_array_equal(curves.distance_angstrom, [0.5, 0.6, 0.7])
+    assert list(curves.energy_hartree) == ["state0", "state1"]
+    np.testing.assert_array_equal(curves.energy_hartree["state1"], [-0.5, -0.6, -0.7])
+    assert curves.source == str(path)
+
+
+def test_names_from_header_and_state_selection(tmp_path):
+    path = _write(tmp_path, "# method: test\n# columns: r X EF\n1.0 -1.1 -0.7\n2.0 -1.0 -0.71\n")
+    curves = load_curves(path)
+    assert list(curves.energy_hartree) == ["X", "EF"]
+    only = load_curves(path, states=["EF"])
+    assert list(only.energy_hartree) == ["EF"]
+    np.testing.assert_array_equal(only.energy_hartree["EF"], [-0.7, -0.71])
+    with pytest.raises(ValueError, match="unknown state"):
+        load_curves(path, states=["GK"])
+    with pytest.raises(ValueError, match="disagree"):
+        load_curves(path, names=["A", "B"])
+
+
+def test_names_argument(tmp_path):
+    path = _write(tmp_path, "1.0 -1.1 -0.7\n2.0 -1.0 -0.71\n")
+    assert list(load_curves(path, names=["X", "EF"]).energy_hartree) == ["X", "EF"]
+    with pytest.raises(ValueError, match="1 names given"):
+        load_curves(path, names=["X"])
+
+
+@pytest.mark.parametrize(
+    "unit, factor",
+    [
+        ("hartree", 1.0),
+        ("ev", 1.0 / HARTREE_TO_EV),
+        ("inv_cm", 1.0 / HARTREE_TO_INV_CM),
+        ("kcal_per_mol", KCAL_PER_MOL_TO_EV / HARTREE_TO_EV),
+    ],
+)
+def test_energy_units(tmp_path, unit, factor):
+    path = _write(tmp_path, "1.0 2.0\n2.0 3.0\n")
+    curves = load_curves(path, energy_unit=unit)
+    np.testing.assert_allclose(curves.energy_hartree["state0"], np.array([2.0, 3.0]) * factor, rtol=1e-15)
+
+
+def test_known_conversions(tmp_path):
+    # 1 hartree = 27.211386 eV = 219474.63 cm^-1 = 627.5095 kcal/mol; 1 bohr = 0.529177 Å
+    path = _write(tmp_path, "1.0 627.509474\n2.0 0.0\n")
+    curves = load_curves(path, distance_unit="bohr", energy_unit="kcal_per_mol")
+    np.testing.assert_allclose(curves.distance_angstrom, [BOHR_TO_ANGSTROM, 2 * BOHR_TO_ANGSTROM], rtol=1e-15)
+    np.testing.assert_allclose(curves.energy_hartree["state0"][0], 1.0, rtol=1e-8)
+    path = _write(tmp_path, "1.0 27.211386245988\n", name="ev.txt")
+    np.testing.assert_allclose(load_curves(path, energy_unit="eV").energy_hartree["state0"], [1.0], rtol=1e-14)
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("1.0 -1.0\n2.0 abc\n", r"curves.txt:2: value 'abc' is not a number"),
+        ("1.0 -1.0 -0.5\n2.0 -1.0\n", r"curves.txt:2: ragged rows"),
+        ("1.0 -1.0\n2.0 nan\n", r"curves.txt:2: NaN or inf"),
+        ("1.0 -1.0\n2.0 inf\n", r"curves.txt:2: NaN or inf"),
+        ("# header\n1.0 -1.0\n0.9 -1.0\n", r"curves.txt:3: r must be strictly increasing"),
+        ("1.0 -1.0\n1.0 -1.0\n", r"curves.txt:2: r must be strictly increasing"),
+        ("# only comments\n\n", r"curves.txt: empty file"),
+        ("", r"curves.txt: empty file"),
+        ("1.0\n", r"curves.txt:1: need r and at least one energy"),
+        ("# columns: r X EF\n1.0 -1.0\n", r"header names 2 states, data has 1"),
+    ],
+)
+def test_errors_name_file_and_line(tmp_path, text, match):
+    path = _write(tmp_path, text)
+    with pytest.raises(ValueError, match=match):
+        load_curves(path)
+
+
+@pytest.mark.parametrize("kwargs", [{"distance_unit": "nm"}, {"energy_unit": "joule"}])
+def test_unknown_unit(tmp_path, kwargs):
+    path = _write(tmp_path, "1.0 -1.0\n")
+    with pytest.raises(ValueError, match="unknown (distance|energy) unit"):
+        load_curves(path, **kwargs)
+
+
+def test_bundled_h2_curves():
+    curves = bundled_h2_curves()
+    r = curves.distance_angstrom
+    assert r.shape == (426,)
+    assert r[0] == pytest.approx(0.5) and r[-1] == pytest.approx(50.5)
+    assert list(curves.energy_hartree)[:2] == ["X", "EF"]
+    x, ef = curves.energy_hartree["X"], curves.energy_hartree["EF"]
+    # X: minimum near 0.74 Å, about -1.172 Eh; two H(1s) atoms at large r.
+    assert 0.65 <= r[np.argmin(x)] <= 0.8
+    assert x.min() == pytest.approx(-1.172, abs=2e-3)
+    assert x[-1] == pytest.approx(-1.0, abs=1e-3)
+    # EF: double well (inner near 1.0 Å, outer near 2.3 Å), H(1s) + H(n=2) at large r.
+    inner, outer = (r > 0.8) & (r < 1.5), (r > 1.9) & (r < 3.0)
+    assert r[inner][np.argmin(ef[inner])] == pytest.approx(1.0, abs=0.15)
+    assert r[outer][np.argmin(ef[outer])] == pytest.approx(2.3, abs=0.15)
+    barrier = ef[(r > 1.5) & (r < 1.9)].max()
+    assert barrier > ef[inner].min() + 0.01 and barrier > ef[outer].min() + 0.01
+    assert ef[-1] == pytest.approx(-0.625, abs=1e-3)
+    # Roots ordered and ¹Σg⁺ energies below the next state at every r.
+    energies = np.stack(list(curves.energy_hartree.values()))
+    assert np.all(np.diff(energies, axis=0) >= -1e-12)
+
+
+def test_reference_missing_raises(tmp_path, monkeypatch):
+    with pytest.raises(FileNotFoundError, match="not shipped"):
+        reference_h2_curves(shared_dir=tmp_path)
+    monkeypatch.setenv("HYBRIDPOT_SHARED_DATA", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match=str(tmp_path / "diatomic")):
+        reference_h2_curves()
+
+
+def test_reference_env_var(tmp_path, monkeypatch):
+    (tmp_path / "diatomic").mkdir()
+    row = "0.5 " + " ".join(f"{-1.0 + 0.01 * i:.4f}" for i in range(8))
+    (tmp_path / "diatomic" / "Potential_Energy_Curves_H2_GS_ES1-7.txt").write_text(row + "\n")
+    monkeypatch.setenv("HYBRIDPOT_SHARED_DATA", str(tmp_path))
+    curves = reference_h2_curves()
+    assert list(curves.energy_hartree) == ["X", "EF"] + [f"state{i}" for i in range(2, 8)]
+    assert curves.energy_hartree["EF"][0] == pytest.approx(-0.99)
