@@ -1,0 +1,104 @@
+r"""Per-element energy shift and energy scale fitted from the training set.
+
+The trained energy of structure g is
+
+.. math::
+    E_g = E^\text{phys}_g + \sum_{i \in g} \mu_{Z_i} + s\, E^\text{model}_g(\theta),
+
+* :math:`\mu_Z` (eV/atom) by least squares of :math:`E - E^\text{phys}` on composition
+  (:math:`\min_\mu \sum_g (E_g - E^\text{phys}_g - \sum_Z n_{gZ}\mu_Z)^2`), so with a hybrid the
+  shift is fitted to what the physics term leaves, and the network learns the rest;
+* :math:`s` (eV) the RMS of the residual force components :math:`F - F^\text{phys}` (eV/Å, read as
+  eV per unit length of the model's output), so the network predicts O(1) numbers.
+
+:math:`E^\text{phys}` is a *fixed* physics term given to the trainer (``physics_energy``); a
+physics term with trainable parameters lives inside the ``GraphModel`` and is then scaled by
+:math:`s` too: set ``normalisation.scale=false`` for such hybrids.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from hybridpot.graph.batch import node_graph_index
+
+#: Length of the per-element shift table (atomic numbers 0..118; 0 is padding, always 0 eV).
+N_ELEMENTS = 119
+
+
+class EnergyNormalisation(NamedTuple):
+    """Per-element shift and global scale.
+
+    Attributes:
+        shift: ``[119]`` eV per atom, indexed by atomic number (0 for padding and unseen elements).
+        scale: ``[]`` eV, multiplies the model's output.
+    """
+
+    shift: np.ndarray
+    scale: np.ndarray
+
+
+def identity_normalisation(dtype=np.float64) -> EnergyNormalisation:
+    """No shift (zeros) and unit scale."""
+    return EnergyNormalisation(np.zeros(N_ELEMENTS, dtype), np.asarray(1.0, dtype))
+
+
+def fit_energy_normalisation(
+    numbers: Sequence[np.ndarray],
+    energies: np.ndarray,
+    forces: Sequence[np.ndarray] | None = None,
+    *,
+    physics_energies: np.ndarray | None = None,
+    physics_forces: Sequence[np.ndarray] | None = None,
+    fit_shift: bool = True,
+    fit_scale: bool = True,
+    dtype=np.float64,
+) -> EnergyNormalisation:
+    """Fit the per-element shift (least squares on composition) and the force-RMS scale.
+
+    Args:
+        numbers: per structure ``[n_i]`` atomic numbers.
+        energies: ``[n_struct]`` eV.
+        forces: per structure ``[n_i, 3]`` eV/Å (needed for ``fit_scale``).
+        physics_energies: ``[n_struct]`` eV of the fixed physics term, subtracted before the fit.
+        physics_forces: per structure ``[n_i, 3]`` eV/Å of the physics term.
+        fit_shift, fit_scale: fit each part (otherwise 0 shift / unit scale).
+    Returns:
+        :class:`EnergyNormalisation` (numpy, ``dtype``). Elements absent from the training set get 0.
+        Compositions that are linearly dependent get the minimum-norm shift.
+    """
+    energies = np.asarray(energies, dtype=np.float64)
+    if len(numbers) != energies.shape[0]:
+        raise ValueError(f"{len(numbers)} structures but {energies.shape[0]} energies")
+    target = energies - (0.0 if physics_energies is None else np.asarray(physics_energies, np.float64))
+    shift = np.zeros(N_ELEMENTS)
+    if fit_shift and len(numbers):
+        species = np.unique(np.concatenate([np.asarray(z) for z in numbers]))
+        counts = np.stack([np.bincount(np.asarray(z), minlength=N_ELEMENTS)[species] for z in numbers])
+        solution, *_ = np.linalg.lstsq(counts.astype(np.float64), target, rcond=None)
+        shift[species] = solution
+    scale = 1.0
+    if fit_scale:
+        if forces is None:
+            raise ValueError("fit_scale needs the training forces")
+        residual = [np.asarray(f, np.float64) for f in forces]
+        if physics_forces is not None:
+            residual = [f - np.asarray(p, np.float64) for f, p in zip(residual, physics_forces)]
+        flat = np.concatenate([f.ravel() for f in residual]) if residual else np.zeros(0)
+        rms = float(np.sqrt(np.mean(flat**2))) if flat.size else 0.0
+        scale = rms if np.isfinite(rms) and rms > 0 else 1.0
+    return EnergyNormalisation(shift.astype(dtype), np.asarray(scale, dtype))
+
+
+def normalised_energy(model_energy: jax.Array, graph, normalisation: EnergyNormalisation) -> jax.Array:
+    """``s · model_energy + Σ_i μ_{Z_i}`` per graph: ``[n_graph]`` eV (padding nodes add 0). Jittable."""
+    z = graph.nodes["atomic_numbers"]
+    shift = jnp.asarray(normalisation.shift)[z]
+    n_graph = graph.n_node.shape[0]
+    per_graph = jax.ops.segment_sum(shift, node_graph_index(graph), num_segments=n_graph)
+    scale = jnp.asarray(normalisation.scale)
+    return scale.astype(model_energy.dtype) * model_energy + per_graph.astype(model_energy.dtype)

@@ -1,0 +1,76 @@
+"""Data-parallel and seed-parallel placement over local devices with ``jax.sharding``.
+
+Arrays of a training step carry leading axes ``[n_seeds, n_shards, ...]`` (batches) or
+``[n_seeds, ...]`` (parameters, optimiser state). A 1-D :class:`jax.sharding.Mesh` over the local
+devices, axis ``"data"``, places them:
+
+=========  ==========================================  =============================
+mode       batch                                        state
+=========  ==========================================  =============================
+``none``   default device                               default device
+``data``   ``P(None, "data")``: shards over devices     ``P()``: replicated
+``seeds``  ``P("data")``: members over devices          ``P("data")``: members over devices
+=========  ==========================================  =============================
+
+``jax.jit`` follows the input placement (computation follows data); the loss of a step is a sum
+over shards divided by global counts, so data parallelism changes only the summation order.
+
+Multi-host (not tested here): call ``jax.distributed.initialize(coordinator_address, num_processes,
+process_id)`` in every process before anything else; ``jax.devices()`` then spans all hosts and a
+mesh over them works the same, with each process feeding its own part of the batch through
+``jax.make_array_from_process_local_data``. See docs/training.md.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+#: Name of the device axis of the mesh.
+AXIS = "data"
+
+
+def local_mesh(n_devices: int | None = None) -> Mesh:
+    """A 1-D mesh over the first ``n_devices`` local devices (all by default), axis ``"data"``."""
+    devices = jax.local_devices()
+    if n_devices is not None:
+        if n_devices > len(devices):
+            raise ValueError(f"asked for {n_devices} devices, only {len(devices)} are available")
+        devices = devices[:n_devices]
+    return Mesh(np.array(devices), (AXIS,))
+
+
+class Shardings(NamedTuple):
+    """Placements of one mode (all None for ``"none"``).
+
+    Attributes:
+        batch: training batches ``[n_seeds, n_shards, ...]``.
+        state: parameters and optimiser state ``[n_seeds, ...]``.
+        replicated: values every device needs whole (normalisation).
+        eval_batch: evaluation batches ``[n_shards, ...]`` (shared by all members).
+    """
+
+    batch: NamedSharding | None
+    state: NamedSharding | None
+    replicated: NamedSharding | None
+    eval_batch: NamedSharding | None
+
+
+def shardings(mesh: Mesh | None, mode: str) -> Shardings:
+    """The :class:`Shardings` of ``mode`` on ``mesh``."""
+    if mode == "none" or mesh is None:
+        return Shardings(None, None, None, None)
+    replicated = NamedSharding(mesh, P())
+    if mode == "data":
+        return Shardings(NamedSharding(mesh, P(None, AXIS)), replicated, replicated, NamedSharding(mesh, P(AXIS)))
+    if mode == "seeds":
+        return Shardings(NamedSharding(mesh, P(AXIS)), NamedSharding(mesh, P(AXIS)), replicated, replicated)
+    raise ValueError(f"unknown parallel mode {mode!r}; use 'none', 'data' or 'seeds'")
+
+
+def place(tree, sharding):
+    """``jax.device_put(tree, sharding)``; to the default device when ``sharding`` is None."""
+    return jax.device_put(tree) if sharding is None else jax.device_put(tree, sharding)

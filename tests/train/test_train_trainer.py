@@ -1,0 +1,182 @@
+"""The graph trainer end to end (float64): files, compilations, vmapped seeds, resume, guards."""
+
+import dataclasses
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from hybridpot.graph import batch_graphs, build_graph
+from hybridpot.potential import energy_and_forces, pair_energy
+from hybridpot.train import (
+    Dataset,
+    NonFiniteError,
+    config_from_dict,
+    evaluate,
+    fit,
+    fit_energy_normalisation,
+    load_checkpoint,
+    predict,
+    resume,
+)
+from hybridpot.train.data import batch_indices
+from hybridpot.train.trainer import _member_keys
+from train_helpers import emt_data, emt_structures, pair_mlp_model  # noqa: F401  (fixture)
+
+
+def _config(**sections):
+    """Tests share one base config (12 steps, 2 members, 2 buckets) so the compiled steps are reused."""
+    base = {
+        "data": {"batch_size": 4, "n_buckets": 2, "prefetch": 2},
+        "optim": {"learning_rate": 1e-2, "warmup_steps": 2, "decay": "cosine", "ema_decay": 0.9},
+        "run": {"max_steps": 12, "n_seeds": 2, "dtype": "float64", "eval_every": 4, "checkpoint_every": 4,
+                "log_every": 2, "progress": False},
+    }
+    for k, v in sections.items():
+        base[k] = {**base.get(k, {}), **v}
+    return config_from_dict(base)
+
+
+def _leaves(tree):
+    return [np.asarray(x) for x in jax.tree.leaves(tree)]
+
+
+def test_fit_writes_a_run_and_compiles_at_most_once_per_bucket(emt_data, tmp_path):
+    train, valid = emt_data
+    cfg = _config()
+    result = fit(pair_mlp_model(), train, valid, cfg, str(tmp_path))
+    h = result.history["train_loss"]
+    assert h.shape == (12, 2) and np.all(np.isfinite(h))
+    assert np.all(result.history["valid_loss"][-1] < result.history["valid_loss"][0])  # it learns
+    # compilations bounded by the buckets, and reported
+    assert 1 <= len(result.shapes_seen) <= len(result.buckets.buckets)
+    assert result.n_compilations <= len(result.buckets.buckets)
+    assert result.n_compilations in (0, len(result.shapes_seen))  # 0: already compiled in this process
+    files = set(os.listdir(tmp_path))
+    assert {"config.yaml", "metrics.jsonl", "learning_curve.png", "checkpoints"} <= files
+    assert {"last.npz", "last.json", "best.npz", "best.json"} <= set(os.listdir(tmp_path / "checkpoints"))
+    rows = [json.loads(line) for line in open(tmp_path / "metrics.jsonl")]
+    assert [r["step"] for r in rows if "train_loss" in r] == list(range(2, 13, 2))
+    evals = [r for r in rows if "valid_loss" in r]
+    assert [r["step"] for r in evals] == [4, 8, 12]
+    assert {"valid_energy_mae", "valid_forces_rmse", "valid_energy_per_atom_mae", "valid_stress_mae"} <= set(evals[0])
+    meta = json.loads((tmp_path / "checkpoints" / "last.json").read_text(encoding="utf-8"))
+    assert meta["step"] == 12 and meta["units"]["forces"] == "eV/Å" and meta["model"]["species"] == [13, 29]
+    assert {"jax", "flax", "optax", "numpy"} <= set(meta["versions"])
+    assert meta["config"]["run"]["n_seeds"] == 2 and meta["data_order"]["steps_per_epoch"] == 5
+    assert meta["data_order"]["epoch"] == 2 and meta["data_order"]["position"] == 2
+    # evaluation uses the EMA parameters: the last recorded validation loss is theirs
+    loss_ema = evaluate(pair_mlp_model(), result.ema_params, result.normalisation, valid, cfg)["loss"]
+    np.testing.assert_allclose(loss_ema, result.history["valid_loss"][-1], rtol=1e-10)
+    loss_raw = evaluate(pair_mlp_model(), result.params, result.normalisation, valid, cfg)["loss"]
+    assert not np.allclose(loss_raw, loss_ema)
+    # refuses to overwrite a run
+    with pytest.raises(FileExistsError):
+        fit(pair_mlp_model(), train, valid, cfg, str(tmp_path))
+
+
+def test_member_i_equals_a_separate_run_with_seed_i(emt_data, tmp_path):
+    train, _ = emt_data
+    cfg = _config(run={"seed": 5})
+    ensemble = fit(pair_mlp_model(), train, None, cfg, str(tmp_path / "ens"))
+    keys = _member_keys(cfg)[1]
+    assert len({tuple(k) for k in keys}) == 2  # different data orders
+    i = 1
+    single = fit(pair_mlp_model(), train, None, _config(run={"seed": 5 + i, "n_seeds": 1}), str(tmp_path / "single"))
+    np.testing.assert_allclose(ensemble.history["train_loss"][:, i], single.history["train_loss"][:, 0], rtol=1e-11, atol=1e-12)
+    for a, b in zip(_leaves((ensemble.params, ensemble.ema_params)), _leaves((single.params, single.ema_params))):
+        np.testing.assert_allclose(a[i], b[0], rtol=1e-9, atol=1e-12)
+    # a shared data order gives every member the batches of member 0
+    shared = _member_keys(_config(run={"shared_data_order": True}))[1]
+    assert batch_indices(shared, 3, len(train), 4, 1)[0][0].tolist() == batch_indices(shared, 3, len(train), 4, 1)[1][0].tolist()
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def test_interrupted_and_resumed_run_equals_the_uninterrupted_one(emt_data, tmp_path):
+    train, valid = emt_data
+    cfg = _config(run={"patience": 5})
+    full = fit(pair_mlp_model(), train, valid, cfg, str(tmp_path / "full"))
+
+    def stop_at_7(step, state):
+        if step == 7:
+            raise _Interrupt
+
+    with pytest.raises(_Interrupt):
+        fit(pair_mlp_model(), train, valid, cfg, str(tmp_path / "cut"), callback=stop_at_7)
+    assert load_checkpoint(str(tmp_path / "cut" / "checkpoints" / "last"))[1]["step"] == 4
+    resumed = resume(str(tmp_path / "cut"), pair_mlp_model(), train, valid)
+    np.testing.assert_allclose(resumed.history["train_loss"], full.history["train_loss"], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(resumed.history["valid_loss"], full.history["valid_loss"], rtol=1e-12, atol=1e-14)
+    for a, b in zip(_leaves((resumed.params, resumed.ema_params, resumed.best_params)),
+                    _leaves((full.params, full.ema_params, full.best_params))):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    steps = [json.loads(line)["step"] for line in open(tmp_path / "cut" / "metrics.jsonl")]
+    full_steps = [json.loads(line)["step"] for line in open(tmp_path / "full" / "metrics.jsonl")]
+    assert steps == full_steps  # no repeated rows after the resume
+    other = emt_structures(n_bulk=4, n_cluster=2, seed=3)
+    with pytest.raises(ValueError, match="datasets differ"):
+        resume(str(tmp_path / "cut"), pair_mlp_model(), other, valid)
+
+
+def test_non_finite_loss_stops_with_step_and_structures(emt_data, tmp_path):
+    train, valid = emt_data
+    train = Dataset([dataclasses.replace(s, forces=s.forces.copy()) for s in train.structures])
+    cfg = _config(run={"checkpoint_every": 1, "eval_every": 100}, normalisation={"shift": False, "scale": False})
+    keys = _member_keys(cfg)[1]
+    first = [set(np.concatenate(batch_indices(keys, t, len(train), 4, 1)[0]).tolist()) for t in range(5)]
+    bad = next(i for i in range(len(train)) if i not in first[0] and i not in first[1])
+    bad_step = next(t for t in range(5) if bad in first[t]) + 1
+    train.structures[bad].forces[0, 0] = np.nan
+    with pytest.raises(NonFiniteError, match=f"step {bad_step}") as err:
+        fit(pair_mlp_model(), train, valid, cfg, str(tmp_path))
+    assert err.value.step == bad_step and bad in err.value.structures[err.value.members.index(0)]
+    assert str(bad) in str(err.value)
+    arrays, meta = load_checkpoint(str(tmp_path / "checkpoints" / "last"))
+    assert meta["step"] == bad_step - 1
+    assert all(np.all(np.isfinite(a)) for k, a in arrays.items() if k.startswith("state/"))
+
+
+def test_early_stopping(emt_data, tmp_path):
+    train, valid = emt_data
+    # min_delta so large that only the first evaluation counts as an improvement
+    cfg = _config(run={"eval_every": 2, "patience": 2, "min_delta": 1e9})
+    result = fit(pair_mlp_model(), train, valid, cfg, str(tmp_path))
+    assert result.stopped_early
+    assert result.history["train_loss"].shape[0] == 6  # evaluations at 2 (best), 4, 6 -> stop
+    meta = load_checkpoint(str(tmp_path / "checkpoints" / "best"))[1]
+    assert meta["early_stopping"]["best_step"] == [2, 2]
+
+
+def test_float32_stress_loss_triplets_and_a_fixed_physics_term(emt_data, tmp_path):
+    """float32 (the default precision), a stress loss, a model reading triplets, a physics term."""
+    train, valid = emt_data
+    model = pair_mlp_model(three_body=True, dtype=jnp.float32)
+
+    def physics(graph, triplets):  # a fixed repulsion, eV
+        return pair_energy(graph, lambda r, zi, zj: 0.1 * jnp.exp(-2.0 * (r - 2.5)))
+
+    cfg = _config(loss={"stress_weight": 1.0, "kind": "huber", "huber_delta": 0.1},
+                  run={"max_steps": 4, "eval_every": 4, "n_seeds": 1, "dtype": "float32"}, data={"n_buckets": 1})
+    assert config_from_dict({}).run.dtype == "float32"
+    result = fit(model, train, valid, cfg, str(tmp_path), physics_energy=physics)
+    assert all(x.dtype == np.float32 for x in _leaves(result.params))
+    assert np.all(np.isfinite(result.history["train_loss"]))
+    assert "stress_mae" in result.valid_metrics and "three_body" in result.params["params"]
+    # the shift was fitted to E - E_physics (physics evaluated in float64 here)
+    graphs = [build_graph(s.positions, s.numbers, 4.0, cell=s.cell, pbc=s.pbc) for s in train.structures]
+    e_phys, f = jax.jit(energy_and_forces(lambda p, g: physics(g, None)))(None, batch_graphs(graphs))
+    f_phys = np.split(np.asarray(f), np.cumsum([len(s.numbers) for s in train.structures])[:-1])
+    expected = fit_energy_normalisation([s.numbers for s in train.structures], [s.energy for s in train.structures],
+                                        [s.forces for s in train.structures], physics_energies=e_phys, physics_forces=f_phys)
+    np.testing.assert_allclose(result.normalisation.shift, expected.shift, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(result.normalisation.scale, expected.scale, rtol=1e-5)
+    # predict = physics + shift + scale * model, consistent with the validation metrics of the run
+    pred = predict(model, result.best_params, result.normalisation, valid, batch_size=4, physics_energy=physics)
+    e_ref = np.array([s.energy for s in valid.structures])
+    np.testing.assert_allclose(np.abs(pred["energy"][0] - e_ref).mean(), result.valid_metrics["energy_mae"][0], rtol=1e-4)
