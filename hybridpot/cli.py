@@ -1,0 +1,250 @@
+"""The ``hybridpot`` command line.
+
+Subcommands: ``train CONFIG`` (a train file, :mod:`hybridpot.io.train_files`), ``evaluate MODEL
+DATA``, ``md MODEL STRUCTURE`` (ASE molecular dynamics), ``dimer MODEL A B`` (dimer-curve plot),
+``template`` (an annotated train file) and ``study diatomic``.
+
+User mistakes (bad option values, missing or corrupt files) end with a one-line error and exit
+status 2, not a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+
+def _study_diatomic(args: argparse.Namespace) -> None:
+    from hybridpot.studies.diatomic import run_diatomic_study
+    from hybridpot.studies.diatomic.report import summary_markdown
+
+    states = ("X", "EF") if args.state == "both" else (args.state,)
+    results = run_diatomic_study(
+        protocol=args.protocol,
+        states=states,
+        quick=args.quick,
+        seeds=args.seeds,
+        out=args.out,
+        data=args.data,
+        progress=not args.no_progress,
+    )
+    print(summary_markdown(results))
+    print(f"\nWrote {args.out}/results.json, summary.md and plots.")
+
+
+def _train(args: argparse.Namespace) -> None:
+    from hybridpot.io.train_files import load_train_file, train_from_file
+
+    spec = load_train_file(args.config, args.set)
+    if args.out is not None:
+        import dataclasses
+
+        spec = dataclasses.replace(spec, output=args.out)
+    _potential, result, path = train_from_file(spec, progress=False if args.no_progress else None)
+    print(f"trained {spec.model_kind} ({spec.config.run.n_seeds} member(s), {result.history['train_loss'].shape[0]} steps)")
+    for name, values in sorted(result.valid_metrics.items()):
+        print(f"  valid {name}: {_mean_std(values)}")
+    print(f"wrote {path} and the run folder {spec.output}")
+
+
+def _mean_std(values) -> str:
+    import numpy as np
+
+    v = np.atleast_1d(np.asarray(values, float))
+    return f"{v.mean():.4g}" + (f" ± {v.std():.2g} (over {v.size} members)" if v.size > 1 else "")
+
+
+def _read_data(args):
+    from hybridpot.io import read_structures
+
+    return read_structures(args.data, format=args.format, energy_unit=args.energy_unit, length_unit=args.length_unit)
+
+
+def _enable_x64_for(potential) -> None:
+    if (potential.config or {}).get("run", {}).get("dtype") == "float64":
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from hybridpot.io import load_potential
+    from hybridpot.train import UNITS, config_from_dict, evaluate
+
+    potential = load_potential(args.model)
+    _enable_x64_for(potential)
+    data = _read_data(args)
+    config = config_from_dict(potential.config or {})
+    metrics = evaluate(potential.model, potential.params, potential.normalisation, data, config,
+                       physics_energy=potential.physics_energy)
+    print(f"{args.data}: {len(data)} structures, model {potential.model_kind} ({potential.n_members} member(s))")
+    print("| quantity | MAE | RMSE | unit |\n|---|---|---|---|")
+    for q in ("energy", "energy_per_atom", "forces", "stress"):
+        if f"{q}_mae" in metrics:
+            print(f"| {q} | {_mean_std(metrics[q + '_mae'])} | {_mean_std(metrics[q + '_rmse'])} | {UNITS[q]} |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({k: [float(x) for x in (v if hasattr(v, "__len__") else [v])] for k, v in metrics.items()}, f, indent=1)
+        print(f"wrote {args.json}")
+    if args.plots:
+        from hybridpot.plots import evaluation_plots
+
+        for path in evaluation_plots(potential, data, args.plots):
+            print(f"wrote {path}")
+
+
+def _md(args: argparse.Namespace) -> None:
+    import numpy as np
+    from ase import units
+    from ase.io import Trajectory
+    from ase.md.langevin import Langevin
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+    from ase.md.verlet import VelocityVerlet
+
+    from hybridpot.io import load_potential, read_atoms
+    from hybridpot.md import HybridpotCalculator
+
+    if args.steps < 0 or args.dt <= 0 or args.temperature < 0 or args.write_every < 1:
+        raise ValueError("--steps must be >= 0, --dt > 0 fs, --temperature >= 0 K and --write-every >= 1")
+    potential = load_potential(args.model)
+    atoms = read_atoms(args.structure, index=-1)[0]
+    atoms.calc = HybridpotCalculator(potential)
+    MaxwellBoltzmannDistribution(atoms, temperature_K=args.temperature, rng=np.random.default_rng(args.seed))
+    if args.thermostat == "langevin":
+        dyn = Langevin(atoms, args.dt * units.fs, temperature_K=args.temperature, friction=args.friction / units.fs,
+                       rng=np.random.default_rng(args.seed + 1))
+    else:
+        dyn = VelocityVerlet(atoms, args.dt * units.fs)
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    suffix = os.path.splitext(args.out)[1]
+    if suffix == ".traj":
+        traj = Trajectory(args.out, "w", atoms)
+        dyn.attach(traj.write, interval=args.write_every)
+    else:
+        from ase.io import write
+
+        if os.path.exists(args.out):
+            os.remove(args.out)
+        dyn.attach(lambda: write(args.out, atoms, format="extxyz", append=True), interval=args.write_every)
+    e0 = atoms.get_total_energy()
+    dyn.run(args.steps)
+    e1 = atoms.get_total_energy()
+    calc = atoms.calc
+    print(f"{args.steps} steps of {args.dt} fs ({args.thermostat}), {len(atoms)} atoms: final T "
+          f"{atoms.get_temperature():.1f} K, total energy {e0:.6g} → {e1:.6g} eV "
+          f"(change {(e1 - e0) / len(atoms):.3g} eV/atom)")
+    print(f"compilations {calc.n_compilations}, neighbour searches {calc.n_neighbour_searches}; wrote {args.out}")
+
+
+def _dimer(args: argparse.Namespace) -> None:
+    from hybridpot.io import load_potential
+    from hybridpot.plots import dimer_curve
+
+    potential = load_potential(args.model)
+    dimer_curve(potential, args.element_a, args.element_b, path=args.out)
+    print(f"wrote {args.out}")
+
+
+def _template(args: argparse.Namespace) -> None:
+    from hybridpot.io.train_files import TEMPLATE
+
+    sys.stdout.write(TEMPLATE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``hybridpot`` command."""
+    parser = argparse.ArgumentParser(prog="hybridpot", description="Hybrid physics + ML interatomic potentials.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    study = commands.add_parser("study", help="run a reproducible study")
+    studies = study.add_subparsers(dest="study", required=True)
+    diatomic = studies.add_parser(
+        "diatomic",
+        help="Morse + network hybrids on H2 curves (El Haloui et al. 2025), vmapped over seeds",
+        description="Train Morse, NN, APHYNITY (fixed and adaptive λ), Sequential Phy-ML and PhysiNet on H2 "
+        "potential curves at 8 training fractions × N seeds; report test RMSE, recovered Morse parameters "
+        "and Franck–Condon factors.",
+    )
+    diatomic.add_argument("--protocol", choices=("paper", "improved"), default="improved", help="training protocol (default: improved)")
+    diatomic.add_argument("--state", choices=("X", "EF", "both"), default="both", help="electronic state(s) (default: both)")
+    diatomic.add_argument("--quick", action="store_true", help="short profile: minutes on a CPU (smoke test)")
+    diatomic.add_argument("--seeds", type=int, default=11, help="number of seeds (default: the paper's 11)")
+    diatomic.add_argument("--out", default="results/diatomic", help="output folder (default: results/diatomic)")
+    diatomic.add_argument(
+        "--data",
+        default="bundled",
+        help="'bundled' (the project's FCI curves), 'reference' (the paper's, from ../shared/data) or a curve file",
+    )
+    diatomic.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    diatomic.set_defaults(run=_study_diatomic)
+
+    train = commands.add_parser(
+        "train", help="train a potential from a train file (YAML) and write <output>/model.npz",
+        description="Train the model a train file names on its data files (see `hybridpot template`) and write "
+        "the run folder and the model file <output>/model.npz.",
+    )
+    train.add_argument("config", help="train file (YAML): trainer sections + dataset, model, physics, output")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a key, e.g. --set optim.learning_rate=3e-4 --set dataset.train=data.xyz")
+    train.add_argument("--out", default=None, help="run folder (overrides `output`)")
+    train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    train.set_defaults(run=_train)
+
+    def data_options(p):
+        p.add_argument("--format", default=None, help="reader: an ase.io format, 'db' or 'md17' (default: from the name)")
+        p.add_argument("--energy-unit", default="eV", help="energy unit of the file (default: eV)")
+        p.add_argument("--length-unit", default="Å", help="length unit of the file (default: Å)")
+
+    ev = commands.add_parser("evaluate", help="MAE/RMSE of a model file on labelled structures",
+                             description="Energy, energy-per-atom, force (and stress) MAE and RMSE of every member.")
+    ev.add_argument("model", help="model file (.npz)")
+    ev.add_argument("data", help="labelled structures: extxyz / ASE-readable, .db or MD17 .npz")
+    data_options(ev)
+    ev.add_argument("--plots", default=None, metavar="DIR", help="write parity plots and error histograms here")
+    ev.add_argument("--json", default=None, metavar="FILE", help="write the metrics as JSON")
+    ev.set_defaults(run=_evaluate)
+
+    md = commands.add_parser("md", help="molecular dynamics with ASE (VelocityVerlet or Langevin)",
+                             description="Run MD from the last structure of STRUCTURE and write a trajectory.")
+    md.add_argument("model", help="model file (.npz)")
+    md.add_argument("structure", help="starting structure (any ASE-readable file; its last frame)")
+    md.add_argument("--steps", type=int, default=100, help="MD steps (default 100)")
+    md.add_argument("--dt", type=float, default=1.0, help="time step, fs (default 1)")
+    md.add_argument("--temperature", type=float, default=300.0, help="initial / thermostat temperature, K (default 300)")
+    md.add_argument("--thermostat", choices=("nve", "langevin"), default="nve", help="nve (VelocityVerlet) or langevin")
+    md.add_argument("--friction", type=float, default=0.01, help="Langevin friction, 1/fs (default 0.01)")
+    md.add_argument("--seed", type=int, default=0, help="seed of the initial velocities and the thermostat")
+    md.add_argument("--out", default="md.extxyz", help="trajectory: .extxyz (default md.extxyz) or .traj")
+    md.add_argument("--write-every", type=int, default=10, help="steps between frames (default 10)")
+    md.set_defaults(run=_md)
+
+    dimer = commands.add_parser("dimer", help="plot the dimer curve of a model with its physics and learned parts")
+    dimer.add_argument("model", help="model file (.npz)")
+    dimer.add_argument("element_a", help="element symbol or atomic number")
+    dimer.add_argument("element_b", help="element symbol or atomic number")
+    dimer.add_argument("--out", default="dimer.png", help="PNG file (default dimer.png)")
+    dimer.set_defaults(run=_dimer)
+
+    template = commands.add_parser("template", help="print an annotated train file",
+                                   description="Print an annotated train file for `hybridpot train` to stdout.")
+    template.set_defaults(run=_template)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``hybridpot`` command; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    if getattr(args, "seeds", 1) < 1:
+        print("hybridpot: error: --seeds must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        args.run(args)
+    except (ValueError, FileNotFoundError, IsADirectoryError, PermissionError, FileExistsError) as error:
+        print(f"hybridpot: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

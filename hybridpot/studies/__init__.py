@@ -1,0 +1,1 @@
+"""Reproducible studies built on the library (each runnable from the command line)."""

@@ -1,0 +1,164 @@
+"""Writing the diatomic study's results: ``results.json``, ``summary.md`` and PNG plots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from hybridpot.units import HARTREE_TO_INV_CM
+
+MODEL_LABELS = {
+    "morse": "Morse",
+    "nn": "NN",
+    "aphynity": "APHYNITY",
+    "aphynity_adaptive": "APHYNITY (adaptive λ)",
+    "sequential": "Sequential Phy-ML",
+    "physinet": "PhysiNet",
+}
+
+
+def write_json(results: dict, path: Path) -> None:
+    """Write ``results`` as indented JSON, atomically (temporary file, then rename)."""
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(results, indent=1))
+    tmp.replace(path)
+
+
+def _cell(stats: dict, factor: float = 1.0, fmt: str = "{:.2e}") -> str:
+    return f"{fmt.format(stats['median'] * factor)} ({fmt.format(stats['q1'] * factor)}–{fmt.format(stats['q3'] * factor)})"
+
+
+def summary_markdown(results: dict) -> str:
+    """Markdown tables of median (Q1–Q3) test RMSE per state, and the FC metric."""
+    fractions = [str(f) for f in results["fractions_percent"]]
+    lines = [
+        f"# Diatomic study: protocol `{results['protocol']}`{' (quick)' if results['quick'] else ''}",
+        "",
+        f"Data: {results['data_source']}. Seeds: {results['seeds']}. "
+        f"Wall time: {results['timing']['total_s']:.0f} s on {results['device']}.",
+        "",
+    ]
+    for state, by_model in results["rmse"].items():
+        lines += [f"## Test RMSE, state {state}: median (Q1–Q3) over seeds, cm⁻¹", ""]
+        lines += ["| model | " + " | ".join(f"{f} %" for f in fractions) + " |"]
+        lines += ["|---|" + "---|" * len(fractions)]
+        for model, by_fraction in by_model.items():
+            cells = [_cell(by_fraction[f], HARTREE_TO_INV_CM, "{:.3g}") for f in fractions]
+            lines.append(f"| {MODEL_LABELS[model]} | " + " | ".join(cells) + " |")
+        lines.append("")
+    for transition, by_model in results.get("fc_mse", {}).items():
+        lines += [f"## Franck–Condon MSE ({transition}, v′ = 0…{results['fc_levels'] - 1}): median (Q1–Q3)", ""]
+        lines += ["| model | " + " | ".join(f"{f} %" for f in fractions) + " |"]
+        lines += ["|---|" + "---|" * len(fractions)]
+        for model, by_fraction in by_model.items():
+            lines.append(f"| {MODEL_LABELS[model]} | " + " | ".join(_cell(by_fraction[f]) for f in fractions) + " |")
+        lines.append("")
+    if results.get("physical_parameters"):
+        lines += ["## Recovered Morse parameters: median |Δ| vs a Morse fit to the whole curve", ""]
+        for state, by_model in results["physical_parameters"].items():
+            ref = results["reference_parameters"][state]["morse_fit"]
+            lines += [
+                f"State {state}: full-curve fit D_e = {ref['D_e']:.5f} Eh, r_e = {ref['r_e']:.5f} Å, a = {ref['a']:.5f} Å⁻¹.",
+                "",
+                "| model | quantity | " + " | ".join(f"{f} %" for f in fractions) + " |",
+                "|---|---|" + "---|" * len(fractions),
+            ]
+            for model, by_quantity in by_model.items():
+                for q, by_fraction in by_quantity.items():
+                    lines.append(
+                        f"| {MODEL_LABELS[model]} | {q} | "
+                        + " | ".join(f"{by_fraction[f]['median']:.2g}" for f in fractions)
+                        + " |"
+                    )
+            lines.append("")
+    return "\n".join(lines)
+
+
+def plot_rmse(results: dict, out: Path) -> list[Path]:
+    """RMSE vs training fraction with IQR bands, log axis, one PNG per state."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    fractions = results["fractions_percent"]
+    for state, by_model in results["rmse"].items():
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for model, by_fraction in by_model.items():
+            s = [by_fraction[str(f)] for f in fractions]
+            med = np.array([x["median"] for x in s])
+            ax.plot(fractions, med, marker="o", label=MODEL_LABELS[model])
+            ax.fill_between(fractions, [x["q1"] for x in s], [x["q3"] for x in s], alpha=0.2)
+        ax.set_yscale("log")
+        ax.set_xlabel("training set (% of the curve)")
+        ax.set_ylabel("test RMSE (hartree)")
+        ax.set_title(f"H2 {state}: {results['protocol']} protocol")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        path = out / f"rmse_{state}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def plot_curves(curves: dict, out: Path) -> list[Path]:
+    """Each model's curve (median-RMSE seed) with the training points, smallest and largest fraction.
+
+    ``curves[state] = {"r", "reference", "fractions": {pct: {"train_r", "train_y", "models": {m: y}}}}``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    for state, c in curves.items():
+        pcts = list(c["fractions"])
+        fig, axes = plt.subplots(1, len(pcts), figsize=(5 * len(pcts), 4), squeeze=False)
+        for ax, pct in zip(axes[0], pcts):
+            f = c["fractions"][pct]
+            ax.plot(c["r"], c["reference"], "k-", lw=2.5, alpha=0.35, label="reference")
+            for model, y in f["models"].items():
+                ax.plot(c["r"], y, lw=1, label=MODEL_LABELS[model])
+            ax.plot(f["train_r"], f["train_y"], "ko", ms=4, label="training points")
+            lo, hi = np.min(c["reference"]), np.max(c["reference"][c["r"] > 0.6])
+            ax.set_ylim(lo - 0.05 * (hi - lo), hi + 0.15 * (hi - lo))
+            ax.set_xlim(0.4, 6)
+            ax.set_xlabel("r (Å)")
+            ax.set_ylabel("E (hartree)")
+            ax.set_title(f"{state}, {pct} % training")
+        axes[0][0].legend(fontsize=7)
+        fig.tight_layout()
+        path = out / f"curves_{state}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def plot_franck_condon(reference: np.ndarray, medians: dict, pct: str, out: Path) -> Path:
+    """Bars of the reference FC vector and each model's median-seed FC vector at one fraction."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    v = np.arange(len(reference))
+    width = 0.8 / (len(medians) + 1)
+    ax.bar(v, reference, width, color="k", label="reference")
+    for i, (model, fc) in enumerate(medians.items(), start=1):
+        ax.bar(v + i * width, fc, width, label=MODEL_LABELS[model])
+    ax.set_xlabel("v′ (EF)")
+    ax.set_ylabel("FC factor from X v = 0")
+    ax.set_title(f"Franck–Condon factors, {pct} % training (median-RMSE seed)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = out / "franck_condon.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,317 @@
+"""The diatomic study's models and their training as one compiled program per model family.
+
+Every run (state × training fraction × seed) of one model is trained by a single jitted
+function: ``vmap`` over seeds inside ``vmap`` over fractions inside ``vmap`` over states, with
+``lax.scan`` over optimiser steps. Training sets of different sizes are padded to the largest
+and masked with point weights; runs with fewer steps stop updating when done.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from hybridpot.hybrid import (
+    additive,
+    aphynity_adaptive_loss,
+    aphynity_penalty_loss,
+    physinet,
+    physinet_mix,
+    pure_network,
+    pure_physics,
+    train_only,
+    update_multiplier,
+    weighted_mean_square,
+)
+from hybridpot.models import MLP
+from hybridpot.physics import MorseParams, morse_energy
+from hybridpot.studies.diatomic.protocols import Protocol, Stage
+from hybridpot.train import fit_full_batch, polish_lbfgs
+
+HIDDEN_LAYERS = (50, 24, 12)  # the paper's network: 1 → 50 → 24 → 12 → 1
+LOG_EVERY = 500
+
+
+class PhysicsTerm(NamedTuple):
+    """A pluggable physics term for curve fitting.
+
+    Attributes:
+        energy: ``(params, r [n] Å) -> [n]`` energies (hartree here), e.g. ``morse_energy``.
+        paper_init: ``dtype -> params``: the fixed starting point of the paper protocol.
+        data_init: ``(r [P], y [P], w [P]) -> params``: a starting point estimated from the
+            (weighted) training points; must be jit/vmap-safe.
+        describe: ``params -> dict`` of named physical parameters to compare (D_e, r_e, a).
+    """
+
+    energy: Callable[[Any, jax.Array], jax.Array]
+    paper_init: Callable[[Any], Any]
+    data_init: Callable[[jax.Array, jax.Array, jax.Array], Any]
+    describe: Callable[[Any], dict]
+
+
+def _morse_data_init(r, y, w):
+    """Morse start from the points: minimum → (r_e, shift), largest r → asymptote, a by grid search."""
+    big = jnp.asarray(jnp.inf, y.dtype)
+    i_min = jnp.argmin(jnp.where(w > 0, y, big))
+    r_e, shift = r[i_min], y[i_min]
+    i_far = jnp.argmax(jnp.where(w > 0, r, -big))
+    d_e = jnp.maximum(y[i_far] - shift, 1e-3)
+    widths = jnp.linspace(0.3, 5.0, 95, dtype=y.dtype)
+    errors = jax.vmap(lambda a: weighted_mean_square(morse_energy(r, MorseParams(d_e, a, r_e, shift)) - y, w))(widths)
+    return MorseParams(d_e, widths[jnp.argmin(errors)], r_e, shift)
+
+
+MORSE = PhysicsTerm(
+    energy=lambda p, r: morse_energy(r, p),
+    paper_init=lambda dtype: MorseParams(*(jnp.asarray(v, dtype) for v in (4.0, 3.0, 0.7, 0.0))),
+    data_init=_morse_data_init,
+    describe=lambda p: {"D_e": p.d_e, "r_e": p.r_e, "a": p.a},
+)
+
+
+class Curves(NamedTuple):
+    """Stacked training data: ``[n_state, n_fraction, P]`` arrays (P = largest training set).
+
+    ``r`` in Å, ``y`` in hartree, ``w`` = 1 for a training point and 0 for padding.
+    """
+
+    r: jax.Array
+    y: jax.Array
+    w: jax.Array
+
+
+class Hyper(NamedTuple):
+    """Per-(state, fraction) settings of one stage: ``[n_state, n_fraction]`` arrays."""
+
+    learning_rate: jax.Array
+    steps: jax.Array
+    penalty: jax.Array
+
+
+def _schedule(stage: Stage, peak, steps):
+    if stage.schedule == "constant":
+        return peak
+    warmup = jnp.maximum(1.0, 0.02 * steps)
+
+    def rate(count):
+        t = count.astype(jnp.result_type(peak))
+        ramp = jnp.minimum(1.0, (t + 1.0) / warmup)
+        progress = jnp.clip((t - warmup) / jnp.maximum(1.0, steps - warmup), 0.0, 1.0)
+        return peak * ramp * (0.01 + 0.99 * 0.5 * (1.0 + jnp.cos(jnp.pi * progress)))
+
+    return rate
+
+
+def _activation(name: str):
+    return {"relu": nn.relu, "tanh": jnp.tanh}[name]
+
+
+def make_network(protocol: Protocol, model: str) -> MLP:
+    """The paper's MLP with the protocol's activation, initialisation and dtype for ``model``.
+
+    Xavier initialisation for APHYNITY and PhysiNet, PyTorch's default for the others (as in
+    the paper's code); PhysiNet has no activation after the last hidden layer.
+    """
+    return MLP(
+        HIDDEN_LAYERS,
+        activation=_activation(protocol.activation),
+        activate_last_hidden=model != "physinet",
+        weight_init="xavier" if model in ("aphynity", "aphynity_adaptive", "physinet") else "torch",
+        param_dtype=jnp.float64 if protocol.float64 else jnp.float32,
+    )
+
+
+def network_feature(protocol: Protocol, r: jax.Array) -> jax.Array:
+    """The network's input feature of the distances ``r`` (Å): r itself or ln r."""
+    return jnp.log(r) if protocol.network_input == "log_r" else r
+
+
+def model_terms(model: str, protocol: Protocol, physics: PhysicsTerm, network: MLP, norm: tuple):
+    """The hybrid ``terms(params, r)`` of ``model``; ``norm = (x_center, x_scale, y_scale)``
+    standardises the network feature x and scales its output."""
+    x_center, x_scale, y_scale = norm
+
+    def learned(params, r):
+        x = (network_feature(protocol, r) - x_center) / x_scale
+        return network.apply(params, x[..., None])[..., 0] * y_scale
+
+    if model == "morse":
+        return pure_physics(physics.energy)
+    if model == "nn":
+        return pure_network(learned)
+    if model == "physinet":
+        return physinet(physics.energy, learned)
+    return additive(physics.energy, learned)
+
+
+def _normalisation(protocol: Protocol, r, y, w):
+    if not protocol.scaled:
+        one = jnp.ones((), y.dtype)
+        return (0.0 * one, one, one), one
+    n = jnp.sum(w)
+    x = network_feature(protocol, r)
+    x_mean = jnp.sum(w * x) / n
+    x_std = jnp.sqrt(jnp.sum(w * (x - x_mean) ** 2) / n)
+    y_var = jnp.sum(w * (y - jnp.sum(w * y) / n) ** 2) / n
+    return (x_mean, x_std, jnp.sqrt(y_var)), y_var
+
+
+def train_run(model: str, protocol: Protocol, physics: PhysicsTerm, r, y, w, hypers: tuple[Hyper, ...], key):
+    """Train one run of ``model`` on one training set; returns (params, terms norm, history, finite).
+
+    ``r, y, w``: ``[P]`` padded training points; ``hypers``: one :class:`Hyper` of scalars per stage.
+    """
+    dtype = jnp.float64 if protocol.float64 else jnp.float32
+    network = make_network(protocol, model)
+    norm, y_var = _normalisation(protocol, r, y, w)
+    terms = model_terms(model, protocol, physics, network, norm)
+    adaptive_scale = y_var  # adaptive APHYNITY is always scale-free (λ, τ unit-free)
+    loss_scale = y_var if protocol.scaled else jnp.ones((), dtype)
+
+    physics_params = physics.paper_init(dtype) if protocol.morse_init == "paper" else physics.data_init(r, y, w)
+    params = {}
+    if model != "nn":
+        params["physics"] = physics_params
+    if model != "morse":
+        params["learned"] = network.init(key, r[:, None])
+    if model == "physinet":
+        params["mix"] = physinet_mix(*((0.0, 0.0) if protocol.morse_init == "paper" else (1.0, 1.0)), dtype=dtype)
+
+    stages = protocol.stages[model]
+    histories, finite = [], jnp.asarray(True)
+    multiplier0, rate = protocol.adaptive_multiplier
+    aux = jnp.asarray(multiplier0, dtype)
+    for i, (stage, hyper) in enumerate(zip(stages, hypers)):
+        stage_terms, trainable = terms, None
+        if model == "sequential" and i == 0:
+            stage_terms, trainable = pure_physics(physics.energy), {"physics"}
+        elif model == "sequential":
+            trainable = {"learned"}
+
+        if model == "aphynity":
+            def loss_fn(p, a, t=stage_terms, h=hyper):
+                return aphynity_penalty_loss(t(p, r), y, h.penalty, w, loss_scale), jnp.zeros((), dtype)
+        elif model == "aphynity_adaptive":
+            def loss_fn(p, a, t=stage_terms):
+                return aphynity_adaptive_loss(t(p, r), y, a, w, adaptive_scale)
+        else:
+            def loss_fn(p, a, t=stage_terms):
+                return weighted_mean_square(t(p, r).total - y, w) / loss_scale, jnp.zeros((), dtype)
+
+        optimizer = optax.adam(_schedule(stage, hyper.learning_rate, hyper.steps))
+        if trainable is not None:
+            optimizer = train_only(optimizer, trainable)
+        result = fit_full_batch(
+            loss_fn,
+            params,
+            optimizer,
+            num_steps=hyper.steps,
+            max_steps=max(stage.steps),
+            log_every=LOG_EVERY,
+            aux=aux,
+            update_aux=(lambda a, fit: update_multiplier(a, fit, rate)) if model == "aphynity_adaptive" else None,
+        )
+        params, aux = result.params, result.aux
+        histories.append(result.history)
+        finite = finite & result.finite
+        if stage.lbfgs_steps:
+            if trainable is None:
+                params = polish_lbfgs(lambda p: loss_fn(p, aux)[0], params, stage.lbfgs_steps)
+            else:
+                frozen = {k: v for k, v in params.items() if k not in trainable}
+                part = polish_lbfgs(
+                    lambda q: loss_fn({**frozen, **q}, aux)[0],
+                    {k: v for k, v in params.items() if k in trainable},
+                    stage.lbfgs_steps,
+                )
+                params = {**frozen, **part}
+    return params, norm, jnp.concatenate(histories), finite
+
+
+def stack_hypers(protocol_by_state: list[Protocol], model: str, dtype) -> tuple[Hyper, ...]:
+    """Per-stage :class:`Hyper` arrays ``[n_state, n_fraction]`` from each state's protocol."""
+    n_stages = len(protocol_by_state[0].stages[model])
+    hypers = []
+    for i in range(n_stages):
+        stages = [p.stages[model][i] for p in protocol_by_state]
+        hypers.append(
+            Hyper(
+                learning_rate=jnp.asarray([s.learning_rate for s in stages], dtype),
+                steps=jnp.asarray([s.steps for s in stages], jnp.int32),
+                penalty=jnp.asarray([s.penalty if s.penalty is not None else (0.0,) * len(s.steps) for s in stages], dtype),
+            )
+        )
+    return tuple(hypers)
+
+
+def train_model(model: str, protocols: list[Protocol], physics: PhysicsTerm, curves: Curves, keys: jax.Array):
+    """Train every run of ``model``: one jitted, triply vmapped program.
+
+    Args:
+        model: one of ``protocols.MODELS``.
+        protocols: the protocol of each state (same name, step tables may differ per state).
+        physics: the physics term.
+        curves: stacked padded training data ``[n_state, n_fraction, P]``.
+        keys: ``[n_seed]`` PRNG keys (network initialisation).
+    Returns:
+        ``(params, norm, history, finite)`` with leading axes ``[n_state, n_fraction, n_seed]``.
+    """
+    protocol = protocols[0]
+    # Steps tables may differ per state; the compiled loop runs the longest, masked.
+    merged = _merge_max_steps(protocols, model)
+    dtype = jnp.float64 if protocol.float64 else jnp.float32
+    hypers = stack_hypers(protocols, model, dtype)
+
+    def run(r, y, w, hyper, key):
+        return train_run(model, merged, physics, r, y, w, hyper, key)
+
+    over_seeds = jax.vmap(run, in_axes=(None, None, None, None, 0))
+    over_fractions = jax.vmap(over_seeds, in_axes=(0, 0, 0, 0, None))
+    over_states = jax.vmap(over_fractions, in_axes=(0, 0, 0, 0, None))
+    return jax.jit(over_states)(curves.r, curves.y, curves.w, hypers, keys)
+
+
+def _merge_max_steps(protocols: list[Protocol], model: str) -> Protocol:
+    """The first protocol with each stage's step table replaced by the per-fraction maximum
+    over states (only ``max(stage.steps)`` is used as the static loop length)."""
+    from dataclasses import replace
+
+    base = protocols[0]
+    stages = []
+    for i, stage in enumerate(base.stages[model]):
+        steps = tuple(max(p.stages[model][i].steps[f] for p in protocols) for f in range(len(stage.steps)))
+        stages.append(replace(stage, steps=steps))
+    return replace(base, stages={**base.stages, model: tuple(stages)})
+
+
+def predict(model: str, protocol: Protocol, physics: PhysicsTerm, params, norm, r: jax.Array):
+    """Energies of every trained run on the grid ``r [n]``: HybridTerms of ``[..., n]`` arrays.
+
+    ``params`` and ``norm`` carry the leading run axes returned by :func:`train_model`.
+    """
+    network = make_network(protocol, model)
+
+    def one(p, nm):
+        return model_terms(model, protocol, physics, network, nm)(p, r)
+
+    f = one
+    leading = jax.tree.leaves(norm)[0].ndim
+    for _ in range(leading):
+        f = jax.vmap(f)
+    return jax.jit(f)(params, norm)
+
+
+def pad_training_sets(r_all: np.ndarray, y_all: np.ndarray, sets: list[np.ndarray]):
+    """Stack training sets padded to the largest: ``(r, y, w)`` each ``[n_fraction, P]``.
+
+    Padding repeats the first training point with weight 0, so padded entries stay finite.
+    """
+    size = max(len(s) for s in sets)
+    idx = np.stack([np.concatenate([s, np.full(size - len(s), s[0])]) for s in sets])
+    w = np.stack([np.arange(size) < len(s) for s in sets]).astype(float)
+    return r_all[idx], y_all[idx], w
