@@ -3,6 +3,7 @@
 import json
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from hybridpot import cli
@@ -21,6 +22,9 @@ def tiny_protocols(monkeypatch):
         return replace(protocol, stages=stages)
 
     monkeypatch.setattr(study_run, "get_protocol", tiny)
+    # The paper's 850-point Franck–Condon grid costs one dense 850² eigh per run; a 0.05 Å
+    # grid over the same range exercises the same path at a fraction of the cost.
+    monkeypatch.setattr(study_run, "franck_condon_grid", lambda: np.arange(10, 180) / 20.0)
 
 
 def test_study_writes_results_in_the_documented_shape(tiny_protocols, tmp_path):

@@ -48,3 +48,12 @@ def test_lbfgs_polish_reaches_minimum():
     rosen = lambda p: (1 - p[0]) ** 2 + 100 * (p[1] - p[0] ** 2) ** 2
     p = polish_lbfgs(rosen, jnp.array([-1.2, 1.0]), 100)
     np.testing.assert_allclose(p, [1.0, 1.0], atol=1e-6)
+
+
+def test_lbfgs_polish_under_vmap_equals_separate_runs():
+    loss = lambda p, c: jnp.sum((p - c) ** 4) + jnp.sum((p - c) ** 2)
+    run = lambda c: polish_lbfgs(lambda p: loss(p, c), jnp.zeros(2), 8)
+    centres = jnp.array([[1.0, -2.0], [0.5, 3.0]])
+    batched = jax.jit(jax.vmap(run))(centres)
+    for i in range(2):
+        np.testing.assert_allclose(batched[i], run(centres[i]), rtol=1e-10, atol=1e-12)

@@ -76,13 +76,19 @@ def summary_markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
-def plot_rmse(results: dict, out: Path) -> list[Path]:
-    """RMSE vs training fraction with IQR bands, log axis, one PNG per state."""
+def _pyplot():
+    """matplotlib's pyplot on the non-interactive Agg backend (imported only when plotting)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def plot_rmse(results: dict, out: Path) -> list[Path]:
+    """RMSE vs training fraction with IQR bands, log axis, one PNG per state."""
+    plt = _pyplot()
     paths = []
     fractions = results["fractions_percent"]
     for state, by_model in results["rmse"].items():
@@ -110,11 +116,7 @@ def plot_curves(curves: dict, out: Path) -> list[Path]:
 
     ``curves[state] = {"r", "reference", "fractions": {pct: {"train_r", "train_y", "models": {m: y}}}}``.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     paths = []
     for state, c in curves.items():
         pcts = list(c["fractions"])
@@ -142,11 +144,7 @@ def plot_curves(curves: dict, out: Path) -> list[Path]:
 
 def plot_franck_condon(reference: np.ndarray, medians: dict, pct: str, out: Path) -> Path:
     """Bars of the reference FC vector and each model's median-seed FC vector at one fraction."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     v = np.arange(len(reference))
     width = 0.8 / (len(medians) + 1)
