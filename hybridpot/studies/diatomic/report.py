@@ -96,8 +96,8 @@ def plot_rmse(results: dict, out: Path) -> list[Path]:
         for model, by_fraction in by_model.items():
             s = [by_fraction[str(f)] for f in fractions]
             med = np.array([x["median"] for x in s])
-            ax.plot(fractions, med, marker="o", label=MODEL_LABELS[model])
-            ax.fill_between(fractions, [x["q1"] for x in s], [x["q3"] for x in s], alpha=0.2)
+            (line,) = ax.plot(fractions, med, marker="o", label=MODEL_LABELS[model])
+            ax.fill_between(fractions, [x["q1"] for x in s], [x["q3"] for x in s], color=line.get_color(), alpha=0.2)
         ax.set_yscale("log")
         ax.set_xlabel("training set (% of the curve)")
         ax.set_ylabel("test RMSE (hartree)")
