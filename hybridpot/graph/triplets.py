@@ -113,7 +113,8 @@ def pad_triplets(
 
 def triplet_mask(graph: jraph.GraphsTuple, triplets: Triplets) -> jnp.ndarray:
     """``[n_triplet]`` bool, True for real triplets (their ``ji`` edge is real). Jittable."""
-    return edge_mask(graph)[jnp.asarray(triplets.ji)]
+    # jnp on both sides: the graph may be concrete (a closure constant) while the triplets are traced
+    return jnp.asarray(edge_mask(graph))[jnp.asarray(triplets.ji)]
 
 
 def triplet_angles(graph: jraph.GraphsTuple, triplets: Triplets):

@@ -126,3 +126,12 @@ def test_safe_arccos_at_plus_minus_one():
     np.testing.assert_allclose(value[2], np.arccos(0.3))
     np.testing.assert_allclose(grad[2], -1 / np.sqrt(1 - 0.09))
     assert np.all(grad[[0, 4, 5]] == 0.0)
+
+
+def test_triplet_mask_with_a_constant_graph_and_traced_triplets():
+    from hybridpot.graph import build_graph, build_triplets, triplet_mask
+
+    graph = build_graph(np.array([[0.0, 0, 0], [1.0, 0, 0], [0, 1.2, 0]]), [1, 8, 1], cutoff=3.0)
+    triplets = build_triplets(graph)
+    traced = jax.jit(lambda t: triplet_mask(graph, t))(triplets)
+    np.testing.assert_array_equal(traced, triplet_mask(graph, triplets))
