@@ -1,6 +1,26 @@
-"""Flax modules holding the learned parts of potentials."""
+"""Flax modules holding the learned parts of potentials, and the GraphModel interface."""
 
 from hybridpot.models.base import GraphModel
+from hybridpot.models.dimenet import (
+    DimeNetNetwork,
+    all_edge_pairs,
+    dense_triplet_energy_fn,
+    dimenet,
+    dimenet_model,
+    dimenet_pp,
+    zbl_pair_energy,
+)
 from hybridpot.models.mlp import MLP, Dense
 
-__all__ = ["Dense", "GraphModel", "MLP"]
+__all__ = [
+    "Dense",
+    "DimeNetNetwork",
+    "GraphModel",
+    "MLP",
+    "all_edge_pairs",
+    "dense_triplet_energy_fn",
+    "dimenet",
+    "dimenet_model",
+    "dimenet_pp",
+    "zbl_pair_energy",
+]

@@ -1,0 +1,571 @@
+r"""DimeNet, DimeNet++ and DimezblNet (DimeNet + an explicit ZBL term) over hybridpot graphs.
+
+DimeNet (Gasteiger, Groß & Günnemann, ICLR 2020) passes messages :math:`m_{ji}` along directed edges
+j → i and updates them from the messages :math:`m_{kj}` of the edges that end in j, with the angle
+at j of the triplet k → j → i (eq. 3 of Tao & Wan):
+
+.. math::
+    m_{ji}^{(l+1)} = f_\text{update}\Big(m_{ji}^{(l)},\ \sum_{k \in N_j \setminus \{i\}}
+        f_\text{int}\big(m_{kj}^{(l)}, e_\text{RBF}^{(ji)}, a_\text{SBF}^{(kj, ji)}\big)\Big),
+
+with the radial Bessel basis :math:`e_\text{RBF}(d)` (eq. 4) and the 2D spherical Fourier–Bessel
+basis :math:`a_\text{SBF}(d_{kj}, \alpha)` (eq. 5), both multiplied by the polynomial envelope
+:math:`u_p(d / r_c)` (eq. 6). The atomic energy is the sum of the output blocks of every layer and
+the structure energy the sum over atoms. DimeNet++ (Gasteiger et al., NeurIPS-W 2020) replaces the
+bilinear layer by a Hadamard product in a down-projected triplet space (``int_emb_size``) and the
+linear SBF/RBF maps by two-layer maps through ``basis_emb_size``.
+
+DimezblNet (Tao & Wan) adds the Ziegler–Biersack–Littmark repulsion of every pair within the ZBL
+range (eq. 8–10, :func:`hybridpot.physics.zbl.zbl_energy`, each pair once via
+:func:`hybridpot.potential.pair_energy`) to the learned energy, composed with
+:func:`hybridpot.hybrid.additive`.
+
+Conventions and choices (see docs/models/dimenet.md for the reasoning):
+
+* Edge e is j → i with j = ``senders[e]``, i = ``receivers[e]``; a message lives on an edge. The
+  triplet angle is the core's :func:`~hybridpot.graph.triplet_angles`: the angle **at j** between
+  R_k − R_j and R_i − R_j (the paper's ∠x_k x_j x_i). DimeNet++'s code uses the angle between
+  R_j − R_i and R_k − R_j, which is π minus ours; Y_l^0(π − θ) = (−1)^l Y_l^0(θ) is absorbed by the
+  sign of the (learned) SBF weights, so the model family is the same. The original DimeNet code
+  measured the angle at i (a bug listed in the authors' README); it is not reproduced.
+* The SBF's radial part is the correct normalised j_l(z_ln d_kj / r_c) times u_p(d_kj); the authors'
+  code multiplies it by an envelope that is implicitly divided by d (README known issue), which is
+  not reproduced.
+* ``rbf_edge``: the authors' code multiplies the message m_kj by the RBF of d_kj (README known
+  issue; the published numbers use it): ``"kj"``, the default. ``"ji"`` applies the RBF of d_ji to
+  the aggregated triplet sum instead, the fix the README recommends.
+* Dense kernels use Glorot-orthogonal initialisation (a random orthogonal matrix rescaled to the
+  Glorot variance 2 / (fan_in + fan_out)), biases zero, element embeddings U(−√3, √3), the final
+  layer of every output block zero (as in the DimeNet paper), and the bilinear tensor
+  N(0, (2 / emb_size)²) as in the authors' code (standard deviation 2 / F, not √(2 / F)).
+* Activation: swish / SiLU, x·σ(x).
+* Element embeddings are learned per entry of ``species``; an atomic number outside it raises
+  ``ValueError`` naming it (host-side, in ``energy`` on concrete graphs; the trainer checks the whole data set
+  through ``GraphModel.species`` before building batches).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Literal, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import jraph
+import numpy as np
+
+from hybridpot._checks import check_integer, check_positive, is_concrete
+from hybridpot.basis import (
+    combine_spherical_basis,
+    polynomial_envelope,
+    radial_bessel_basis,
+    spherical_bessel_radial,
+    zonal_spherical_harmonics,
+)
+from hybridpot.graph import Triplets, edge_distances, edge_mask, node_graph_index, node_mask
+from hybridpot.graph.triplets import SAME_IMAGE_TOLERANCE, triplet_angles
+from hybridpot.hybrid import additive, pure_network
+from hybridpot.models.base import GraphModel
+from hybridpot.physics.zbl import ZBL_UNIVERSAL, EnvelopeZBLSwitch, LammpsZBLSwitch, ZBLParams, zbl_energy
+from hybridpot.potential import pair_energy
+
+Variant = Literal["dimenet", "dimenet++"]
+RbfEdge = Literal["kj", "ji"]
+ZBLSwitchName = Literal["envelope", "lammps", "none"]
+
+#: Length of the atomic-number → species-index table (Z = 0..118).
+_N_Z = 119
+
+
+# ----------------------------------------------------------------------------- initialisers
+def glorot_orthogonal(scale: float = 2.0):
+    """Kernel initialiser of DimeNet: random (semi-)orthogonal W rescaled to Var(W) = scale / (fan_in + fan_out).
+
+    Returns ``init(key, shape [fan_in, fan_out], dtype) -> [fan_in, fan_out]``.
+    """
+
+    def init(key, shape, dtype=jnp.float32):
+        if len(shape) != 2:
+            raise ValueError(f"glorot_orthogonal needs a 2-D kernel shape, got {shape}")
+        w = nn.initializers.orthogonal()(key, shape, jnp.float32)
+        w = w * jnp.sqrt(scale / ((shape[0] + shape[1]) * jnp.var(w)))
+        return w.astype(dtype)
+
+    return init
+
+
+def _dense(features: int, *, bias: bool = True, zeros: bool = False, dtype=jnp.float32, name=None) -> nn.Dense:
+    kernel_init = nn.initializers.zeros if zeros else glorot_orthogonal()
+    return nn.Dense(features, use_bias=bias, kernel_init=kernel_init, param_dtype=dtype, name=name)
+
+
+# ----------------------------------------------------------------------------- species
+def species_table(species: Sequence[int]) -> np.ndarray:
+    """``[119]`` int32 lookup Z → position of Z in ``species`` (−1 for elements not in it).
+
+    Raises ``ValueError`` for an empty tuple, repeats, or atomic numbers outside 1..118.
+    """
+    species = tuple(int(z) for z in species)
+    if not species:
+        raise ValueError("species must name at least one element")
+    if len(set(species)) != len(species):
+        raise ValueError(f"species has repeated elements: {list(species)}")
+    bad = [z for z in species if not 1 <= z <= 118]
+    if bad:
+        raise ValueError(f"species holds atomic numbers outside 1..118: {bad}")
+    table = np.full(_N_Z, -1, np.int32)
+    table[list(species)] = np.arange(len(species), dtype=np.int32)
+    return table
+
+
+def _check_species(atomic_numbers, species: Sequence[int]) -> None:
+    """Raise ``ValueError`` naming every element of ``atomic_numbers`` (``[n_node]``, 0 = padding) not in ``species``.
+
+    Host-side: skipped for traced arrays (inside ``jax.jit``), where unknown elements cannot be
+    reported; check the data where graphs are built (the trainer does it through
+    ``GraphModel.species``).
+    """
+    if not is_concrete(atomic_numbers):
+        return
+    z = np.asarray(atomic_numbers)
+    unknown = sorted(set(int(v) for v in z[z > 0]) - set(int(s) for s in species))
+    if unknown:
+        from ase.data import chemical_symbols
+
+        names = ", ".join(f"{chemical_symbols[v] if v < len(chemical_symbols) else '?'} (Z={v})" for v in unknown)
+        raise ValueError(f"unknown element(s) {names}: the model was built for species {sorted(species)}")
+
+
+# ----------------------------------------------------------------------------- triplets
+def all_edge_pairs(graph: jraph.GraphsTuple):
+    """Every ordered edge pair (kj, ji) as triplet candidates with a validity mask; jittable.
+
+    The dense O(n_edge²) alternative to :func:`hybridpot.graph.build_triplets` for use inside
+    ``jax.jit`` when the graph is traced (e.g. :mod:`hybridpot.testing` checks): pair (a, b) is a
+    real triplet k → j → i when receiver(a) = sender(b), both edges are real, and k is not the very
+    atom i in the same periodic image. Only for small graphs.
+
+    Returns:
+        ``(kj [n_edge²] int32, ji [n_edge²] int32, mask [n_edge²] bool)``.
+    """
+    n_edge = graph.senders.shape[0]
+    kj = jnp.repeat(jnp.arange(n_edge, dtype=jnp.int32), n_edge)
+    ji = jnp.tile(jnp.arange(n_edge, dtype=jnp.int32), n_edge)
+    real = jnp.asarray(edge_mask(graph))
+    shifts = graph.edges["shifts"]
+    chained = graph.receivers[kj] == graph.senders[ji]
+    same_site = (graph.senders[kj] == graph.receivers[ji]) & (
+        jnp.sum((shifts[kj] + shifts[ji]) ** 2, axis=-1) < SAME_IMAGE_TOLERANCE**2
+    )
+    mask = chained & ~same_site & real[kj] & real[ji]
+    return kj, ji, mask
+
+
+# ----------------------------------------------------------------------------- blocks
+class ResidualLayer(nn.Module):
+    """x + σ(W₂ σ(W₁ x + b₁) + b₂): the residual layer of DimeNet's interaction blocks. ``[..., F] → [..., F]``."""
+
+    param_dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x):
+        f = x.shape[-1]
+        y = nn.silu(_dense(f, dtype=self.param_dtype)(x))
+        return x + nn.silu(_dense(f, dtype=self.param_dtype)(y))
+
+
+class EmbeddingBlock(nn.Module):
+    r"""Initial messages (eq. 7): m_ji = σ(W [h_i ‖ h_j ‖ σ(W_rbf e_RBF(d_ji))] + b).
+
+    Attributes:
+        emb_size: F, message width.
+        n_species: number of element embeddings (rows of the table, U(−√3, √3)).
+
+    ``__call__(species_index [n_node] int, rbf [n_edge, N_rbf], senders, receivers [n_edge])``
+    returns messages ``[n_edge, F]``.
+    """
+
+    emb_size: int
+    n_species: int
+    param_dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, species_index, rbf, senders, receivers):
+        bound = float(np.sqrt(3.0))
+        table = self.param(
+            "species_embedding",
+            lambda k, s, d: jax.random.uniform(k, s, d, -bound, bound),
+            (self.n_species, self.emb_size),
+            self.param_dtype,
+        )
+        h = table[species_index]
+        rbf = nn.silu(_dense(self.emb_size, dtype=self.param_dtype)(rbf))
+        x = jnp.concatenate([h[receivers], h[senders], rbf.astype(h.dtype)], axis=-1)
+        return nn.silu(_dense(self.emb_size, dtype=self.param_dtype)(x))
+
+
+class InteractionBlock(nn.Module):
+    r"""One directional message-passing update of all messages (DimeNet or DimeNet++).
+
+    Triplet term (x_kj = σ(W_kj m_kj + b), summed over the triplets k → j → i of each ji):
+
+    * ``"dimenet"``: :math:`\sum_k \sum_{l,n} W_{f l n}\, (W_\text{sbf} a_\text{SBF})_l\, (x_{kj} \odot W_\text{rbf} e_\text{RBF})_n`,
+      a bilinear layer with ``num_bilinear`` SBF channels.
+    * ``"dimenet++"``: x_kj ⊙ RBF map → σ(down-projection to ``int_emb_size``) → ⊙ (two-layer SBF
+      map) → sum → σ(up-projection to F).
+
+    Then m ← m + σ(W [residuals(σ(W_ji m + b) + triplet term)] + b), followed by
+    ``num_after_skip`` residual layers. ``rbf_edge="ji"`` multiplies the summed triplet term by the
+    RBF of d_ji instead of m_kj by the RBF of d_kj (module docstring).
+
+    ``__call__(m [n_edge, F], rbf [n_edge, N_rbf], sbf [n_triplet, L·N], kj, ji [n_triplet])``
+    returns updated messages ``[n_edge, F]``.
+    """
+
+    variant: Variant
+    emb_size: int
+    num_bilinear: int = 8
+    int_emb_size: int = 64
+    basis_emb_size: int = 8
+    num_before_skip: int = 1
+    num_after_skip: int = 2
+    rbf_edge: RbfEdge = "kj"
+    param_dtype: Any = jnp.float32
+
+    def _basis_map(self, x, width: int, name: str):
+        """Linear map of a basis (DimeNet) or two bias-free layers through ``basis_emb_size`` (DimeNet++)."""
+        d = self.param_dtype
+        if self.variant == "dimenet++":
+            x = _dense(self.basis_emb_size, bias=False, dtype=d, name=f"{name}_1")(x)
+        return _dense(width, bias=False, dtype=d, name=name)(x)
+
+    @nn.compact
+    def __call__(self, m, rbf, sbf, kj, ji):
+        d, f = self.param_dtype, self.emb_size
+        n_edge = m.shape[0]
+        x_ji = nn.silu(_dense(f, dtype=d, name="dense_ji")(m))
+        x_kj = nn.silu(_dense(f, dtype=d, name="dense_kj")(m))
+        mix_width = f if self.variant == "dimenet" else self.int_emb_size
+        if self.rbf_edge == "kj":
+            x_kj = x_kj * self._basis_map(rbf, f, "rbf")
+        if self.variant == "dimenet":
+            s = self._basis_map(sbf, self.num_bilinear, "sbf")  # [T, B]
+            w = self.param(
+                "bilinear",
+                nn.initializers.normal(stddev=2.0 / f),
+                (self.num_bilinear, f, f),  # [B, F_in, F_out]
+                d,
+            )
+            # Σ_{b, n} s_b x_n W[b, n, :] per triplet, as one [T, B·F] @ [B·F, F] product
+            outer = (s[:, :, None] * x_kj[kj][:, None, :]).reshape(s.shape[0], self.num_bilinear * f)
+            t = outer @ w.reshape(-1, f)
+        else:
+            x_kj = nn.silu(_dense(self.int_emb_size, bias=False, dtype=d, name="down_projection")(x_kj))
+            t = x_kj[kj] * self._basis_map(sbf, self.int_emb_size, "sbf")
+        agg = jax.ops.segment_sum(t, ji, num_segments=n_edge)
+        if self.rbf_edge == "ji":
+            agg = agg * self._basis_map(rbf, mix_width, "rbf")
+        if self.variant == "dimenet++":
+            agg = nn.silu(_dense(f, bias=False, dtype=d, name="up_projection")(agg))
+        x = x_ji + agg
+        for _ in range(self.num_before_skip):
+            x = ResidualLayer(d)(x)
+        m = m + nn.silu(_dense(f, dtype=d, name="final_before_skip")(x))
+        for _ in range(self.num_after_skip):
+            m = ResidualLayer(d)(m)
+        return m
+
+
+class OutputBlock(nn.Module):
+    r"""Atomic outputs of one layer: t_i = W_out σ(…σ(W [Σ_j (W_rbf e_RBF(d_ji)) ⊙ m_ji] + b)…).
+
+    DimeNet++ (``out_emb_size`` set) first up-projects the atom sum to ``out_emb_size`` (no bias).
+    The last layer has no bias and starts at zero.
+
+    ``__call__(m [n_edge, F], rbf [n_edge, N_rbf], receivers [n_edge], n_node)`` → ``[n_node]``.
+    """
+
+    emb_size: int
+    num_dense: int = 3
+    out_emb_size: int | None = None
+    param_dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, m, rbf, receivers, n_node: int):
+        d = self.param_dtype
+        g = _dense(self.emb_size, bias=False, dtype=d, name="rbf")(rbf)
+        x = jax.ops.segment_sum(g * m, receivers, num_segments=n_node)
+        width = self.emb_size
+        if self.out_emb_size is not None:
+            width = self.out_emb_size
+            x = _dense(width, bias=False, dtype=d, name="up_projection")(x)
+        for _ in range(self.num_dense):
+            x = nn.silu(_dense(width, dtype=d)(x))
+        return _dense(1, bias=False, zeros=True, dtype=d, name="final")(x)[:, 0]
+
+
+class DimeNetNetwork(nn.Module):
+    """The learned energy of DimeNet / DimeNet++: graph (+ triplets) → ``[n_graph]`` (model units).
+
+    Attributes:
+        species: atomic numbers with an embedding each (order = row of the embedding table).
+        variant: ``"dimenet"`` (bilinear interaction) or ``"dimenet++"``.
+        cutoff: r_c of the bases and envelope, Å (graphs must be built with it).
+        emb_size: F, message width. num_blocks: interaction blocks.
+        num_bilinear: SBF channels of the bilinear layer (DimeNet).
+        out_emb_size, int_emb_size, basis_emb_size: DimeNet++ widths.
+        num_spherical: L, num_radial: N (SBF is L·N, RBF is N wide).
+        envelope_p: p of the polynomial envelope (6 = DimeNet's "exponent 5").
+        num_before_skip, num_after_skip, num_dense_output: layer counts of the blocks.
+        rbf_edge: ``"kj"`` (authors' code) or ``"ji"`` (README fix), see the module docstring.
+        param_dtype: dtype of the parameters.
+
+    ``__call__(graph, triplets)``: ``triplets`` from :func:`hybridpot.graph.build_triplets`
+    (padded or not), or None for the dense enumeration of :func:`all_edge_pairs` (small graphs).
+    Padding graphs get exactly 0; padding edges and triplets contribute exactly 0.
+    """
+
+    species: tuple[int, ...]
+    variant: Variant = "dimenet++"
+    cutoff: float = 5.0
+    emb_size: int = 128
+    num_blocks: int = 4
+    num_bilinear: int = 8
+    out_emb_size: int = 256
+    int_emb_size: int = 64
+    basis_emb_size: int = 8
+    num_spherical: int = 7
+    num_radial: int = 6
+    envelope_p: int = 6
+    num_before_skip: int = 1
+    num_after_skip: int = 2
+    num_dense_output: int = 3
+    rbf_edge: RbfEdge = "kj"
+    param_dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, graph: jraph.GraphsTuple, triplets: Triplets | None = None) -> jax.Array:
+        z = graph.nodes["atomic_numbers"]
+        n_node, n_graph = z.shape[0], graph.n_node.shape[0]
+        table = species_table(self.species)
+        index = jnp.maximum(jnp.asarray(table)[z], 0)  # padding / unknown → row 0 (masked below)
+
+        real_edge = edge_mask(graph)
+        r = edge_distances(graph)
+        env = jnp.where(real_edge, polynomial_envelope(r, self.cutoff, self.envelope_p), 0.0)
+        rbf = radial_bessel_basis(r, self.cutoff, self.num_radial) * env[:, None]  # [E, N]
+
+        if triplets is None:
+            kj, ji, t_mask = all_edge_pairs(graph)
+        else:
+            kj, ji = jnp.asarray(triplets.kj), jnp.asarray(triplets.ji)
+            t_mask = jnp.asarray(edge_mask(graph))[ji]  # real triplet ⇔ real ji edge (triplet_mask)
+        _, theta = triplet_angles(graph, Triplets(kj, ji, None))
+        radial = spherical_bessel_radial(r, self.cutoff, self.num_spherical, self.num_radial)
+        radial = radial * env[:, None, None]  # [E, L, N]
+        angular = zonal_spherical_harmonics(theta, self.num_spherical)  # [T, L]
+        sbf = combine_spherical_basis(radial[kj], angular) * t_mask[:, None]  # [T, L·N]
+
+        d = self.param_dtype
+        out_emb = self.out_emb_size if self.variant == "dimenet++" else None
+
+        def output(m):
+            return OutputBlock(self.emb_size, self.num_dense_output, out_emb, d)(m, rbf, graph.receivers, n_node)
+
+        m = EmbeddingBlock(self.emb_size, len(self.species), d)(index, rbf, graph.senders, graph.receivers)
+        atomic = output(m)
+        for _ in range(self.num_blocks):
+            m = InteractionBlock(
+                self.variant, self.emb_size, self.num_bilinear, self.int_emb_size, self.basis_emb_size,
+                self.num_before_skip, self.num_after_skip, self.rbf_edge, d,
+            )(m, rbf, sbf, kj, ji)
+            atomic = atomic + output(m)
+        atomic = jnp.where(node_mask(graph), atomic, 0.0)
+        return jax.ops.segment_sum(atomic, node_graph_index(graph), num_segments=n_graph)
+
+
+# ----------------------------------------------------------------------------- ZBL calculator
+def zbl_switch(name: ZBLSwitchName, cutoff: float, inner: float | None = None):
+    """The ZBL cutoff treatment by name: ``"envelope"`` → ``EnvelopeZBLSwitch(cutoff, 6)``,
+    ``"lammps"`` → ``LammpsZBLSwitch(inner or cutoff / 2, cutoff)``, ``"none"`` → None (bare ZBL,
+    truncated where the graph ends: not smooth at the cutoff). Distances in Å."""
+    check_positive("zbl cutoff", cutoff)
+    if name == "envelope":
+        return EnvelopeZBLSwitch(float(cutoff), 6)
+    if name == "lammps":
+        return LammpsZBLSwitch(float(cutoff) / 2 if inner is None else float(inner), float(cutoff))
+    if name == "none":
+        return None
+    raise ValueError(f"unknown zbl_switch {name!r}; use 'envelope', 'lammps' or 'none'")
+
+
+def zbl_pair_energy(graph: jraph.GraphsTuple, params: ZBLParams = ZBL_UNIVERSAL, switch=None) -> jax.Array:
+    """The ZBL calculator layer: Σ_{pairs i<j in the graph} E_ZBL(r_ij, Z_i, Z_j) per graph, ``[n_graph]`` eV.
+
+    Uses the real nuclear charges (the graph's atomic numbers), each pair once
+    (:func:`hybridpot.potential.pair_energy` over the full neighbour list), padded edges add 0.
+
+    Args:
+        graph: ``GraphsTuple`` (Å).
+        params: :class:`~hybridpot.physics.zbl.ZBLParams` (fixed or trainable).
+        switch: None, ``EnvelopeZBLSwitch`` or ``LammpsZBLSwitch`` (see :func:`zbl_switch`).
+    """
+    return pair_energy(graph, lambda r, zi, zj: zbl_energy(r, zi, zj, params, switch))
+
+
+def _zbl_params_array(params: ZBLParams = ZBL_UNIVERSAL, dtype=jnp.float32) -> ZBLParams:
+    return ZBLParams(*(jnp.asarray(np.asarray(x, np.float64), dtype) for x in params))
+
+
+# ----------------------------------------------------------------------------- GraphModel
+_NETWORK_DEFAULTS = {
+    "dimenet": dict(emb_size=128, num_blocks=6, num_bilinear=8),
+    "dimenet++": dict(emb_size=128, out_emb_size=256, int_emb_size=64, basis_emb_size=8, num_blocks=4),
+}
+
+
+def dimenet_model(
+    species: Sequence[int],
+    *,
+    variant: Variant = "dimenet++",
+    cutoff: float = 5.0,
+    zbl: bool = False,
+    zbl_trainable: bool = False,
+    zbl_switch_name: ZBLSwitchName = "envelope",
+    zbl_cutoff: float | None = None,
+    zbl_inner: float | None = None,
+    network_scale: float = 1.0,
+    element_energies=None,
+    param_dtype=jnp.float32,
+    **hyper,
+) -> GraphModel:
+    r"""A DimeNet / DimeNet++ :class:`~hybridpot.models.GraphModel`, with or without the ZBL term.
+
+    .. math::
+        E = [\,\textstyle\sum_{i<j} E_\text{ZBL}(r_{ij})\,] + \sum_i \mu_{Z_i} + s_\text{net}\, E_\text{DimeNet}(\theta)
+
+    Args:
+        species: atomic numbers the model embeds; others raise ``ValueError`` naming them.
+        variant: ``"dimenet"`` or ``"dimenet++"``.
+        cutoff: graph and basis cutoff r_c, Å (published: 5).
+        zbl: add the ZBL term (DimezblNet). The network and its parameters are the same either way:
+            ``params = {"physics": ..., "learned": network params}``.
+        zbl_trainable: ZBL screening parameters (:class:`ZBLParams`) are ``params["physics"]``
+            and trained; otherwise the universal ZBL values are fixed and ``params["physics"] = {}``.
+        zbl_switch_name: ``"envelope"`` (default: ZBL × u_6(r / zbl_cutoff), smooth to second
+            order, ≈ 1 at bonding distances), ``"lammps"`` or ``"none"`` (see :func:`zbl_switch`).
+        zbl_cutoff: ZBL range, Å (≤ ``cutoff``; default ``cutoff``). Pairs beyond it get exactly 0.
+        zbl_inner: inner radius of the LAMMPS switch, Å (default ``zbl_cutoff / 2``).
+        network_scale: fixed factor s_net on the network energy (eV), e.g. the force RMS of the data
+            when the trainer's scale normalisation is off (needed with a trainable ZBL term, which
+            the trainer's scale would multiply too; docs/training.md).
+        element_energies: fixed per-element reference energies μ_Z, eV per atom: a ``[119]`` array
+            indexed by Z (e.g. ``fit_energy_normalisation(..., physics_energies=ZBL).shift``, so the
+            large ZBL offset of bonded molecules is not left to the network); default 0. Use with
+            the trainer's ``normalisation.shift=false``.
+        param_dtype: dtype of the parameters.
+        **hyper: :class:`DimeNetNetwork` fields (``emb_size``, ``num_blocks``, ``num_bilinear``,
+            ``out_emb_size``, ``int_emb_size``, ``basis_emb_size``, ``num_spherical``,
+            ``num_radial``, ``envelope_p``, ``num_before_skip``, ``num_after_skip``,
+            ``num_dense_output``, ``rbf_edge``); defaults are the published ones of the variant.
+
+    Returns:
+        ``GraphModel(init, energy, cutoff, needs_triplets=True, species)``; ``energy(params, graph,
+        triplets) -> [n_graph]`` eV (``triplets=None``: dense enumeration, small graphs only).
+    """
+    if variant not in _NETWORK_DEFAULTS:
+        raise ValueError(f"unknown variant {variant!r}; use 'dimenet' or 'dimenet++'")
+    check_positive("cutoff", cutoff)
+    species = tuple(int(z) for z in species)
+    species_table(species)  # validates
+    known = set(DimeNetNetwork.__dataclass_fields__) - {"species", "variant", "cutoff", "param_dtype", "parent", "name"}
+    unknown = sorted(set(hyper) - known)
+    if unknown:
+        raise ValueError(f"unknown DimeNet hyper-parameter(s) {unknown}; known: {sorted(known)}")
+    for k, v in hyper.items():
+        if k != "rbf_edge":
+            check_integer(k, v, minimum=0 if k.startswith("num_before") or k.startswith("num_after") else 1)
+    if hyper.get("rbf_edge", "kj") not in ("kj", "ji"):
+        raise ValueError(f"rbf_edge must be 'kj' or 'ji', got {hyper['rbf_edge']!r}")
+    network = DimeNetNetwork(
+        species=species, variant=variant, cutoff=float(cutoff), param_dtype=param_dtype,
+        **{**_NETWORK_DEFAULTS[variant], **hyper},
+    )
+    scale = float(network_scale)
+
+    mu = None if element_energies is None else np.asarray(element_energies, np.float64)
+    if mu is not None and mu.shape != (_N_Z,):
+        raise ValueError(f"element_energies must be a [{_N_Z}] array indexed by atomic number, got {list(mu.shape)}")
+    if mu is not None:
+        mu = mu.copy()
+        mu[0] = 0.0  # padding atoms add nothing
+
+    def learned(params, inputs):
+        graph, triplets = inputs
+        e = scale * network.apply({"params": params}, graph, triplets)
+        if mu is not None:
+            z = graph.nodes["atomic_numbers"]
+            per_atom = jnp.asarray(mu, e.dtype)[z]  # μ_0 = padding is 0
+            e = e + jax.ops.segment_sum(per_atom, node_graph_index(graph), num_segments=e.shape[0])
+        return e
+
+    if zbl:
+        zc = float(cutoff if zbl_cutoff is None else zbl_cutoff)
+        if not 0 < zc <= cutoff:
+            raise ValueError(f"zbl_cutoff must be in (0, cutoff={cutoff}] Å, got {zc}")
+        switch = zbl_switch(zbl_switch_name, zc, zbl_inner)
+
+        def physics(params, inputs):
+            graph, _ = inputs
+            zp = params if zbl_trainable else ZBL_UNIVERSAL
+            if switch is None:  # bare ZBL, truncated at the ZBL range
+                return pair_energy(graph, lambda r, zi, zj: jnp.where(r < zc, zbl_energy(r, zi, zj, zp), 0.0))
+            return zbl_pair_energy(graph, zp, switch)
+
+        terms = additive(physics, learned)
+    else:
+        terms = pure_network(learned)
+
+    def init(key, graph, triplets=None):
+        """``{"physics": ZBLParams | {}, "learned": network params}`` for this graph's shapes."""
+        learned_params = network.init(key, graph, triplets)["params"]
+        physics_params = _zbl_params_array(ZBL_UNIVERSAL, param_dtype) if (zbl and zbl_trainable) else {}
+        return {"physics": physics_params, "learned": learned_params}
+
+    def energy(params, graph, triplets=None):
+        """``[n_graph]`` eV: ZBL (if on) plus the network; ValueError for elements not in species."""
+        _check_species(graph.nodes["atomic_numbers"], species)
+        return terms(params, (graph, triplets)).total
+
+    return GraphModel(init=init, energy=energy, cutoff=float(cutoff), needs_triplets=True, species=species)
+
+
+def dimenet(species: Sequence[int], *, zbl: bool = False, **kwargs) -> GraphModel:
+    """DimeNet (bilinear interaction; emb 128, 6 blocks, 8 bilinear, 6 radial, 7 spherical, r_c 5 Å,
+    p = 6) as a ``GraphModel``; ``zbl=True`` gives DimezblNet. Keywords as :func:`dimenet_model`."""
+    return dimenet_model(species, variant="dimenet", zbl=zbl, **kwargs)
+
+
+def dimenet_pp(species: Sequence[int], *, zbl: bool = False, **kwargs) -> GraphModel:
+    """DimeNet++ (emb 128, out-emb 256, int-emb 64, basis-emb 8, 4 blocks, 6 radial, 7 spherical,
+    r_c 5 Å, p = 6) as a ``GraphModel``; ``zbl=True`` adds the ZBL term. Keywords as :func:`dimenet_model`."""
+    return dimenet_model(species, variant="dimenet++", zbl=zbl, **kwargs)
+
+
+def dense_triplet_energy_fn(model: GraphModel):
+    """``(params, graph) -> [n_graph]`` eV with dense in-jit triplets, for :mod:`hybridpot.testing` checks.
+
+    The checks rebuild and trace graphs, so triplets cannot come from the host; this uses
+    :func:`all_edge_pairs` (O(n_edge²), small molecules only). Cached per model so the checks'
+    compiled functions are reused.
+    """
+    return _energy_fn_cache(model)
+
+
+@functools.lru_cache(maxsize=32)
+def _energy_fn_cache(model: GraphModel):
+    def fn(params, graph):
+        return model.energy(params, graph, None)
+
+    return fn
