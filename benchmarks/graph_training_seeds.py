@@ -1,6 +1,6 @@
 """Graph-potential training throughput against the number of vmapped seeds (ensemble members).
 
-Trains the test suite's pair-MLP potential (``tests/train/train_helpers.py``: Gaussian basis ×
+Trains the library's pair-MLP potential (``hybridpot.models.pair_mlp``: Gaussian basis ×
 species embedding → 16-16 SiLU MLP, cosine cutoff 4 Å, float32) on EMT-labelled Cu/Al cells and
 clusters with :func:`hybridpot.train.fit`, energy + force loss, batch of 8 structures, for
 1, 4 and 16 members in one vmapped program. The peer is the same trainer run one member at a
@@ -23,7 +23,9 @@ import jax
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "train"))
 
-from train_helpers import emt_structures, pair_mlp_model  # noqa: E402
+from train_helpers import emt_structures  # noqa: E402
+
+from hybridpot.models.pair_mlp import pair_mlp_model  # noqa: E402
 
 from hybridpot.train import config_from_dict, fit  # noqa: E402
 

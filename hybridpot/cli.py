@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import sys
+import warnings
 
 
 def _study_diatomic(args: argparse.Namespace) -> None:
@@ -111,9 +112,11 @@ def _md(args: argparse.Namespace) -> None:
     potential = load_potential(args.model)
     atoms = read_atoms(args.structure, index=-1)[0]
     atoms.calc = HybridpotCalculator(potential)
-    MaxwellBoltzmannDistribution(atoms, temperature_K=args.temperature, rng=np.random.default_rng(args.seed))
+    with warnings.catch_warnings():  # ASE 3.29 deprecates it in favour of a function older ASE lacks
+        warnings.simplefilter("ignore", DeprecationWarning)
+        MaxwellBoltzmannDistribution(atoms, temperature_K=args.temperature, rng=np.random.default_rng(args.seed))
     if args.thermostat == "langevin":
-        dyn = Langevin(atoms, args.dt * units.fs, temperature_K=args.temperature, friction=args.friction / units.fs,
+        dyn = Langevin(atoms, args.dt * units.fs, temperature_K=args.temperature, friction=args.friction / units.fs, fixcm=False,
                        rng=np.random.default_rng(args.seed + 1))
     else:
         dyn = VelocityVerlet(atoms, args.dt * units.fs)

@@ -11,16 +11,19 @@ from hybridpot.models.dimenet import (
     zbl_pair_energy,
 )
 from hybridpot.models.mlp import MLP, Dense
+from hybridpot.models.pair_mlp import PairMLP, pair_mlp_model
 
 __all__ = [
     "Dense",
     "DimeNetNetwork",
     "GraphModel",
     "MLP",
+    "PairMLP",
     "all_edge_pairs",
     "dense_triplet_energy_fn",
     "dimenet",
     "dimenet_model",
     "dimenet_pp",
+    "pair_mlp_model",
     "zbl_pair_energy",
 ]

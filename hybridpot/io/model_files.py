@@ -1,0 +1,184 @@
+"""Model files: a trained potential saved without pickle, loadable in a fresh process.
+
+A model file ``model.npz`` (with a ``model.json`` sidecar holding the same metadata, for people
+and tools) is written by the checkpoint writer of :mod:`hybridpot.train.checkpoint` (atomic,
+``allow_pickle=False``) and holds
+
+* arrays ``params/...`` (leading ``[n_members]`` axis), ``normalisation/shift`` ``[119]`` eV/atom,
+  ``normalisation/scale`` ``[]`` eV;
+* metadata: ``format`` (``"hybridpot-model"``), ``format_version``, the model kind and its
+  constructor arguments (so the ``GraphModel`` is rebuilt through :mod:`hybridpot.io.registry`),
+  cutoff, species, the physics-term spec, units, package versions, the training config and free
+  metadata.
+
+Reading checks the format and its version, rebuilds the model and checks every parameter's name
+and shape against it; each failure is a ``ModelFileError`` (a ``ValueError``) naming the file,
+the problem and the versions involved.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import zipfile
+
+import jax
+import numpy as np
+
+from hybridpot.io.trained import TrainedPotential, params_template, unflatten_params
+from hybridpot.train.checkpoint import flatten_with_names, load_checkpoint, save_checkpoint
+from hybridpot.train.normalisation import EnergyNormalisation
+
+#: Value of the ``format`` metadata key of model files.
+MODEL_FORMAT = "hybridpot-model"
+#: Newest model-file format version this hybridpot writes and reads.
+MODEL_FORMAT_VERSION = 1
+#: Units of every quantity a model file holds or its potential returns.
+MODEL_UNITS = {"length": "Å", "energy": "eV", "forces": "eV/Å", "stress": "eV/Å³",
+               "normalisation.shift": "eV/atom", "normalisation.scale": "eV"}
+
+
+class ModelFileError(ValueError):
+    """A model file that cannot be read: corrupt, not a model file, or from an incompatible version."""
+
+
+def _stem(path) -> str:
+    path = os.fspath(path)
+    return path[:-4] if path.endswith(".npz") else path
+
+
+def package_versions() -> dict:
+    """Versions of hybridpot, Python and the numerical stack (recorded in model files)."""
+    import flax
+    import jaxlib
+    import optax
+
+    import hybridpot
+
+    return {"hybridpot": hybridpot.__version__, "jax": jax.__version__, "jaxlib": jaxlib.__version__,
+            "flax": flax.__version__, "optax": optax.__version__, "numpy": np.__version__,
+            "python": platform.python_version()}
+
+
+def save_potential(path, potential: TrainedPotential) -> str:
+    """Write ``potential`` to ``<path>.npz`` and ``<path>.json`` (``path`` with or without ``.npz``).
+
+    Returns:
+        The ``.npz`` path written.
+
+    Raises:
+        ValueError: model arguments, physics spec or metadata that are not JSON-serialisable.
+    """
+    stem = _stem(path)
+    for name, value in (("model_args", potential.model_args), ("physics", potential.physics),
+                        ("config", potential.config), ("metadata", potential.metadata)):
+        try:
+            json.dumps(value, allow_nan=True)
+        except TypeError as err:
+            raise ValueError(f"cannot save {name}: it must hold plain JSON values ({err})") from None
+    model = potential.model  # fails early if the kind cannot be rebuilt
+    meta = {
+        "format": MODEL_FORMAT,
+        "format_version": MODEL_FORMAT_VERSION,
+        "model": {"kind": potential.model_kind, "args": potential.model_args, "cutoff": float(model.cutoff),
+                  "species": None if model.species is None else [int(z) for z in model.species],
+                  "needs_triplets": bool(model.needs_triplets)},
+        "physics": potential.physics,
+        "n_members": potential.n_members,
+        "units": MODEL_UNITS,
+        "versions": package_versions(),
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "config": potential.config,
+        "metadata": potential.metadata,
+    }
+    tree = {"params": jax.device_get(potential.params),
+            "normalisation": {"shift": np.asarray(potential.normalisation.shift),
+                              "scale": np.asarray(potential.normalisation.scale)}}
+    flatten_with_names(tree)  # raises on clashing names before anything is written
+    save_checkpoint(stem, tree, meta)
+    return stem + ".npz"
+
+
+def read_model_metadata(path) -> dict:
+    """The metadata of a model file (no arrays are rebuilt); ``ModelFileError`` if unreadable."""
+    return _read(path)[1]
+
+
+def _read(path):
+    stem = _stem(path)
+    file = stem + ".npz"
+    if not os.path.exists(file):
+        raise FileNotFoundError(f"model file {file} does not exist")
+    try:
+        arrays, meta = load_checkpoint(stem)
+    except (zipfile.BadZipFile, OSError, EOFError) as err:
+        raise ModelFileError(f"{file}: corrupt or truncated model file (not a readable .npz: {err})") from None
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ModelFileError(f"{file}: not a hybridpot model file ({err})") from None
+    fmt = meta.get("format")
+    if fmt != MODEL_FORMAT:
+        if isinstance(fmt, str) and fmt.startswith("hybridpot-checkpoint"):
+            raise ModelFileError(
+                f"{file} is a training checkpoint, not a model file; make one with "
+                "save_potential(path, TrainedPotential.from_run(run_dir, kind, args)) or `hybridpot train`"
+            )
+        raise ModelFileError(f"{file}: not a hybridpot model file (format {fmt!r}, expected {MODEL_FORMAT!r})")
+    version = meta.get("format_version")
+    writer = (meta.get("versions") or {}).get("hybridpot", "unknown")
+    if not isinstance(version, int) or version < 1:
+        raise ModelFileError(f"{file}: invalid model-file format version {version!r}")
+    if version > MODEL_FORMAT_VERSION:
+        import hybridpot
+
+        raise ModelFileError(
+            f"{file} was written by hybridpot {writer} in model-file format {version}; this hybridpot "
+            f"{hybridpot.__version__} reads formats up to {MODEL_FORMAT_VERSION}: upgrade hybridpot to load it"
+        )
+    for key in ("model", "n_members"):
+        if key not in meta:
+            raise ModelFileError(f"{file}: model-file metadata lacks {key!r} (file damaged or hand-edited)")
+    return arrays, meta, file, writer
+
+
+def load_potential(path) -> TrainedPotential:
+    """Read a model file written by :func:`save_potential` (``path`` with or without ``.npz``).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ModelFileError: corrupt or truncated file, not a model file, a format version newer than
+            this hybridpot reads, a model kind this version does not know, or parameters that do
+            not fit the rebuilt model; the message names the file and the writing version.
+    """
+    arrays, meta, file, writer = _read(path)
+    m = meta["model"]
+    kind, args = m.get("kind"), m.get("args") or {}
+    try:
+        from hybridpot.io.registry import build_model
+
+        model = build_model(kind, args)
+    except ValueError as err:
+        raise ModelFileError(f"{file} (written by hybridpot {writer}): {err}") from None
+    if abs(float(model.cutoff) - float(m.get("cutoff", model.cutoff))) > 1e-12:
+        raise ModelFileError(f"{file}: model {kind!r} rebuilt with cutoff {model.cutoff} Å but the file says "
+                             f"{m['cutoff']} Å (written by hybridpot {writer})")
+    n = int(meta["n_members"])
+    params_arrays = {k[len("params/"):]: v for k, v in arrays.items() if k.startswith("params/")}
+    try:
+        params = unflatten_params(params_template(model, n), params_arrays, source=file, model_kind=kind,
+                                  written_by=writer)
+        shift, scale = arrays["normalisation/shift"], arrays["normalisation/scale"]
+        potential = TrainedPotential(kind, dict(args), params, EnergyNormalisation(shift, scale),
+                                     physics=meta.get("physics"), config=meta.get("config"),
+                                     metadata={**(meta.get("metadata") or {}), "file": file,
+                                               "written_by": meta.get("versions"), "created": meta.get("created")})
+        potential.physics_energy  # noqa: B018 - build the physics term now, so a bad spec fails here
+    except KeyError as err:
+        raise ModelFileError(f"{file}: missing array {err} (file damaged)") from None
+    except ModelFileError:
+        raise
+    except ValueError as err:
+        text = str(err)
+        raise ModelFileError(text if text.startswith(file) else f"{file}: {text}") from None
+    return potential

@@ -1,0 +1,297 @@
+"""The file that drives ``hybridpot train``: the trainer's config plus data files, model and physics.
+
+One YAML file holds the trainer's sections (``data``, ``loss``, ``optim``, ``normalisation``,
+``run``: :mod:`hybridpot.train.config`) and four more:
+
+* ``dataset``: the data files and their units (:class:`DatasetFiles`);
+* ``model``: ``kind`` (a registry name, :mod:`hybridpot.io.registry`) and the constructor's
+  arguments; ``species`` and ``dtype`` default to the training data's elements and ``run.dtype``
+  when the constructor takes them;
+* ``physics``: the fixed physics term ``{kind: ..., ...}`` or null;
+* ``output``: the run folder; the model file is written to ``<output>/model.npz``.
+
+``key=value`` overrides (``--set`` on the command line) reach every section:
+``dataset.train=data.xyz``, ``model.cutoff=5.0``, ``physics.kind=zbl``, ``optim.learning_rate=3e-4``.
+Values of ``dataset``/``model``/``physics``/``output`` are parsed as YAML (``[16, 16]``, ``null``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import os
+from typing import Sequence
+
+import numpy as np
+import yaml
+
+from hybridpot.train.config import TrainConfig, apply_overrides, config_from_dict
+
+#: Sections of a train file besides the trainer's own.
+EXTRA_SECTIONS = ("dataset", "model", "physics", "output")
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetFiles:
+    """Where the labelled structures are and in which units.
+
+    Attributes:
+        train: training file (extxyz or any ASE-readable file, ``.db``, MD17 ``.npz``).
+        valid: validation file, or None to hold out ``valid_fraction`` of ``train``.
+        valid_fraction: fraction of ``train`` held out when ``valid`` is None (0: no validation).
+        split_seed: seed of that random split.
+        format: reader override (see :func:`hybridpot.io.read_structures`).
+        energy_unit, length_unit: units of the files (converted to eV and Å).
+        energy_key, forces_key, stress_key: label names when not ``energy``/``forces``/``stress``.
+    """
+
+    train: str
+    valid: str | None = None
+    valid_fraction: float = 0.1
+    split_seed: int = 0
+    format: str | None = None
+    energy_unit: str = "eV"
+    length_unit: str = "Å"
+    energy_key: str | None = None
+    forces_key: str | None = None
+    stress_key: str | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.train, str) or not self.train:
+            raise ValueError(f"dataset.train must name a file, got {self.train!r}")
+        if not 0.0 <= float(self.valid_fraction) < 1.0:
+            raise ValueError(f"dataset.valid_fraction must be in [0, 1), got {self.valid_fraction!r}")
+        for name in ("valid", "format", "energy_key", "forces_key", "stress_key"):
+            v = getattr(self, name)
+            if v is not None and not isinstance(v, str):
+                raise ValueError(f"dataset.{name} must be a string or null, got {v!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainFile:
+    """A parsed train file.
+
+    Attributes:
+        config: the trainer's :class:`~hybridpot.train.TrainConfig`.
+        dataset: :class:`DatasetFiles`.
+        model_kind: registry name of the model.
+        model_args: constructor arguments (before data-derived defaults).
+        physics: physics-term spec or None.
+        output: run folder.
+        source: the file it came from (None for a dict).
+    """
+
+    config: TrainConfig
+    dataset: DatasetFiles
+    model_kind: str
+    model_args: dict
+    physics: dict | None
+    output: str
+    source: str | None = None
+
+
+def _set_nested(data: dict, key: str, text: str) -> None:
+    parts = key.split(".")
+    node = data
+    for part in parts[:-1]:
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise ValueError(f"override {key!r}: {part!r} is not a section")
+        node = child
+    try:
+        node[parts[-1]] = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ValueError(f"override {key!r}: cannot parse value {text!r}: {err}") from None
+
+
+def parse_train_file(data: dict | None, overrides: Sequence[str] = (), *, source: str | None = None) -> TrainFile:
+    """Validate a train-file dict (parsed YAML) with ``key=value`` overrides.
+
+    Raises:
+        ValueError: unknown sections or keys, wrong types, a missing ``dataset.train`` or
+            ``model.kind``; each message names the key (and ``source``).
+    """
+    where = f"{source}: " if source else ""
+    if data is not None and not isinstance(data, dict):
+        raise ValueError(f"{where}a train file must hold a mapping, got {type(data).__name__}")
+    data = dict(data or {})
+    trainer_overrides = []
+    for item in overrides:
+        if "=" not in item:
+            raise ValueError(f"override {item!r} must look like 'section.key=value'")
+        key, text = (s.strip() for s in item.split("=", 1))
+        if key.split(".")[0] in EXTRA_SECTIONS:
+            _set_nested(data, key, text)
+        else:
+            trainer_overrides.append(f"{key}={text}")
+    trainer = {k: v for k, v in data.items() if k not in EXTRA_SECTIONS}
+    try:
+        config = config_from_dict(apply_overrides(trainer, trainer_overrides))
+    except ValueError as err:
+        raise ValueError(f"{where}{err} (sections of a train file: {list(EXTRA_SECTIONS)} and the trainer's "
+                         f"{[f.name for f in dataclasses.fields(TrainConfig)]})") from None
+
+    ds = data.get("dataset")
+    if not isinstance(ds, dict) or not ds.get("train"):
+        raise ValueError(f"{where}the train file must name the training data: dataset.train (a file)")
+    known = [f.name for f in dataclasses.fields(DatasetFiles)]
+    unknown = sorted(set(ds) - set(known))
+    if unknown:
+        raise ValueError(f"{where}unknown dataset key(s) {unknown}; known: {known}")
+    try:
+        dataset = DatasetFiles(**ds)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{where}{err}") from None
+
+    model = data.get("model")
+    if not isinstance(model, dict) or not model.get("kind"):
+        raise ValueError(f"{where}the train file must name a model: model.kind (e.g. pair_mlp)")
+    model_args = {k: v for k, v in model.items() if k != "kind"}
+    physics = data.get("physics")
+    if physics is not None and (not isinstance(physics, dict) or "kind" not in physics):
+        raise ValueError(f"{where}physics must be null or a mapping with a 'kind', got {physics!r}")
+    output = data.get("output") or "runs/hybridpot"
+    if not isinstance(output, str):
+        raise ValueError(f"{where}output must be a folder name, got {output!r}")
+    return TrainFile(config, dataset, str(model["kind"]), model_args, physics, output, source)
+
+
+def load_train_file(path, overrides: Sequence[str] = ()) -> TrainFile:
+    """Read and validate a train file (YAML); relative data paths are taken from the file's folder."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"train file {path} does not exist")
+    with open(path, encoding="utf-8") as f:
+        try:
+            data = yaml.safe_load(f)
+        except yaml.YAMLError as err:
+            raise ValueError(f"{path}: not valid YAML: {err}") from None
+    if data is not None and not isinstance(data, dict):
+        raise ValueError(f"{path}: a train file must hold a mapping, got {type(data).__name__}")
+    parsed = parse_train_file(data, overrides, source=path)
+    base = os.path.dirname(os.path.abspath(path))
+
+    def resolve(p):
+        return p if p is None or os.path.isabs(p) or os.path.exists(p) else os.path.join(base, p)
+
+    ds = dataclasses.replace(parsed.dataset, train=resolve(parsed.dataset.train), valid=resolve(parsed.dataset.valid))
+    return dataclasses.replace(parsed, dataset=ds)
+
+
+def complete_model_args(kind: str, args: dict, species: Sequence[int], dtype: str) -> dict:
+    """``args`` with ``species`` (sorted atomic numbers) and ``dtype`` filled in when the
+    constructor of ``kind`` takes them and they are not given."""
+    from hybridpot.io.registry import model_constructor
+
+    params = inspect.signature(model_constructor(kind)).parameters
+    out = dict(args)
+    if "species" in params and "species" not in out:
+        out["species"] = sorted(int(z) for z in species)
+    if "dtype" in params and "dtype" not in out:
+        out["dtype"] = dtype
+    return out
+
+
+def train_from_file(spec: TrainFile, *, progress: bool | None = None):
+    """Run the training a :class:`TrainFile` describes and write ``<output>/model.npz``.
+
+    Returns:
+        ``(potential, train_result, model_path)``.
+    """
+    import jax
+
+    from hybridpot.io.formats import read_structures
+    from hybridpot.io.model_files import save_potential
+    from hybridpot.io.registry import build_model, build_physics
+    from hybridpot.io.trained import TrainedPotential
+    from hybridpot.train import fit
+
+    config = spec.config
+    if progress is not None:
+        config = dataclasses.replace(config, run=dataclasses.replace(config.run, progress=progress))
+    if config.run.dtype == "float64":
+        jax.config.update("jax_enable_x64", True)
+    ds = spec.dataset
+    read = dict(format=ds.format, energy_unit=ds.energy_unit, length_unit=ds.length_unit,
+                energy_key=ds.energy_key, forces_key=ds.forces_key, stress_key=ds.stress_key)
+    train = read_structures(ds.train, **read)
+    if ds.valid is not None:
+        valid = read_structures(ds.valid, **read)
+    else:
+        n_valid = int(round(ds.valid_fraction * len(train)))
+        valid = None
+        if n_valid > 0:
+            if len(train) - n_valid < 1:
+                raise ValueError(f"{ds.train}: {len(train)} structure(s) are too few to hold out "
+                                 f"valid_fraction={ds.valid_fraction}")
+            train, valid = train.split(n_valid, seed=ds.split_seed)
+    species = np.unique(np.concatenate([s.numbers for s in train.structures + (valid.structures if valid else [])]))
+    args = complete_model_args(spec.model_kind, spec.model_args, species.tolist(), config.run.dtype)
+    model = build_model(spec.model_kind, args)
+    physics = build_physics(spec.physics)
+    result = fit(model, train, valid, config, spec.output, physics_energy=physics)
+    metrics = {k: np.asarray(v).tolist() for k, v in result.valid_metrics.items()}
+    potential = TrainedPotential.from_run(spec.output, spec.model_kind, args, physics=spec.physics,
+                                          metadata={"valid_metrics": metrics, "train_file": spec.source,
+                                                    "n_train": len(train), "n_valid": 0 if valid is None else len(valid)})
+    path = save_potential(os.path.join(spec.output, "model.npz"), potential)
+    return potential, result, path
+
+
+#: The annotated train file printed by ``hybridpot template``.
+TEMPLATE = """\
+# hybridpot train file: `hybridpot train this.yaml --set key=value ...`
+# Units: Å, eV, eV/Å, eV/Å³ inside hybridpot; declare the files' units below.
+
+dataset:
+  train: train.extxyz        # required: extxyz / any ASE-readable file, ASE .db, or MD17 .npz
+  valid: null                # a separate validation file, or null to hold out valid_fraction
+  valid_fraction: 0.1        # share of `train` held out for validation (0: none)
+  split_seed: 0
+  format: null               # force a reader (e.g. extxyz, db, md17); null: from the file name
+  energy_unit: eV            # eV, meV, hartree, Ry, kcal/mol, kJ/mol
+  length_unit: Å             # Å (angstrom), bohr, nm
+  energy_key: null           # label names when not energy / forces / stress (e.g. REF_energy)
+  forces_key: null
+  stress_key: null
+
+model:
+  kind: pair_mlp             # required: a registered model kind (`hybridpot.io.model_kinds()`)
+  cutoff: 4.0                # every other key is a constructor argument of that kind
+  hidden: [16, 16]
+  # species: [13, 29]        # default: the elements of the training data
+  # dtype: float32           # default: run.dtype
+
+physics: null                # fixed physics term, e.g. {kind: zbl, envelope_cutoff: 2.0}
+                             # kinds: zbl, morse, lennard_jones, buckingham, harmonic
+
+output: runs/my_potential    # run folder; the model file is <output>/model.npz
+
+data:                        # batching and padding
+  batch_size: 8
+  n_buckets: 3
+loss:
+  kind: mse                  # mse, mae, huber
+  energy_weight: 1.0
+  energy_per_atom: true
+  forces_weight: 10.0
+  stress_weight: 0.0         # > 0 trains on stress (periodic structures with stress labels)
+optim:
+  name: adam
+  learning_rate: 1.0e-3
+  decay: cosine              # constant, cosine, exponential
+  ema_decay: 0.99
+normalisation:
+  shift: true                # per-element energies fitted by least squares
+  scale: true                # scale the model output by the force RMS
+run:
+  seed: 0
+  n_seeds: 1                 # > 1 trains an ensemble (vmapped); calculators report its spread
+  max_steps: 1000
+  eval_every: 100
+  checkpoint_every: 100
+  patience: null
+  dtype: float32
+"""

@@ -1,0 +1,122 @@
+"""ASE calculator for any trained hybridpot potential (single model or ensemble).
+
+::
+
+    from hybridpot.io import load_potential
+    from hybridpot.md import HybridpotCalculator
+
+    atoms.calc = HybridpotCalculator(load_potential("model.npz"))
+    atoms.get_potential_energy()        # eV
+    atoms.get_forces()                  # [n, 3] eV/Å
+    atoms.get_stress()                  # [6] eV/Å³ (Voigt xx yy zz yz xz xy), periodic cells only
+
+An ensemble (parameters with a leading ``[n_members]`` axis) gives the member mean as
+``energy``/``forces``/``stress`` and, in ``calc.results``, their standard deviations over members
+(``energy_std`` eV, ``forces_std`` ``[n, 3]`` eV/Å, ``stress_std`` ``[6]`` eV/Å³) and every
+member's energy (``energies_members`` ``[n_members]`` eV).
+
+Graphs come from :class:`~hybridpot.md.neighbours.PaddedGraphBuilder` (Verlet skin, padded
+capacity with headroom), so an MD run compiles once per capacity, not once per step;
+``calc.n_compilations`` counts the compilations.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
+from ase.stress import full_3x3_to_voigt_6_stress
+
+from hybridpot.io.trained import TrainedPotential
+from hybridpot.md.neighbours import PaddedGraphBuilder
+from hybridpot.potential import energy_and_forces, energy_forces_stress
+
+
+class HybridpotCalculator(Calculator):
+    """ASE ``Calculator``: energy (eV), forces (eV/Å) and stress (eV/Å³) of a :class:`TrainedPotential`.
+
+    Args:
+        potential: the trained potential (or a model-file path).
+        skin: Verlet skin of the reused neighbour list, Å.
+        headroom: padded edge capacity / edge count when the capacity is (re)sized (≥ 1).
+        dtype: float dtype of the computation (default float64 when ``jax_enable_x64`` is on,
+            else float32); parameters are cast to it.
+        members: indices of the ensemble members to use (default: all).
+        kwargs: passed to ``ase.calculators.calculator.Calculator``.
+    """
+
+    implemented_properties = ["energy", "free_energy", "forces", "stress"]
+
+    def __init__(self, potential, *, skin: float = 0.5, headroom: float = 1.25, dtype=None, members=None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(potential, TrainedPotential):
+            from hybridpot.io.model_files import load_potential
+
+            potential = load_potential(potential)
+        self.potential = potential
+        if dtype is None:
+            dtype = np.float64 if jax.config.read("jax_enable_x64") else np.float32
+        self.dtype = np.dtype(dtype)
+        params = potential.params
+        if members is not None:
+            idx = np.asarray(members, int)
+            params = jax.tree.map(lambda x: np.asarray(x)[idx], params)
+        self._params = jax.tree.map(
+            lambda x: jnp.asarray(x, self.dtype) if np.issubdtype(np.asarray(x).dtype, np.floating) else jnp.asarray(x),
+            params,
+        )
+        self.n_members = int(jax.tree.leaves(self._params)[0].shape[0])
+        self._builder = PaddedGraphBuilder(potential.cutoff, skin, headroom, potential.needs_triplets, self.dtype)
+        self.n_compilations = 0
+        self._fns = {}
+
+    def _compiled(self, with_stress: bool):
+        if with_stress not in self._fns:
+            energy = self.potential.energy_fn()
+            wrap = energy_forces_stress if with_stress else energy_and_forces
+
+            def one(params, graph, triplets):
+                return wrap(lambda p, g: energy(p, g, triplets))(params, graph)
+
+            def all_members(params, graph, triplets):
+                self.n_compilations += 1  # runs once per trace, i.e. per compilation
+                return jax.vmap(one, in_axes=(0, None, None))(params, graph, triplets)
+
+            self._fns[with_stress] = jax.jit(all_members)
+        return self._fns[with_stress]
+
+    @property
+    def n_neighbour_searches(self) -> int:
+        """Neighbour searches so far (the other evaluations reused the Verlet list)."""
+        return self._builder.n_searches
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        """Compute energy, forces and (for periodic cells) stress of ``atoms`` into ``self.results``."""
+        super().calculate(atoms, properties, system_changes)
+        atoms = self.atoms
+        numbers = atoms.get_atomic_numbers()
+        self.potential.check_species(numbers, "the atoms")
+        pbc = np.asarray(atoms.get_pbc())
+        periodic = bool(pbc.any())
+        if "stress" in properties and not periodic:
+            raise PropertyNotImplementedError("stress needs a periodic cell (atoms.pbc has no True direction)")
+        graph, triplets = self._builder(atoms.get_positions(), numbers, np.asarray(atoms.get_cell()), pbc)
+        graph = jax.tree.map(jnp.asarray, graph)
+        triplets = None if triplets is None else jax.tree.map(jnp.asarray, triplets)
+        out = jax.device_get(self._compiled(periodic)(self._params, graph, triplets))
+        n = len(atoms)
+        energies = np.asarray(out[0][:, 0], np.float64)
+        forces = np.asarray(out[1][:, :n], np.float64)
+        self.results["energy"] = float(energies.mean())
+        self.results["free_energy"] = self.results["energy"]
+        self.results["forces"] = forces.mean(axis=0)
+        if periodic:
+            stress = np.array([full_3x3_to_voigt_6_stress(s) for s in np.asarray(out[2][:, 0], np.float64)])
+            self.results["stress"] = stress.mean(axis=0)
+        if self.n_members > 1:
+            self.results["energies_members"] = energies
+            self.results["energy_std"] = float(energies.std())
+            self.results["forces_std"] = forces.std(axis=0)
+            if periodic:
+                self.results["stress_std"] = stress.std(axis=0)

@@ -1,0 +1,101 @@
+"""The command line: train → evaluate → md → dimer on a tiny EMT data set; --help; errors without tracebacks."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import yaml
+
+from hybridpot.cli import main
+from hybridpot.io import load_potential, write_structures
+from hybridpot.io.train_files import TEMPLATE, parse_train_file
+
+
+def _emt_file(path):
+    from ase.build import bulk
+    from ase.calculators.emt import EMT
+
+    from hybridpot.train import Dataset
+
+    images = []
+    for k in range(6):
+        atoms = bulk("Cu", "fcc", a=3.6, cubic=True)
+        atoms.numbers[k % 4] = 13
+        atoms.rattle(0.05, seed=k)
+        atoms.calc = EMT()
+        images.append(atoms)
+    write_structures(path, Dataset.from_atoms(images))
+
+
+def test_template_is_a_valid_train_file():
+    spec = parse_train_file(yaml.safe_load(TEMPLATE), ["optim.learning_rate=3e-4", "model.hidden=[8]"])
+    assert spec.model_kind == "pair_mlp" and spec.model_args["hidden"] == [8]
+    assert spec.config.optim.learning_rate == 3e-4 and spec.dataset.train == "train.extxyz"
+
+
+def test_train_evaluate_md_dimer(tmp_path, capsys):
+    _emt_file(tmp_path / "data.extxyz")
+    cfg = yaml.safe_load(TEMPLATE)
+    cfg["dataset"]["train"] = "data.extxyz"
+    cfg["dataset"]["valid_fraction"] = 0.34
+    cfg["model"]["hidden"] = [8]
+    cfg["run"].update(max_steps=6, eval_every=3, checkpoint_every=3, n_seeds=2)
+    cfg["data"].update(batch_size=2, n_buckets=1)
+    (tmp_path / "train.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True))
+    out = str(tmp_path / "run")
+    assert main(["train", str(tmp_path / "train.yaml"), "--out", out, "--no-progress",
+                 "--set", "physics={kind: zbl, envelope_cutoff: 1.5}"]) == 0
+    model = os.path.join(out, "model.npz")
+    pot = load_potential(model)
+    assert pot.n_members == 2 and pot.species == (13, 29) and pot.physics["kind"] == "zbl"
+    assert main(["evaluate", model, str(tmp_path / "data.extxyz"), "--plots", str(tmp_path / "plots"),
+                 "--json", str(tmp_path / "m.json")]) == 0
+    text = capsys.readouterr().out
+    assert "| forces |" in text and "| stress |" in text
+    assert os.path.exists(tmp_path / "plots" / "parity_forces.png")
+    assert main(["md", model, str(tmp_path / "data.extxyz"), "--steps", "6", "--write-every", "2",
+                 "--out", str(tmp_path / "md.extxyz"), "--thermostat", "langevin"]) == 0
+    from ase.io import read
+
+    assert len(read(tmp_path / "md.extxyz", ":")) == 4  # steps 0, 2, 4, 6
+    assert "compilations 1" in capsys.readouterr().out
+    assert main(["dimer", model, "Cu", "Al", "--out", str(tmp_path / "dimer.png")]) == 0
+    assert os.path.getsize(tmp_path / "dimer.png") > 1000
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "missing.yaml"], "train file missing.yaml does not exist"),
+    (["evaluate", "missing.npz", "data.xyz"], "model file missing.npz does not exist"),
+])
+def test_user_mistakes_end_without_a_traceback(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_train_file_mistakes(tmp_path, capsys):
+    (tmp_path / "t.yaml").write_text("model: {kind: pair_mlp}\n")
+    assert main(["train", str(tmp_path / "t.yaml")]) == 2
+    assert "dataset.train" in capsys.readouterr().err
+    (tmp_path / "t.yaml").write_text("dataset: {train: x.xyz}\nmodel: {kind: pair_mlp}\noptim: {learnin_rate: 1}\n")
+    assert main(["train", str(tmp_path / "t.yaml")]) == 2
+    assert "optim.learnin_rate" in capsys.readouterr().err
+    (tmp_path / "t.yaml").write_text("dataset: {train: x.xyz}\n")
+    assert main(["train", str(tmp_path / "t.yaml")]) == 2
+    assert "model.kind" in capsys.readouterr().err
+    (tmp_path / "t.yaml").write_text("dataset: {train: nothere.xyz}\nmodel: {kind: pair_mlp}\n")
+    assert main(["train", str(tmp_path / "t.yaml")]) == 2
+    assert "nothere.xyz: no such file" in capsys.readouterr().err
+
+
+def test_help_everywhere_and_template_in_a_subprocess():
+    for argv in ([], ["train"], ["evaluate"], ["md"], ["dimer"], ["template"], ["study"], ["study", "diatomic"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv + ["--help"])
+        assert exit_info.value.code == 0
+    out = subprocess.run([sys.executable, "-m", "hybridpot.cli", "template"], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0 and "kind: pair_mlp" in out.stdout
+    assert np.isfinite(yaml.safe_load(out.stdout)["optim"]["learning_rate"])

@@ -1,0 +1,45 @@
+"""Plots: parity, error histogram, learning curve, dimer curve with separate physics and learned parts."""
+
+import json
+
+import numpy as np
+import pytest
+
+from hybridpot import plots
+from hybridpot.io import TrainedPotential
+from hybridpot.train.normalisation import EnergyNormalisation
+
+
+def test_parity_and_histogram(tmp_path):
+    rng = np.random.default_rng(0)
+    ref = rng.normal(size=50)
+    pred = ref + 0.1 * rng.normal(size=(3, 50))
+    plots.parity_plot(ref, pred, quantity="forces", unit="eV/Å", path=tmp_path / "p.png")
+    plots.error_histogram(ref, pred[0], path=tmp_path / "h.png")
+    assert (tmp_path / "p.png").stat().st_size > 1000 and (tmp_path / "h.png").stat().st_size > 1000
+    with pytest.raises(ValueError, match="50 reference values but 49"):
+        plots.parity_plot(ref, pred[:, :49])
+
+
+def test_learning_curve(tmp_path):
+    rows = [{"step": s, "train_loss": [1.0 / s, 2.0 / s]} for s in range(1, 10)] + [{"step": 9, "valid_loss": [0.2, 0.3]}]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    plots.learning_curve(tmp_path, tmp_path / "lc.png")
+    assert (tmp_path / "lc.png").stat().st_size > 1000
+    with pytest.raises(FileNotFoundError):
+        plots.learning_curve(tmp_path / "nothing", tmp_path / "x.png")
+
+
+def test_dimer_parts_add_up_and_plot(tmp_path):
+    shift = np.zeros(119)
+    shift[29] = -0.5
+    pot = TrainedPotential.from_init("pair_mlp", {"cutoff": 3.0, "species": [29], "dtype": "float64"}, n_members=2,
+                                     physics={"kind": "zbl", "envelope_cutoff": 2.0},
+                                     normalisation=EnergyNormalisation(shift, np.asarray(0.2)))
+    r = np.linspace(0.6, 3.5, 30)
+    data = plots.dimer_energies(pot, "Cu", 29, r)
+    np.testing.assert_allclose(data["total"], data["learned"] + data["physics"][None])
+    assert data["learned"].shape == (2, 30) and np.all(data["physics"][r >= 2.0] == 0) and data["physics"][0] > 10
+    np.testing.assert_allclose(data["learned"][:, r > 3.0], -1.0)  # beyond the cutoff: the two shifts
+    plots.dimer_curve(pot, "Cu", "Cu", path=tmp_path / "d.png")
+    assert (tmp_path / "d.png").stat().st_size > 1000
