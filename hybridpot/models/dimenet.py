@@ -569,3 +569,7 @@ def _energy_fn_cache(model: GraphModel):
         return model.energy(params, graph, None)
 
     return fn
+
+
+#: Model kinds for model files (:mod:`hybridpot.io.registry` finds this dict).
+MODEL_KINDS = {"dimenet": dimenet, "dimenet++": dimenet_pp}
