@@ -83,3 +83,42 @@ def test_paper_protocol_runs_in_float32():
         params, norm, history, finite = train_model("aphynity", [protocol], MORSE, curves, jnp.stack([jax.random.key(1)]))
         assert params["learned"]["params"]["Dense_0"]["kernel"].dtype == jnp.float32
         assert bool(finite.all())
+
+
+def _lj_term():
+    """A Lennard-Jones + constant physics term: any pair kernel plugs into every hybrid."""
+    from hybridpot.physics import LennardJonesParams, lennard_jones_energy
+    from hybridpot.studies.diatomic import PhysicsTerm
+
+    def energy(p, r):
+        return lennard_jones_energy(r, p["lj"]) + p["offset"]
+
+    def data_init(r, y, w):
+        i = jnp.argmin(jnp.where(w > 0, y, jnp.inf))
+        far = y[jnp.argmax(jnp.where(w > 0, r, -jnp.inf))]
+        return {"lj": LennardJonesParams(far - y[i], r[i] / 2 ** (1 / 6)), "offset": far}
+
+    return PhysicsTerm(
+        energy=energy,
+        paper_init=lambda dtype: {"lj": LennardJonesParams(jnp.asarray(0.1, dtype), jnp.asarray(0.7, dtype)),
+                                  "offset": jnp.asarray(-1.0, dtype)},
+        data_init=data_init,
+        describe=lambda p: {"epsilon": p["lj"].epsilon, "sigma": p["lj"].sigma},
+    )
+
+
+@pytest.mark.parametrize("model", ["aphynity", "sequential", "physinet"])
+def test_any_pair_kernel_works_as_the_physics_term(model):
+    from hybridpot.physics import lennard_jones_energy
+
+    term = _lj_term()
+    protocol = tiny(get_protocol("improved", "X"), steps=200, lbfgs=0)
+    y = np.asarray(morse_energy(R, H2_LIKE))
+    curves = curves_for(y, nested_training_sets(len(R)), jnp.float64)
+    params, norm, _, finite = train_model(model, [protocol], term, curves, jnp.stack([jax.random.key(0)]))
+    assert bool(finite.all())
+    terms = predict(model, protocol, term, params, norm, jnp.asarray(R))
+    p = jax.tree.map(lambda a: a[0, 3, 0], params["physics"])
+    np.testing.assert_allclose(terms.physics[0, 3, 0], lennard_jones_energy(R, p["lj"]) + p["offset"], rtol=1e-12)
+    start = term.data_init(curves.r[0, 3], curves.y[0, 3], curves.w[0, 3])
+    assert float(jnp.abs(p["lj"].sigma - start["lj"].sigma)) > 0  # the physics term was trained
