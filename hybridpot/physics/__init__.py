@@ -34,6 +34,13 @@ Buckingham continuation below its maximum. Concrete parameters are validated (a
 
 from hybridpot.physics.buckingham import BuckinghamParams, buckingham_energy, buckingham_r_max
 from hybridpot.physics.coulomb import coulomb_energy, damped_shifted_force_coulomb_energy
+from hybridpot.physics.embedded_atom import (
+    SecondMomentParams,
+    second_moment_atomic_energies,
+    second_moment_edge_terms,
+    second_moment_params,
+    symmetrize_params,
+)
 from hybridpot.physics.harmonic import HarmonicParams, harmonic_energy
 from hybridpot.physics.lennard_jones import LennardJonesParams, lennard_jones_energy
 from hybridpot.physics.morse import MorseParams, morse_energy
@@ -47,21 +54,26 @@ from hybridpot.physics.zbl import (
 )
 
 __all__ = [
-    "BuckinghamParams",
-    "EnvelopeZBLSwitch",
-    "HarmonicParams",
-    "LammpsZBLSwitch",
-    "LennardJonesParams",
-    "MorseParams",
-    "ZBLParams",
-    "ZBL_UNIVERSAL",
     "buckingham_energy",
     "buckingham_r_max",
+    "BuckinghamParams",
     "coulomb_energy",
     "damped_shifted_force_coulomb_energy",
+    "EnvelopeZBLSwitch",
     "harmonic_energy",
+    "HarmonicParams",
     "lammps_zbl_switch_coefficients",
+    "LammpsZBLSwitch",
     "lennard_jones_energy",
+    "LennardJonesParams",
     "morse_energy",
+    "MorseParams",
+    "second_moment_atomic_energies",
+    "second_moment_edge_terms",
+    "second_moment_params",
+    "SecondMomentParams",
+    "symmetrize_params",
     "zbl_energy",
+    "ZBL_UNIVERSAL",
+    "ZBLParams",
 ]

@@ -1,0 +1,156 @@
+"""Al–Ni study: a Behler–Parrinello network, plain and as a hybrid, against EMT at several training sizes.
+
+Models (all through :func:`hybridpot.train.fit`):
+
+* ``bp``: the BP network alone (per-element energy shift and force-RMS scale of the trainer);
+* ``sm+bp`` (Sequential Phy-ML / Δ-learning): a second-moment embedded-atom baseline
+  (:mod:`hybridpot.physics.embedded_atom`) is first fitted by least squares to the same training
+  structures, then frozen and passed as the trainer's ``physics_energy``; the network learns the rest;
+* ``sm``: the fitted baseline alone, for reference.
+
+Held-out test set: 60 structures never used for fitting (30 more for validation / best checkpoint).
+Reports energy RMSE (meV/atom) and force RMSE (meV/Å) on the test set, as a markdown table.
+
+    nice -n 15 python experiments/alni/train_bp.py --sizes 25 50 100 200 --steps 600
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+import jax
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from common import CUTOFF, SPECIES, fit_second_moment, graphs_of, load_dataset, make_bp, split_indices  # noqa: E402
+
+from hybridpot.graph import batch_graphs  # noqa: E402
+from hybridpot.models import second_moment_energy  # noqa: E402
+from hybridpot.potential import energy_and_forces  # noqa: E402
+from hybridpot.train import Dataset, config_from_dict, evaluate, fit  # noqa: E402
+
+
+def config(steps: int, batch_size: int, seed: int):
+    """The training config of every run (float32, Adam, cosine decay, EMA, best-on-validation)."""
+    return config_from_dict({
+        "data": {"batch_size": batch_size, "n_buckets": 2},
+        "loss": {"energy_weight": 50.0, "energy_per_atom": True, "forces_weight": 1.0},
+        "optim": {"learning_rate": 3e-3, "warmup_steps": 20, "decay": "cosine", "final_lr_fraction": 0.01,
+                  "clip_norm": 10.0, "ema_decay": 0.99},
+        "run": {"seed": seed, "max_steps": steps, "eval_every": max(steps // 6, 1),
+                "checkpoint_every": steps, "progress": False},
+    })
+
+
+def physics_metrics(params, offsets, dataset: Dataset) -> dict:
+    """Energy-per-atom and force RMSE of the fitted baseline alone on ``dataset``."""
+    graph = batch_graphs(graphs_of(dataset))
+    e, f = energy_and_forces(lambda p, g: second_moment_energy(p, g, SPECIES, CUTOFF))(params, graph)
+    n = np.asarray(graph.n_node, np.float64)
+    shift = np.array([sum(offsets[z] for z in s.numbers) for s in dataset.structures])
+    e_ref = np.array([s.energy for s in dataset.structures])
+    f_ref = np.concatenate([s.forces for s in dataset.structures])
+    return {"energy_per_atom_rmse": float(np.sqrt(np.mean(((np.asarray(e) + shift - e_ref) / n) ** 2))),
+            "forces_rmse": float(np.sqrt(np.mean((np.asarray(f) - f_ref) ** 2)))}
+
+
+def main(argv=None):
+    """Command line; prints a markdown table and writes ``--out`` (JSON)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[25, 50, 100, 200])
+    parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--hidden", type=int, nargs="+", default=[32, 32])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--models", nargs="+", default=["bp", "sm+bp"])
+    parser.add_argument("--out", default=os.path.join("experiments", "alni", "results_train_bp.json"))
+    parser.add_argument("--save-params", default=None, help="npz file for the params of the largest runs")
+    args = parser.parse_args(argv)
+
+    t_start = time.time()
+    data, kinds = load_dataset()
+    pool, valid_idx, test_idx = split_indices(len(data))
+    valid = Dataset([data[i] for i in valid_idx])
+    test = Dataset([data[i] for i in test_idx])
+    rows, saved = [], {}
+    print(f"{len(data)} structures: pool {len(pool)}, valid {len(valid)}, test {len(test)}; "
+          f"jax {jax.__version__} on {jax.devices()[0].platform}", flush=True)
+    for n in args.sizes:
+        train = Dataset([data[i] for i in pool[:n]])
+        model, spec, scaling = make_bp(train, tuple(args.hidden))
+        cfg = config(args.steps, args.batch_size, args.seed)
+        for name in args.models:
+            t0 = time.time()
+            physics, extra = None, {}
+            if name == "sm+bp":
+                sm_params, offsets, info = fit_second_moment(train)
+                physics = _physics_fn(sm_params)
+                extra = {"sm_fit": info, "sm_test": physics_metrics(sm_params, offsets, test), "sm_params": sm_params}
+                rows.append({"n_train": n, "model": "sm", **extra["sm_test"], "seconds": time.time() - t0})
+                print(_row(rows[-1]), flush=True)
+            with tempfile.TemporaryDirectory() as run_dir:
+                result = fit(model, train, valid, cfg, run_dir, physics_energy=physics)
+            metrics = evaluate(model, result.best_params, result.normalisation, test, cfg, physics_energy=physics)
+            rows.append({"n_train": n, "model": name, "energy_per_atom_rmse": float(metrics["energy_per_atom_rmse"][0]),
+                         "forces_rmse": float(metrics["forces_rmse"][0]), "steps": args.steps,
+                         "steps_per_second": float(result.steps_per_second), "seconds": time.time() - t0})
+            print(_row(rows[-1]), flush=True)
+            if n == max(args.sizes):
+                saved[name] = (result, spec, scaling, extra)
+    print(f"\ntotal {time.time() - t_start:.0f} s\n")
+    print(table(rows))
+    with open(args.out, "w") as f:
+        json.dump({"argv": sys.argv, "rows": rows, "seconds": time.time() - t_start}, f, indent=1)
+    if args.save_params:
+        _save(args.save_params, saved, pool[: max(args.sizes)])
+
+
+def _physics_fn(sm_params):
+    """A fixed ``physics_energy(graph, triplets)`` for the trainer (one function object per fit)."""
+
+    def physics(graph, triplets):
+        return second_moment_energy(sm_params, graph, SPECIES, CUTOFF)
+
+    return physics
+
+
+def _row(r: dict) -> str:
+    return (f"n={r['n_train']:4d} {r['model']:6s} E {1000 * r['energy_per_atom_rmse']:7.2f} meV/atom  "
+            f"F {1000 * r['forces_rmse']:7.1f} meV/Å  ({r['seconds']:.0f} s)")
+
+
+def table(rows) -> str:
+    """Markdown table of the test-set RMSEs."""
+    out = ["| training structures | model | energy RMSE (meV/atom) | force RMSE (meV/Å) | time (s) |",
+           "|---|---|---|---|---|"]
+    for r in rows:
+        out.append(f"| {r['n_train']} | {r['model']} | {1000 * r['energy_per_atom_rmse']:.2f} | "
+                   f"{1000 * r['forces_rmse']:.1f} | {r['seconds']:.0f} |")
+    return "\n".join(out)
+
+
+def _save(path, saved, train_idx):
+    """Parameters (member 0), normalisation, scaling and baseline of the largest runs, for MD."""
+    arrays = {"train_idx": np.asarray(train_idx)}
+    for name, (result, spec, scaling, extra) in saved.items():
+        flat = jax.tree_util.tree_flatten_with_path(jax.tree_util.tree_map(lambda x: np.asarray(x)[0], result.best_params))[0]
+        for keypath, leaf in flat:
+            arrays[f"{name}/params/{jax.tree_util.keystr(keypath)}"] = leaf
+        arrays[f"{name}/shift"] = np.asarray(result.normalisation.shift)
+        arrays[f"{name}/scale"] = np.asarray(result.normalisation.scale)
+        arrays[f"{name}/scaling_mean"] = scaling.mean
+        arrays[f"{name}/scaling_scale"] = scaling.scale
+        if "sm_params" in extra:
+            for field, value in zip(extra["sm_params"]._fields, extra["sm_params"]):
+                arrays[f"{name}/sm/{field}"] = np.asarray(value)
+    np.savez(path, **arrays)
+
+
+if __name__ == "__main__":
+    main()

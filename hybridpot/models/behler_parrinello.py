@@ -1,0 +1,214 @@
+r"""High-dimensional neural network potential (Behler & Parrinello, PRL 98, 146401 (2007)).
+
+.. math::
+    E = \sum_i E_{Z_i}\!\left(\frac{G_i - \mu_{Z_i}}{\sigma_{Z_i}}\right),
+
+with G_i the element-resolved G2/G4 symmetry functions of atom i
+(:func:`hybridpot.models.descriptors.symmetry_function_descriptors`), μ, σ the per-species
+feature mean and standard deviation fitted on the training set
+(:func:`~hybridpot.models.descriptors.fit_descriptor_scaling`) and one MLP E_Z per element.
+
+Forces and stress come from :mod:`hybridpot.potential` by ``jax.grad``. The model is a
+:class:`~hybridpot.models.GraphModel` with ``needs_triplets=True``; hybrids are compositions
+(:func:`compose_graph_model` with :func:`hybridpot.hybrid.additive`, or the trainer's fixed
+``physics_energy``), never a flag of the model. Physics baselines for metals:
+:func:`second_moment_energy` (embedded-atom, :mod:`hybridpot.physics.embedded_atom`) and
+:func:`zbl_graph_energy` (core repulsion).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import jraph
+import numpy as np
+
+from hybridpot.graph.batch import edge_mask, node_graph_index, node_mask
+from hybridpot.graph.geometry import edge_distances
+from hybridpot.graph.triplets import Triplets
+from hybridpot.models.base import GraphModel
+from hybridpot.models.descriptors import (
+    DescriptorScaling,
+    SymmetryFunctionSpec,
+    check_species,
+    species_index_table,
+    symmetry_function_descriptors,
+)
+from hybridpot.models.mlp import MLP
+from hybridpot.physics.embedded_atom import SecondMomentParams, second_moment_atomic_energies
+from hybridpot.physics.zbl import ZBL_UNIVERSAL, EnvelopeZBLSwitch, zbl_energy
+from hybridpot.potential import pair_energy
+
+
+class ElementNetworks(nn.Module):
+    """One MLP per element, evaluated for every atom: ``E_i = MLP_{s_i}(x_i)``.
+
+    The S networks are stacked (``nn.vmap`` over a leading species axis of every parameter), all
+    atoms go through all networks and each atom keeps its own element's output: S× the MLP cost,
+    no per-atom weight gathers (cheap for the few elements of an alloy).
+
+    Attributes:
+        n_species: S.
+        hidden: hidden layer widths, e.g. ``(32, 32)``.
+        activation: smooth nonlinearity (forces are its derivative): ``nn.tanh`` as in n2p2.
+        param_dtype: dtype of the weights.
+
+    Input ``x: [n_atom, F]`` (scaled descriptors), ``species: [n_atom]`` int in 0..S−1;
+    output ``[n_atom]`` atomic energies (in the unit the trainer scales them to).
+    """
+
+    n_species: int
+    hidden: Sequence[int] = (32, 32)
+    activation: Callable[[jax.Array], jax.Array] = nn.tanh
+    param_dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x: jax.Array, species: jax.Array) -> jax.Array:
+        stacked = nn.vmap(
+            MLP, variable_axes={"params": 0}, split_rngs={"params": True}, in_axes=None, out_axes=0,
+            axis_size=self.n_species,
+        )
+        out = stacked(tuple(self.hidden), 1, self.activation, param_dtype=self.param_dtype)(x)[..., 0]
+        return jnp.take_along_axis(out, species[None, :], axis=0)[0]
+
+
+def atomic_energies(
+    module: ElementNetworks, params, graph: jraph.GraphsTuple, triplets: Triplets, spec: SymmetryFunctionSpec,
+    scaling: DescriptorScaling,
+) -> jnp.ndarray:
+    """Per-atom energies E_i ``[n_node]`` of a BP network (0 on padding nodes, NaN on real atoms of
+    an element outside ``spec.species`` when traced; concrete inputs raise ``ValueError`` instead)."""
+    z = graph.nodes["atomic_numbers"]
+    check_species(z, spec.species)
+    table = jnp.asarray(species_index_table(spec.species))
+    raw = table[z]
+    known = raw >= 0
+    species = jnp.maximum(raw, 0)
+    g = symmetry_function_descriptors(graph, triplets, spec)
+    dtype = jnp.result_type(g.dtype, jax.tree_util.tree_leaves(params)[0].dtype)
+    mean = jnp.asarray(scaling.mean, dtype)[species]
+    scale = jnp.asarray(scaling.scale, dtype)[species]
+    x = ((g - mean) / scale).astype(jax.tree_util.tree_leaves(params)[0].dtype)
+    e = module.apply(params, x, species)
+    real = node_mask(graph)
+    e = jnp.where(real, e, 0.0)
+    return jnp.where(real & ~known, jnp.nan, e)
+
+
+def behler_parrinello(
+    spec: SymmetryFunctionSpec,
+    scaling: DescriptorScaling,
+    *,
+    hidden: Sequence[int] = (32, 32),
+    activation: Callable = nn.tanh,
+    param_dtype=jnp.float32,
+) -> GraphModel:
+    """A Behler–Parrinello network as a :class:`~hybridpot.models.GraphModel`.
+
+    ``energy(params, graph, triplets) -> [n_graph]`` eV (the trainer adds its per-element shift
+    and scale): Σ_i MLP_{Z_i}((G_i − μ_{Z_i}) / σ_{Z_i}) over the real atoms of each graph;
+    padding graphs give 0. Jit-, vmap- and grad-safe. A structure with an element outside
+    ``spec.species`` raises ``ValueError`` naming it (host-side, in the trainer's data pipeline
+    and in ``energy`` on concrete graphs; under ``jax.jit`` its energy is NaN).
+
+    Args:
+        spec: the symmetry functions (its ``cutoff`` is the model's graph cutoff).
+        scaling: per-species feature mean/std (``fit_descriptor_scaling`` on the training set).
+        hidden: hidden widths of every element network.
+        activation: nonlinearity (smooth).
+        param_dtype: parameter dtype (the trainer casts to its ``run.dtype``).
+    """
+    expected = (spec.n_species, spec.n_features)
+    if np.shape(scaling.mean) != expected or np.shape(scaling.scale) != expected:
+        raise ValueError(
+            f"scaling must have shape {list(expected)} (species × features of spec), got "
+            f"{list(np.shape(scaling.mean))} and {list(np.shape(scaling.scale))}"
+        )
+    module = ElementNetworks(spec.n_species, tuple(hidden), activation, param_dtype)
+    scaling = DescriptorScaling(*(np.asarray(x) for x in scaling))
+
+    def init(key, graph=None, triplets=None):
+        return module.init(key, jnp.zeros((1, spec.n_features), param_dtype), jnp.zeros(1, jnp.int32))
+
+    def energy(params, graph, triplets):
+        e = atomic_energies(module, params, graph, triplets, spec, scaling)
+        return jax.ops.segment_sum(e, node_graph_index(graph), num_segments=graph.n_node.shape[0])
+
+    return GraphModel(init=init, energy=energy, cutoff=spec.cutoff, needs_triplets=True, species=spec.species)
+
+
+# ------------------------------------------------------------------ physics baselines and hybrids
+
+
+def second_moment_energy(
+    params: SecondMomentParams, graph: jraph.GraphsTuple, species: Sequence[int], cutoff: float
+) -> jnp.ndarray:
+    """Second-moment (Gupta/Cleri–Rosato) embedded-atom energy per graph, ``[n_graph]`` eV.
+
+    Args:
+        params: :class:`~hybridpot.physics.embedded_atom.SecondMomentParams` over ``species``.
+        graph: ``GraphsTuple`` with cutoff ≥ ``cutoff`` (padding-safe).
+        species: atomic numbers indexing the ``[S, S]`` parameters.
+        cutoff: envelope cutoff, Å.
+    """
+    z = graph.nodes["atomic_numbers"]
+    check_species(z, species)
+    s = jnp.asarray(np.maximum(species_index_table(species), 0))[z]
+    mask = edge_mask(graph)
+    n_node = z.shape[0]
+    e = second_moment_atomic_energies(
+        edge_distances(graph), s[graph.receivers], s[graph.senders], graph.receivers, mask.astype(jnp.float32),
+        n_node, params, cutoff,
+    )
+    e = jnp.where(node_mask(graph), e, 0.0)
+    return jax.ops.segment_sum(e, node_graph_index(graph), num_segments=graph.n_node.shape[0])
+
+
+def zbl_graph_energy(graph: jraph.GraphsTuple, cutoff: float, params=ZBL_UNIVERSAL) -> jnp.ndarray:
+    """Universal ZBL core repulsion with a polynomial-envelope switch at ``cutoff``, ``[n_graph]`` eV."""
+    switch = EnvelopeZBLSwitch(cutoff)
+    return pair_energy(graph, lambda r, zi, zj: zbl_energy(r, zi, zj, params, switch))
+
+
+def compose_graph_model(strategy: Callable, physics: Callable, physics_params: Any, learned: GraphModel) -> GraphModel:
+    """A hybrid :class:`~hybridpot.models.GraphModel` from a :mod:`hybridpot.hybrid` strategy.
+
+    ``energy(params, graph, triplets) = strategy(physics, learned.energy)(params, (graph,
+    triplets)).total`` with ``params = {"physics": ..., "learned": ...}`` (plus ``"mix"`` for
+    ``physinet``); e.g. ``strategy=hybridpot.hybrid.additive`` gives E = E_phys + E_BP with both
+    parts trainable. Train with ``normalisation.scale=false`` (the trainer's scale would multiply
+    the physics term too). A *fixed* physics term goes to ``fit(..., physics_energy=...)`` instead.
+
+    Args:
+        strategy: ``additive``, ``physinet``, … of :mod:`hybridpot.hybrid.compose`.
+        physics: ``physics(params, graph) -> [n_graph]`` eV.
+        physics_params: initial physics parameters (a pytree of float arrays).
+        learned: the learned model (e.g. :func:`behler_parrinello`).
+    Returns:
+        a ``GraphModel`` with the learned model's cutoff, triplets and species.
+    """
+
+    def physics_term(p, inputs):
+        return physics(p, inputs[0])
+
+    def learned_term(p, inputs):
+        return learned.energy(p, *inputs)
+
+    terms = strategy(physics_term, learned_term)
+
+    def init(key, graph, triplets):
+        params = {"physics": jax.tree_util.tree_map(jnp.asarray, physics_params), "learned": learned.init(key, graph, triplets)}
+        if getattr(strategy, "__name__", "") == "physinet":
+            from hybridpot.hybrid import physinet_mix
+
+            params["mix"] = physinet_mix(1.0, 1.0)
+        return params
+
+    def energy(params, graph, triplets):
+        return terms(params, (graph, triplets)).total
+
+    return GraphModel(init=init, energy=energy, cutoff=learned.cutoff, needs_triplets=learned.needs_triplets,
+                      species=learned.species)
