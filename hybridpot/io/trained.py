@@ -38,7 +38,7 @@ import numpy as np
 
 from hybridpot.graph import build_graph, build_triplets, pad_graph
 from hybridpot.io.registry import build_model, build_physics
-from hybridpot.models.base import GraphModel
+from hybridpot.models.base import GraphModel, check_species
 from hybridpot.train.normalisation import EnergyNormalisation, N_ELEMENTS, normalised_energy
 
 #: Parts :meth:`TrainedPotential.energy_fn` can return.
@@ -125,12 +125,7 @@ class TrainedPotential:
 
     def check_species(self, numbers, where: str = "structure") -> None:
         """``ValueError`` naming elements of ``numbers`` ``[n]`` the model was not built for."""
-        if self.species is None:
-            return
-        bad = sorted(set(int(z) for z in np.asarray(numbers)) - set(self.species))
-        if bad:
-            raise ValueError(f"{where} contains element(s) {bad} that the model was not built for "
-                             f"(species {list(self.species)})")
+        check_species(numbers, self.species, where)
 
     # ---------------------------------------------------------------- energies
     def energy_fn(self, part: str = "total") -> Callable:

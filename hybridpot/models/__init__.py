@@ -1,6 +1,6 @@
 """Flax modules holding the learned parts of potentials, and the GraphModel interface."""
 
-from hybridpot.models.base import GraphModel
+from hybridpot.models.base import GraphModel, check_species
 from hybridpot.models.behler_parrinello import (
     ElementNetworks,
     atomic_energies,
@@ -13,7 +13,6 @@ from hybridpot.models.descriptors import (
     DescriptorScaling,
     SymmetryFunctionSpec,
     angular_triplets,
-    check_species,
     fit_descriptor_scaling,
     identity_scaling,
     symmetry_function_descriptors,

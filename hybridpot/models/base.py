@@ -7,11 +7,13 @@ inputs. Flax modules are wrapped into one (``init`` = ``module.init``, ``energy`
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, Sequence
 
 import jax
 import jraph
+import numpy as np
 
+from hybridpot._checks import is_concrete
 from hybridpot.graph import Triplets
 
 
@@ -35,3 +37,31 @@ class GraphModel(NamedTuple):
     cutoff: float
     needs_triplets: bool = False
     species: tuple[int, ...] | None = None
+
+
+def _element_names(numbers) -> str:
+    from ase.data import chemical_symbols
+
+    return ", ".join(f"{chemical_symbols[z] if z < len(chemical_symbols) else '?'} (Z={z})" for z in numbers)
+
+
+def check_species(atomic_numbers, species: Sequence[int] | None, where: str = "structure") -> None:
+    """Raise ``ValueError`` naming every element of ``atomic_numbers`` a model was not built for.
+
+    Args:
+        atomic_numbers: ``[n_node]`` ints; 0 marks padding and is ignored.
+        species: the model's atomic numbers (None: any element is accepted).
+        where: what the numbers belong to, for the message.
+
+    Host-side: skipped for traced arrays (inside ``jax.jit``), where values cannot be inspected;
+    check where graphs are built (trainer, calculator) so unknown elements never reach ``jit``.
+    """
+    if species is None or not is_concrete(atomic_numbers):
+        return
+    z = np.asarray(atomic_numbers)
+    unknown = sorted(set(int(v) for v in z[z > 0]) - set(int(s) for s in species))
+    if unknown:
+        raise ValueError(
+            f"{where} contains element(s) {_element_names(unknown)} that the model was not built for; "
+            f"its species are {_element_names(sorted(int(s) for s in species))}"
+        )

@@ -29,11 +29,10 @@ import numpy as np
 from hybridpot.graph.batch import edge_mask, node_graph_index, node_mask
 from hybridpot.graph.geometry import edge_distances
 from hybridpot.graph.triplets import Triplets
-from hybridpot.models.base import GraphModel
+from hybridpot.models.base import GraphModel, check_species
 from hybridpot.models.descriptors import (
     DescriptorScaling,
     SymmetryFunctionSpec,
-    check_species,
     species_index_table,
     symmetry_function_descriptors,
 )

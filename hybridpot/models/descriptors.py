@@ -44,6 +44,7 @@ from hybridpot.basis.symmetry_functions import (
 from hybridpot.graph.batch import batch_graphs, edge_mask, node_mask, pad_graph
 from hybridpot.graph.geometry import edge_distances, edge_vectors, safe_norm
 from hybridpot.graph.triplets import Triplets, build_triplets, pad_triplets, triplet_angles, triplet_mask
+from hybridpot.models.base import check_species
 
 
 class SymmetryFunctionSpec(NamedTuple):
@@ -154,23 +155,6 @@ def pair_index_table(n_species: int) -> np.ndarray:
     return table
 
 
-def check_species(atomic_numbers, species: Sequence[int]) -> None:
-    """Raise ``ValueError`` naming every element of ``atomic_numbers`` (padding 0 ignored) that is
-    not in ``species``. Host-side; skipped for traced inputs."""
-    from hybridpot._checks import is_concrete
-
-    if not is_concrete(atomic_numbers):
-        return
-    z = np.unique(np.asarray(atomic_numbers))
-    bad = sorted(set(int(v) for v in z if v != 0) - set(int(s) for s in species))
-    if bad:
-        from ase.data import chemical_symbols
-
-        names = ", ".join(f"{chemical_symbols[b] if b < len(chemical_symbols) else '?'} (Z={b})" for b in bad)
-        known = ", ".join(f"{chemical_symbols[s]} (Z={s})" for s in species)
-        raise ValueError(f"element(s) {names} not among the species the model was trained on: {known}")
-
-
 def symmetry_function_descriptors(
     graph: jraph.GraphsTuple, triplets: Triplets, spec: SymmetryFunctionSpec
 ) -> jnp.ndarray:
@@ -178,7 +162,7 @@ def symmetry_function_descriptors(
 
     Jittable, vmappable and differentiable; padding edges and triplets add exactly 0 and padding
     nodes get an all-zero row. Elements outside ``spec.species`` are counted as species 0 here
-    (callers check species: :func:`check_species`).
+    (callers check species: :func:`hybridpot.models.base.check_species`).
 
     Args:
         graph: ``GraphsTuple`` built with a cutoff ≥ ``spec.cutoff`` (edges beyond it add 0).

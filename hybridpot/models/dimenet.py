@@ -66,7 +66,7 @@ from hybridpot.basis import (
 from hybridpot.graph import Triplets, edge_distances, edge_mask, node_graph_index, node_mask
 from hybridpot.graph.triplets import SAME_IMAGE_TOLERANCE, triplet_angles
 from hybridpot.hybrid import additive, pure_network
-from hybridpot.models.base import GraphModel
+from hybridpot.models.base import GraphModel, check_species
 from hybridpot.physics.zbl import ZBL_UNIVERSAL, EnvelopeZBLSwitch, LammpsZBLSwitch, ZBLParams, zbl_energy
 from hybridpot.potential import pair_energy
 
@@ -117,24 +117,6 @@ def species_table(species: Sequence[int]) -> np.ndarray:
     table = np.full(_N_Z, -1, np.int32)
     table[list(species)] = np.arange(len(species), dtype=np.int32)
     return table
-
-
-def _check_species(atomic_numbers, species: Sequence[int]) -> None:
-    """Raise ``ValueError`` naming every element of ``atomic_numbers`` (``[n_node]``, 0 = padding) not in ``species``.
-
-    Host-side: skipped for traced arrays (inside ``jax.jit``), where unknown elements cannot be
-    reported; check the data where graphs are built (the trainer does it through
-    ``GraphModel.species``).
-    """
-    if not is_concrete(atomic_numbers):
-        return
-    z = np.asarray(atomic_numbers)
-    unknown = sorted(set(int(v) for v in z[z > 0]) - set(int(s) for s in species))
-    if unknown:
-        from ase.data import chemical_symbols
-
-        names = ", ".join(f"{chemical_symbols[v] if v < len(chemical_symbols) else '?'} (Z={v})" for v in unknown)
-        raise ValueError(f"unknown element(s) {names}: the model was built for species {sorted(species)}")
 
 
 # ----------------------------------------------------------------------------- triplets
@@ -535,7 +517,7 @@ def dimenet_model(
 
     def energy(params, graph, triplets=None):
         """``[n_graph]`` eV: ZBL (if on) plus the network; ValueError for elements not in species."""
-        _check_species(graph.nodes["atomic_numbers"], species)
+        check_species(graph.nodes["atomic_numbers"], species)
         return terms(params, (graph, triplets)).total
 
     return GraphModel(init=init, energy=energy, cutoff=float(cutoff), needs_triplets=True, species=species)

@@ -57,7 +57,7 @@ def test_triplet_model_and_molecules():
 def test_unknown_species_is_named():
     atoms = Atoms("CuO", positions=[[0, 0, 0], [2.0, 0, 0]])
     atoms.calc = HybridpotCalculator(hybrid_potential())
-    with pytest.raises(ValueError, match=r"\[8\]"):
+    with pytest.raises(ValueError, match=r"the atoms contains element\(s\) O \(Z=8\)"):
         atoms.get_potential_energy()
 
 
