@@ -211,3 +211,35 @@ def compose_graph_model(strategy: Callable, physics: Callable, physics_params: A
 
     return GraphModel(init=init, energy=energy, cutoff=learned.cutoff, needs_triplets=learned.needs_triplets,
                       species=learned.species)
+
+
+_ACTIVATIONS = {"tanh": nn.tanh, "silu": nn.silu, "softplus": nn.softplus}
+
+
+def behler_parrinello_model_args(
+    spec: SymmetryFunctionSpec, scaling: DescriptorScaling, *, hidden: Sequence[int] = (32, 32), activation: str = "tanh"
+) -> dict:
+    """Plain-JSON arguments of :func:`behler_parrinello_model` for a fitted spec and scaling,
+    as a model file stores them (``TrainedPotential(model_kind="behler_parrinello", model_args=...)``)."""
+    return {
+        "spec": {k: (list(v) if isinstance(v, tuple) else v) for k, v in spec._asdict().items()},
+        "scaling": {k: np.asarray(v).tolist() for k, v in scaling._asdict().items()},
+        "hidden": list(hidden),
+        "activation": activation,
+    }
+
+
+def behler_parrinello_model(
+    spec: dict, scaling: dict, hidden: Sequence[int] = (32, 32), activation: str = "tanh", param_dtype: str = "float32"
+) -> GraphModel:
+    """:func:`behler_parrinello` from plain-JSON arguments (see :func:`behler_parrinello_model_args`):
+    the constructor model files use to rebuild a trained Behler–Parrinello potential."""
+    if activation not in _ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(_ACTIVATIONS)}")
+    spec = SymmetryFunctionSpec(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in spec.items()})
+    scaling = DescriptorScaling(*(np.asarray(scaling[k]) for k in DescriptorScaling._fields))
+    return behler_parrinello(spec, scaling, hidden=hidden, activation=_ACTIVATIONS[activation], param_dtype=param_dtype)
+
+
+#: Model kinds for model files (:mod:`hybridpot.io.registry` finds this dict).
+MODEL_KINDS = {"behler_parrinello": behler_parrinello_model}
