@@ -2,9 +2,9 @@
 
 import numpy as np
 from ase.build import bulk
+from model_file_checks import assert_same_energy_and_forces
 
 from hybridpot.io import TrainedPotential, load_potential, model_kinds, save_potential
-from hybridpot.md import HybridpotCalculator
 from hybridpot.models.behler_parrinello import behler_parrinello_model_args
 from hybridpot.models.descriptors import DescriptorScaling, symmetry_function_spec
 
@@ -20,10 +20,4 @@ def test_behler_parrinello_model_file_round_trip(tmp_path):
     back = load_potential(save_potential(tmp_path / "bp", pot))
     atoms = bulk("NiAl", "cesiumchloride", a=2.9).repeat(2)
     atoms.rattle(0.05, seed=2)
-    energies = []
-    for p in (pot, back):
-        a = atoms.copy()
-        a.calc = HybridpotCalculator(p, dtype="float64")
-        energies.append((a.get_potential_energy(), a.get_forces()))
-    np.testing.assert_allclose(energies[1][0], energies[0][0], rtol=0, atol=1e-12)
-    np.testing.assert_allclose(energies[1][1], energies[0][1], rtol=0, atol=1e-12)
+    assert_same_energy_and_forces(pot, back, atoms)
