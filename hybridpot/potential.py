@@ -23,6 +23,7 @@ import numpy as np
 from hybridpot._checks import is_concrete
 from hybridpot.graph.batch import edge_graph_index, edge_mask, graph_mask, node_graph_index, node_mask
 from hybridpot.graph.geometry import edge_distances
+from hybridpot.physics.zbl import ZBL_UNIVERSAL, ZBLParams, zbl_energy
 
 EnergyFn = Callable[[object, jraph.GraphsTuple], jnp.ndarray]
 
@@ -55,6 +56,20 @@ def pair_energy(graph: jraph.GraphsTuple, pair_fn: Callable) -> jnp.ndarray:
     u = jnp.where(mask, pair_fn(r_safe, z_i, z_j), 0.0)
     n_graph = graph.n_edge.shape[0]
     return 0.5 * jax.ops.segment_sum(u, edge_graph_index(graph), num_segments=n_graph)
+
+
+def zbl_pair_energy(graph: jraph.GraphsTuple, params: ZBLParams = ZBL_UNIVERSAL, switch=None) -> jax.Array:
+    """The ZBL calculator layer: Σ_{pairs i<j in the graph} E_ZBL(r_ij, Z_i, Z_j) per graph, ``[n_graph]`` eV.
+
+    Uses the real nuclear charges (the graph's atomic numbers), each pair once
+    (:func:`hybridpot.potential.pair_energy` over the full neighbour list), padded edges add 0.
+
+    Args:
+        graph: ``GraphsTuple`` (Å).
+        params: :class:`~hybridpot.physics.zbl.ZBLParams` (fixed or trainable).
+        switch: None, ``EnvelopeZBLSwitch`` or ``LammpsZBLSwitch`` (:mod:`hybridpot.physics.zbl`).
+    """
+    return pair_energy(graph, lambda r, zi, zj: zbl_energy(r, zi, zj, params, switch))
 
 
 def _with_positions(graph: jraph.GraphsTuple, positions) -> jraph.GraphsTuple:

@@ -38,8 +38,8 @@ from hybridpot.models.descriptors import (
 )
 from hybridpot.models.mlp import MLP
 from hybridpot.physics.embedded_atom import SecondMomentParams, second_moment_atomic_energies
-from hybridpot.physics.zbl import ZBL_UNIVERSAL, EnvelopeZBLSwitch, zbl_energy
-from hybridpot.potential import pair_energy
+from hybridpot.physics.zbl import ZBL_UNIVERSAL, EnvelopeZBLSwitch
+from hybridpot.potential import zbl_pair_energy
 
 
 class ElementNetworks(nn.Module):
@@ -168,8 +168,7 @@ def second_moment_energy(
 
 def zbl_graph_energy(graph: jraph.GraphsTuple, cutoff: float, params=ZBL_UNIVERSAL) -> jnp.ndarray:
     """Universal ZBL core repulsion with a polynomial-envelope switch at ``cutoff``, ``[n_graph]`` eV."""
-    switch = EnvelopeZBLSwitch(cutoff)
-    return pair_energy(graph, lambda r, zi, zj: zbl_energy(r, zi, zj, params, switch))
+    return zbl_pair_energy(graph, params, EnvelopeZBLSwitch(cutoff))
 
 
 def compose_graph_model(strategy: Callable, physics: Callable, physics_params: Any, learned: GraphModel) -> GraphModel:

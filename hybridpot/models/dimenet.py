@@ -68,7 +68,7 @@ from hybridpot.graph.triplets import SAME_IMAGE_TOLERANCE, triplet_angles
 from hybridpot.hybrid import additive, pure_network
 from hybridpot.models.base import GraphModel, check_species
 from hybridpot.physics.zbl import ZBL_UNIVERSAL, EnvelopeZBLSwitch, LammpsZBLSwitch, ZBLParams, zbl_energy
-from hybridpot.potential import pair_energy
+from hybridpot.potential import pair_energy, zbl_pair_energy
 
 Variant = Literal["dimenet", "dimenet++"]
 RbfEdge = Literal["kj", "ji"]
@@ -380,20 +380,6 @@ def zbl_switch(name: ZBLSwitchName, cutoff: float, inner: float | None = None):
     if name == "none":
         return None
     raise ValueError(f"unknown zbl_switch {name!r}; use 'envelope', 'lammps' or 'none'")
-
-
-def zbl_pair_energy(graph: jraph.GraphsTuple, params: ZBLParams = ZBL_UNIVERSAL, switch=None) -> jax.Array:
-    """The ZBL calculator layer: Σ_{pairs i<j in the graph} E_ZBL(r_ij, Z_i, Z_j) per graph, ``[n_graph]`` eV.
-
-    Uses the real nuclear charges (the graph's atomic numbers), each pair once
-    (:func:`hybridpot.potential.pair_energy` over the full neighbour list), padded edges add 0.
-
-    Args:
-        graph: ``GraphsTuple`` (Å).
-        params: :class:`~hybridpot.physics.zbl.ZBLParams` (fixed or trainable).
-        switch: None, ``EnvelopeZBLSwitch`` or ``LammpsZBLSwitch`` (see :func:`zbl_switch`).
-    """
-    return pair_energy(graph, lambda r, zi, zj: zbl_energy(r, zi, zj, params, switch))
 
 
 def _zbl_params_array(params: ZBLParams = ZBL_UNIVERSAL, dtype=jnp.float32) -> ZBLParams:
