@@ -9,7 +9,8 @@ feature mean and standard deviation fitted on the training set
 (:func:`~hybridpot.models.descriptors.fit_descriptor_scaling`) and one MLP E_Z per element.
 
 Forces and stress come from :mod:`hybridpot.potential` by ``jax.grad``. The model is a
-:class:`~hybridpot.models.GraphModel` with ``needs_triplets=True``; hybrids are compositions
+:class:`~hybridpot.models.GraphModel` with ``needs_triplets=True`` (False for a radial-only
+spec, ``num_angular_eta=0``); hybrids are compositions
 (:func:`compose_graph_model` with :func:`hybridpot.hybrid.additive`, or the trainer's fixed
 ``physics_energy``), never a flag of the model. Physics baselines for metals:
 :func:`second_moment_energy` (embedded-atom, :mod:`hybridpot.physics.embedded_atom`) and
@@ -136,7 +137,8 @@ def behler_parrinello(
         e = atomic_energies(module, params, graph, triplets, spec, scaling)
         return jax.ops.segment_sum(e, node_graph_index(graph), num_segments=graph.n_node.shape[0])
 
-    return GraphModel(init=init, energy=energy, cutoff=spec.cutoff, needs_triplets=True, species=spec.species)
+    return GraphModel(init=init, energy=energy, cutoff=spec.cutoff, needs_triplets=spec.n_angular > 0,
+                      species=spec.species)
 
 
 # ------------------------------------------------------------------ physics baselines and hybrids

@@ -119,7 +119,9 @@ def symmetry_function_spec(
         cutoff: radial cutoff, Å.
         angular_cutoff: angular cutoff, Å (default ``cutoff``; must not exceed it).
         num_radial, num_angular_eta, zetas, lambdas, rule, r_lower: see
-            :func:`~hybridpot.basis.symmetry_function_parameters`.
+            :func:`~hybridpot.basis.symmetry_function_parameters`; ``num_angular_eta=0`` gives a
+            radial-only (G2) descriptor, whose model needs no triplets (an embedded-atom-like
+            HDNNP, several times cheaper to train).
     """
     species = tuple(sorted({int(z) for z in species}))
     if not species or species[0] < 1 or species[-1] > 118:
@@ -128,7 +130,9 @@ def symmetry_function_spec(
     if not 0 < angular_cutoff <= cutoff:
         raise ValueError(f"angular_cutoff must lie in (0, cutoff={cutoff}], got {angular_cutoff}")
     radial = symmetry_function_parameters(cutoff, num_radial, 2, zetas, lambdas, rule, r_lower)
-    angular = symmetry_function_parameters(angular_cutoff, 2, num_angular_eta, zetas, lambdas, rule, r_lower)
+    angular = symmetry_function_parameters(angular_cutoff, 2, num_angular_eta or 2, zetas, lambdas, rule, r_lower)
+    if num_angular_eta == 0:  # radial-only descriptor: the model reads no triplets
+        angular = {k: () for k in angular}
     as_tuple = lambda x: tuple(float(v) for v in x)  # noqa: E731
     return SymmetryFunctionSpec(
         species, float(cutoff), angular_cutoff, as_tuple(radial["radial_eta"]), as_tuple(radial["radial_shift"]),
@@ -166,7 +170,8 @@ def symmetry_function_descriptors(
 
     Args:
         graph: ``GraphsTuple`` built with a cutoff ≥ ``spec.cutoff`` (edges beyond it add 0).
-        triplets: k → j → i triplets of ``graph`` (any superset of :func:`angular_triplets`).
+        triplets: k → j → i triplets of ``graph`` (any superset of :func:`angular_triplets`);
+            unused (may be None) when ``spec`` has no angular functions.
         spec: the symmetry functions.
 
     Returns:
@@ -185,6 +190,9 @@ def symmetry_function_descriptors(
     segment = graph.receivers * s_count + species[graph.senders]
     radial = jax.ops.segment_sum(radial, segment, num_segments=n_node * s_count)
     radial = radial.reshape(n_node, spec.n_radial)
+
+    if spec.n_angular == 0:
+        return jnp.where(node_mask(graph)[:, None], radial, 0.0)
 
     # angular: triplet k -> j -> i has centre j and neighbours k, i
     kj, ji = jnp.asarray(triplets.kj), jnp.asarray(triplets.ji)
@@ -276,10 +284,11 @@ def fit_descriptor_scaling(
     chunks = []
     for start in range(0, len(graphs), batch_size):
         batch = jax.device_get(batch_graphs(graphs[start : start + batch_size]))
-        chunks.append((batch, angular_triplets(batch, spec.angular_cutoff)))
+        trip = angular_triplets(batch, spec.angular_cutoff) if spec.n_angular else None
+        chunks.append((batch, trip))
     n_node = max(int(np.sum(b.n_node)) for b, _ in chunks) + 1
     n_edge = max(int(np.sum(b.n_edge)) for b, _ in chunks) + 1
-    n_trip = max(int(t.kj.shape[0]) for _, t in chunks)
+    n_trip = max(int(t.kj.shape[0]) for _, t in chunks) if spec.n_angular else 0
     n_graph = batch_size + 1
     fn = jax.jit(symmetry_function_descriptors, static_argnums=2)
     table = species_index_table(spec.species)
@@ -288,7 +297,8 @@ def fit_descriptor_scaling(
     for batch, trip in chunks:
         real_edge = int(np.sum(batch.n_edge))
         padded = pad_graph(batch, n_node, n_edge, n_graph)
-        trip = pad_triplets(trip, n_trip, padding_edge=real_edge, n_graph=n_graph)
+        if trip is not None:
+            trip = pad_triplets(trip, n_trip, padding_edge=real_edge, n_graph=n_graph)
         g = np.asarray(fn(padded, trip, spec), np.float64)
         z = np.asarray(padded.nodes["atomic_numbers"])
         for s in range(s_count):

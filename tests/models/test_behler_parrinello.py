@@ -238,3 +238,21 @@ def test_second_moment_baseline_forces_and_padding(cells):
     testing.assert_forces_match_finite_differences(fn, params, g, rtol=1e-6, atol=1e-7)
     testing.assert_stress_matches_finite_differences(fn, params, g, rtol=1e-6, atol=1e-8)
     testing.assert_padding_invariant(fn, params, g)
+
+
+def test_radial_only_spec_needs_no_triplets_and_matches_the_radial_blocks(spec, cells):
+    radial = symmetry_function_spec(SPECIES, CUTOFF, ANGULAR, num_radial=5, num_angular_eta=0)
+    assert radial.n_angular == 0 and radial.n_features == spec.n_radial
+    pos, numbers, cell = cells[1]
+    graph = build_graph(pos, numbers, CUTOFF, cell=cell, pbc=True)
+    full = np.asarray(symmetry_function_descriptors(graph, build_triplets(graph), spec))
+    np.testing.assert_allclose(np.asarray(symmetry_function_descriptors(graph, None, radial)), full[:, : spec.n_radial],
+                               rtol=1e-12, atol=1e-14)
+    graphs = [build_graph(p, z, CUTOFF, cell=c, pbc=True) for p, z, c in cells]
+    model = behler_parrinello(radial, fit_descriptor_scaling(radial, graphs), hidden=(8,), param_dtype=jnp.float64)
+    assert not model.needs_triplets
+    params = model.init(jax.random.PRNGKey(1), graph, None)
+    testing.assert_forces_match_finite_differences(lambda p, g: model.energy(p, g, None), params, graph, delta=1e-5,
+                                                   rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match="num_angular_eta"):
+        symmetry_function_spec(SPECIES, CUTOFF, num_angular_eta=1)
