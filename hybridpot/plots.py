@@ -1,4 +1,5 @@
-"""Plots of trained potentials (matplotlib, Agg backend): parity, error histograms, learning curves, dimers.
+"""Plots of trained potentials (matplotlib, Agg backend): parity, error histograms, learning curves,
+dimers, uncertainty calibration.
 
 Every function draws into ``ax`` when given (and returns it), else into a new figure that it
 saves to ``path`` (PNG) when given and returns. Units are those of hybridpot: Å, eV, eV/Å.
@@ -92,6 +93,36 @@ def error_histogram(reference, predicted, *, quantity: str = "energy", unit: str
     ax.set_xlabel(f"{quantity} error ({unit})")
     ax.set_ylabel("count")
     ax.set_title(f"mean {err.mean():.3g}, std {err.std():.3g} {unit}", fontsize=9)
+    return _finish(fig, ax, path, owned)
+
+
+def calibration_plot(error, sigma, *, scales: Sequence[float] = (1.0,), quantity: str = "force component",
+                     ax=None, path=None):
+    """Calibration curve of an ensemble's spread: observed against expected fraction of errors
+    inside the central Gaussian interval (:func:`hybridpot.uncertainty.calibration_curve`), one
+    line per σ scale (e.g. 1 and the recalibrated s), with the miscalibration area in the legend.
+
+    Args:
+        error: ``[n]`` prediction − reference; ``sigma``: ``[n]`` predicted std, same unit.
+        scales: σ factors to draw.
+        quantity: what the errors are of (title).
+        ax, path: as :func:`parity_plot`.
+    """
+    from hybridpot.uncertainty.calibration import calibration_curve
+
+    owned = ax is None
+    fig, ax = _axes(ax)
+    sigma = np.asarray(sigma, np.float64)
+    for s in scales:
+        expected, observed = calibration_curve(error, s * sigma)
+        area = float(np.mean(np.abs(observed - expected)))
+        ax.plot(expected, observed, "o-", ms=3, label=f"σ × {s:.3g}: area {area:.3f}")
+    ax.plot([0, 1], [0, 1], "k--", lw=0.8)
+    ax.set_xlabel("expected fraction inside interval")
+    ax.set_ylabel("observed fraction")
+    ax.set_title(f"calibration ({quantity})", fontsize=9)
+    ax.legend(loc="upper left", fontsize=8)
+    ax.set_aspect("equal")
     return _finish(fig, ax, path, owned)
 
 

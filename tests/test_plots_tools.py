@@ -21,6 +21,15 @@ def test_parity_and_histogram(tmp_path):
         plots.parity_plot(ref, pred[:, :49])
 
 
+def test_calibration_plot(tmp_path):
+    rng = np.random.default_rng(0)
+    sigma = rng.uniform(0.1, 1.0, 200)
+    plots.calibration_plot(rng.normal(size=200) * sigma, 2 * sigma, scales=(1.0, 0.5), path=tmp_path / "c.png")
+    assert (tmp_path / "c.png").stat().st_size > 1000
+    with pytest.raises(ValueError, match="sigma must be > 0"):
+        plots.calibration_plot(np.ones(3), np.zeros(3))
+
+
 def test_learning_curve(tmp_path):
     rows = [{"step": s, "train_loss": [1.0 / s, 2.0 / s]} for s in range(1, 10)] + [{"step": 9, "valid_loss": [0.2, 0.3]}]
     (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
