@@ -278,6 +278,7 @@ loss:
   energy_per_atom: true
   forces_weight: 10.0
   stress_weight: 0.0         # > 0 trains on stress (periodic structures with stress labels)
+  learned_weight: 0.0        # > 0 with a physics term: APHYNITY-style penalty on the learned part
 optim:
   name: adam
   learning_rate: 1.0e-3

@@ -48,7 +48,7 @@ class DataConfig:
 
 @dataclasses.dataclass(frozen=True)
 class LossConfig:
-    """Loss: ``w_E·L(E) + w_F·L(F) + w_σ·L(σ)``, each a masked mean of an elementwise loss.
+    """Loss: ``w_E·L(E) + w_F·L(F) + w_σ·L(σ) [+ λ·⟨learned²⟩]``, each a masked mean of an elementwise loss.
 
     Attributes:
         kind: elementwise loss ``"mse"``, ``"mae"`` or ``"huber"``.
@@ -57,6 +57,10 @@ class LossConfig:
         energy_per_atom: compare E/N (eV/atom) instead of E (eV).
         forces_weight: w_F (per force component, eV/Å).
         stress_weight: w_σ (per stress component, eV/Å³); structures without stress are skipped.
+        learned_weight: λ of the APHYNITY-style penalty λ·⟨(s·E_model/N)²⟩ on the learned part
+            of a hybrid (eV/atom, the per-element shift excluded; needs the trainer's
+            ``physics_energy``): of the fits to the data, prefer the one where the network
+            explains least (Yin et al. 2021, with a fixed multiplier).
     """
 
     kind: Literal["mse", "mae", "huber"] = "mse"
@@ -65,9 +69,10 @@ class LossConfig:
     energy_per_atom: bool = True
     forces_weight: float = 10.0
     stress_weight: float = 0.0
+    learned_weight: float = 0.0
 
     def __post_init__(self):
-        for name in ("energy_weight", "forces_weight", "stress_weight"):
+        for name in ("energy_weight", "forces_weight", "stress_weight", "learned_weight"):
             _require(getattr(self, name) >= 0, f"loss.{name}", getattr(self, name), ">= 0")
         _require(self.huber_delta > 0, "loss.huber_delta", self.huber_delta, "> 0")
 

@@ -5,9 +5,12 @@ or a whole validation set are exact, and padding (nodes and graphs of the paddin
 
 .. math::
     L = w_E \frac{\sum_g \ell(\Delta E_g)}{N_g} + w_F \frac{\sum_{i,a} \ell(\Delta F_{ia})}{3 N_\text{atoms}}
-        + w_\sigma \frac{\sum_{g,ab} \ell(\Delta\sigma_{g,ab})}{9 N_\sigma},
+        + w_\sigma \frac{\sum_{g,ab} \ell(\Delta\sigma_{g,ab})}{9 N_\sigma}
+        + \lambda \frac{\sum_g (E^\text{learned}_g / N_g)^2}{N_g},
 
-with :math:`\ell` the MSE, MAE or Huber elementwise loss, :math:`\Delta E_g` in eV or eV/atom.
+with :math:`\ell` the MSE, MAE or Huber elementwise loss, :math:`\Delta E_g` in eV or eV/atom,
+and the last term (``learned_weight`` λ, hybrids only) the APHYNITY-style penalty on the learned
+part :math:`E^\text{learned} = s\,E^\text{model}` of a hybrid (the per-element shift excluded).
 Metrics (MAE, RMSE) are reported in :data:`UNITS`.
 """
 
@@ -22,7 +25,8 @@ import numpy as np
 from hybridpot.graph.batch import graph_mask, node_mask
 
 #: Units of the reported metrics.
-UNITS = {"energy": "eV", "energy_per_atom": "eV/atom", "forces": "eV/Å", "stress": "eV/Å³"}
+UNITS = {"energy": "eV", "energy_per_atom": "eV/atom", "forces": "eV/Å", "stress": "eV/Å³",
+         "learned_per_atom": "eV/atom"}
 
 
 class Predictions(NamedTuple):
@@ -32,11 +36,13 @@ class Predictions(NamedTuple):
         energy: ``[n_graph]`` eV.
         forces: ``[n_node, 3]`` eV/Å.
         stress: ``[n_graph, 3, 3]`` eV/Å³, or None when not computed.
+        learned: ``[n_graph]`` eV, the learned part s·E_model of a hybrid, or None.
     """
 
     energy: jax.Array
     forces: jax.Array
     stress: jax.Array | None = None
+    learned: jax.Array | None = None
 
 
 def elementwise_loss(diff: jax.Array, kind: str, delta: float = 1.0) -> jax.Array:
@@ -68,6 +74,8 @@ def _residuals(pred: Predictions, batch, per_atom: bool):
     if pred.stress is not None:
         smask = gmask & batch.has_stress
         out["stress"] = (pred.stress - batch.stress, smask[:, None, None])
+    if pred.learned is not None:  # not a residual: its size, which the penalty keeps small
+        out["learned_per_atom"] = (pred.learned / n_atoms, gmask)
     return out
 
 
@@ -84,8 +92,9 @@ def loss_sums(pred: Predictions, batch, config) -> dict:
         batch: a :class:`hybridpot.train.data.Batch` (one sub-batch, no leading axes).
         config: :class:`~hybridpot.train.config.LossConfig`.
     Returns:
-        ``{"energy", "forces"[, "stress"]}`` → ``(sum, count)``; energy is per atom when
-        ``config.energy_per_atom``.
+        ``{"energy", "forces"[, "stress"][, "learned"]}`` → ``(sum, count)``; energy is per atom
+        when ``config.energy_per_atom``; ``learned`` (Σ of squared learned energy per atom) when
+        the predictions carry the learned part.
     """
     res = _residuals(pred, batch, config.energy_per_atom)
     out = {}
@@ -94,12 +103,16 @@ def loss_sums(pred: Predictions, batch, config) -> dict:
         if key in res:
             diff, mask = res[key]
             out[name] = _masked_sum(elementwise_loss(diff, config.kind, config.huber_delta), mask)
+    if "learned_per_atom" in res:
+        value, mask = res["learned_per_atom"]
+        out["learned"] = _masked_sum(value**2, mask)
     return out
 
 
 def total_loss(sums: dict, config) -> jax.Array:
     """Weighted loss ``Σ_q w_q · Σℓ_q / max(count_q, 1)`` from (summed) :func:`loss_sums`; scalar."""
-    weights = {"energy": config.energy_weight, "forces": config.forces_weight, "stress": config.stress_weight}
+    weights = {"energy": config.energy_weight, "forces": config.forces_weight, "stress": config.stress_weight,
+               "learned": config.learned_weight}
     total = 0.0
     for name, (s, n) in sums.items():
         if weights[name]:
@@ -108,7 +121,8 @@ def total_loss(sums: dict, config) -> jax.Array:
 
 
 def metric_sums(pred: Predictions, batch) -> dict:
-    """Per-quantity ``[3]`` = (Σ|Δ|, ΣΔ², count) over real entries, for :func:`metrics_from_sums`."""
+    """Per-quantity ``[3]`` = (Σ|Δ|, ΣΔ², count) over real entries, for :func:`metrics_from_sums`
+    (for ``learned_per_atom``, the learned energy per atom itself: its MAE and RMS size)."""
     out = {}
     for name, (diff, mask) in _residuals(pred, batch, True).items():
         s_abs, n = _masked_sum(jnp.abs(diff), mask)

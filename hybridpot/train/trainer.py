@@ -32,6 +32,7 @@ import numpy as np
 import optax
 
 from hybridpot.graph import Bucket, PaddingBuckets
+from hybridpot.graph.batch import graph_mask
 from hybridpot.models.base import GraphModel
 from hybridpot.potential import energy_and_forces, energy_forces_stress
 from hybridpot.train import checkpoint as ckpt
@@ -144,8 +145,17 @@ def _predict(static: _Static, params, norm: EnergyNormalisation, batch: Batch) -
         return e
 
     if static.with_stress:
-        return Predictions(*energy_forces_stress(energy_fn)(params, batch.graph))
-    return Predictions(*energy_and_forces(energy_fn)(params, batch.graph))
+        pred = Predictions(*energy_forces_stress(energy_fn)(params, batch.graph))
+    else:
+        pred = Predictions(*energy_and_forces(energy_fn)(params, batch.graph))
+    if static.loss.learned_weight > 0 and static.physics is not None:
+        # the learned part s·E_model of the hybrid: total − physics − per-element shift (the
+        # physics term is a cheap closed form; a second pass through the model would not be)
+        g = batch.graph
+        shift = normalised_energy(jnp.zeros_like(pred.energy), g, norm)
+        learned = pred.energy - shift - static.physics(g, trip).astype(pred.energy.dtype)
+        pred = pred._replace(learned=jnp.where(graph_mask(g), learned, 0.0))
+    return pred
 
 
 def _shard_sums(static: _Static, params, norm, batch: Batch):
@@ -274,6 +284,8 @@ class _Run:
     def __init__(self, model: GraphModel, train: Dataset, valid: Dataset | None, config: TrainConfig,
                  run_dir: str, physics: PhysicsEnergy | None, normalisation: EnergyNormalisation | None = None):
         self.model, self.config, self.run_dir, self.physics = model, config, run_dir, physics
+        if config.loss.learned_weight > 0 and physics is None:
+            raise ValueError("loss.learned_weight penalises the learned part of a hybrid: it needs physics_energy")
         self.dtype = _np_dtype(config)
         rc = config.run
         self.mesh, n_dev = None, 1

@@ -180,3 +180,38 @@ def test_float32_stress_loss_triplets_and_a_fixed_physics_term(emt_data, tmp_pat
     pred = predict(model, result.best_params, result.normalisation, valid, batch_size=4, physics_energy=physics)
     e_ref = np.array([s.energy for s in valid.structures])
     np.testing.assert_allclose(np.abs(pred["energy"][0] - e_ref).mean(), result.valid_metrics["energy_mae"][0], rtol=1e-4)
+
+
+def test_learned_part_penalty_of_a_hybrid(emt_data, tmp_path):
+    """loss.learned_weight adds λ·⟨(s·E_model/N)²⟩ to the loss and shrinks the learned part."""
+    train, valid = emt_data
+    model = pair_mlp_model()
+
+    def physics(graph, triplets):  # a rough Morse-like pair term, eV
+        return pair_energy(graph, lambda r, zi, zj: 0.3 * (jnp.exp(-2.0 * (r - 2.6)) - 2.0 * jnp.exp(-(r - 2.6))))
+
+    lam = 1e3
+    runs = {}
+    for weight in (0.0, lam):
+        cfg = _config(loss={"learned_weight": weight}, run={"max_steps": 24, "eval_every": 24, "n_seeds": 1})
+        runs[weight] = (cfg, fit(model, train, valid, cfg, str(tmp_path / str(weight)), physics_energy=physics))
+    cfg_plain, plain = runs[0.0]
+    cfg_pen, penalised = runs[lam]
+    assert "learned_per_atom_rmse" not in plain.valid_metrics
+    size = penalised.valid_metrics["learned_per_atom_rmse"][0]
+    # the validation loss is the plain loss plus λ times the mean square of the learned part per atom
+    with_pen = evaluate(model, penalised.best_params, penalised.normalisation, valid, cfg_pen, physics_energy=physics)
+    without = evaluate(model, penalised.best_params, penalised.normalisation, valid, cfg_plain, physics_energy=physics)
+    np.testing.assert_allclose(with_pen["loss"] - without["loss"], lam * size**2, rtol=1e-9)
+    # the learned part is s·E_model per structure
+    graphs = [build_graph(s.positions, s.numbers, model.cutoff, cell=s.cell, pbc=s.pbc) for s in valid.structures]
+    params0 = jax.tree.map(lambda x: x[0], penalised.best_params)
+    e_model = np.asarray(model.energy(params0, batch_graphs(graphs), None))
+    n = np.array([len(s.numbers) for s in valid.structures])
+    direct = float(penalised.normalisation.scale) * e_model / n
+    np.testing.assert_allclose(size, np.sqrt(np.mean(direct**2)), rtol=1e-8)
+    # ... and the penalty made it smaller than in the unpenalised run
+    e_plain = np.asarray(model.energy(jax.tree.map(lambda x: x[0], plain.best_params), batch_graphs(graphs), None))
+    assert size < 0.75 * np.sqrt(np.mean((float(plain.normalisation.scale) * e_plain / n) ** 2))
+    with pytest.raises(ValueError, match="needs physics_energy"):
+        fit(model, train, valid, cfg_pen, str(tmp_path / "nophys"))
