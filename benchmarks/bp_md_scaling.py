@@ -40,7 +40,7 @@ def structure(n_rep: int, seed: int = 0):
     return atoms
 
 
-def one(n_rep: int, steps: int, emt_max: int) -> dict:
+def one(n_rep: int, steps: int, emt_max: int, triplet_chunk: int | None = None) -> dict:
     """Time one size (in this process); returns a JSON-able row."""
     import jax
 
@@ -53,18 +53,18 @@ def one(n_rep: int, steps: int, emt_max: int) -> dict:
     if os.path.exists(params_file):
         from md_jaxmd import load_potential
 
-        energy_fn, label = load_potential("sm+bp", params_file), "sm+bp (trained)"
+        energy_fn, label = load_potential("sm+bp", params_file, triplet_chunk=triplet_chunk), "sm+bp (trained)"
     else:
         from hybridpot.models import behler_parrinello, identity_scaling
 
         spec = make_spec()
-        model = behler_parrinello(spec, identity_scaling(spec))
+        model = behler_parrinello(spec, identity_scaling(spec), triplet_chunk=triplet_chunk)
         params = model.init(jax.random.PRNGKey(0))
         energy_fn, label = (lambda g, t: model.energy(params, g, t)), "bp (random weights)"
     out = run_nvt(energy_fn, atoms.get_positions(), atoms.numbers, atoms.cell[:], atoms.get_masses(),
                   cutoff=CUTOFF, angular_cutoff=CUTOFF, temperature_K=600.0, n_steps=steps, skin=0.4,
                   segment=10, record_every=steps, warmup=steps)
-    row = {"n_atoms": n, "model": label, "ms_per_step": 1e3 * out["seconds"] / steps,
+    row = {"n_atoms": n, "model": label, "triplet_chunk": triplet_chunk, "ms_per_step": 1e3 * out["seconds"] / steps,
            "us_per_atom_step": 1e6 * out["seconds"] / steps / n, "n_builds": out["n_builds"],
            "edges_per_atom": out["capacity"][0] / n, "triplets_per_atom": out["capacity"][1] / n}
     if n <= emt_max:
@@ -83,10 +83,12 @@ def main(argv=None):
     parser.add_argument("--reps", type=int, nargs="+", default=[6, 8, 12, 18, 29])
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--emt-max", type=int, default=30000)
+    parser.add_argument("--triplet-chunk", type=int, default=None,
+                        help="angular terms this many triplets at a time (bounds memory; default: all at once)")
     parser.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one is not None:
-        print("ROW " + json.dumps(one(args.one, args.steps, args.emt_max)), flush=True)
+        print("ROW " + json.dumps(one(args.one, args.steps, args.emt_max, args.triplet_chunk)), flush=True)
         return
     import jax
 
@@ -94,6 +96,8 @@ def main(argv=None):
     for n_rep in args.reps:
         cmd = [sys.executable, os.path.abspath(__file__), "--one", str(n_rep), "--steps", str(args.steps),
                "--emt-max", str(args.emt_max)]
+        if args.triplet_chunk is not None:
+            cmd += ["--triplet-chunk", str(args.triplet_chunk)]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         line = [x for x in proc.stdout.splitlines() if x.startswith("ROW ")]
         if proc.returncode != 0 or not line:

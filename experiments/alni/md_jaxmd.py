@@ -35,12 +35,13 @@ from hybridpot.train.normalisation import EnergyNormalisation, normalised_energy
 PARAMS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "alni_bp_params.npz")
 
 
-def load_potential(name: str, path: str = PARAMS, hidden=(32, 32)):
-    """``energy_fn(graph, triplets) -> [n_graph]`` eV of a model saved by ``train_bp.py``."""
+def load_potential(name: str, path: str = PARAMS, hidden=(32, 32), triplet_chunk=None):
+    """``energy_fn(graph, triplets) -> [n_graph]`` eV of a model saved by ``train_bp.py``
+    (``triplet_chunk``: angular terms that many triplets at a time, for large cells)."""
     z = np.load(path)
     spec = make_spec()
     scaling = DescriptorScaling(z[f"{name}/scaling_mean"], z[f"{name}/scaling_scale"], np.zeros(len(SPECIES)))
-    model = behler_parrinello(spec, scaling, hidden=hidden)
+    model = behler_parrinello(spec, scaling, hidden=hidden, triplet_chunk=triplet_chunk)
     template = model.init(jax.random.PRNGKey(0))
     leaves, treedef = jax.tree_util.tree_flatten_with_path(template)
     params = jax.tree_util.tree_unflatten(

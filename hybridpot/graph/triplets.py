@@ -117,7 +117,7 @@ def triplet_mask(graph: jraph.GraphsTuple, triplets: Triplets) -> jnp.ndarray:
     return jnp.asarray(edge_mask(graph))[jnp.asarray(triplets.ji)]
 
 
-def triplet_angles(graph: jraph.GraphsTuple, triplets: Triplets):
+def triplet_angles(graph: jraph.GraphsTuple, triplets: Triplets, vectors=None):
     r"""Cosine and angle at j of each triplet k → j → i.
 
     θ = ∠(R_k − R_j, R_i − R_j), computed as ``atan2(|a × b|, a · b)`` with a = vec[kj],
@@ -125,10 +125,15 @@ def triplet_angles(graph: jraph.GraphsTuple, triplets: Triplets):
     including exactly collinear triplets (θ = 0 or π) and padded triplets (zero-length edges),
     which give cos θ = 0, θ = π/2 and zero gradients. Jittable.
 
+    Args:
+        graph: the graph the triplets index.
+        triplets: k → j → i triplets (only ``kj`` and ``ji`` are read).
+        vectors: ``edge_vectors(graph)`` ``[n_edge, 3]`` Å when already computed (else computed).
+
     Returns:
         ``(cos_theta, theta)``: ``[n_triplet]`` each, dimensionless and radians.
     """
-    vec = edge_vectors(graph)
+    vec = edge_vectors(graph) if vectors is None else vectors
     a = vec[jnp.asarray(triplets.kj)]
     b = -vec[jnp.asarray(triplets.ji)]
     dot = jnp.sum(a * b, axis=-1)

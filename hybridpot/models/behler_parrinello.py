@@ -77,17 +77,18 @@ class ElementNetworks(nn.Module):
 
 def atomic_energies(
     module: ElementNetworks, params, graph: jraph.GraphsTuple, triplets: Triplets, spec: SymmetryFunctionSpec,
-    scaling: DescriptorScaling,
+    scaling: DescriptorScaling, triplet_chunk: int | None = None,
 ) -> jnp.ndarray:
     """Per-atom energies E_i ``[n_node]`` of a BP network (0 on padding nodes, NaN on real atoms of
-    an element outside ``spec.species`` when traced; concrete inputs raise ``ValueError`` instead)."""
+    an element outside ``spec.species`` when traced; concrete inputs raise ``ValueError`` instead).
+    ``triplet_chunk``: see :func:`~hybridpot.models.descriptors.symmetry_function_descriptors`."""
     z = graph.nodes["atomic_numbers"]
     check_species(z, spec.species)
     table = jnp.asarray(species_index_table(spec.species))
     raw = table[z]
     known = raw >= 0
     species = jnp.maximum(raw, 0)
-    g = symmetry_function_descriptors(graph, triplets, spec)
+    g = symmetry_function_descriptors(graph, triplets, spec, triplet_chunk)
     dtype = jnp.result_type(g.dtype, jax.tree_util.tree_leaves(params)[0].dtype)
     mean = jnp.asarray(scaling.mean, dtype)[species]
     scale = jnp.asarray(scaling.scale, dtype)[species]
@@ -105,6 +106,7 @@ def behler_parrinello(
     hidden: Sequence[int] = (32, 32),
     activation: Callable = nn.tanh,
     param_dtype=jnp.float32,
+    triplet_chunk: int | None = None,
 ) -> GraphModel:
     """A Behler–Parrinello network as a :class:`~hybridpot.models.GraphModel`.
 
@@ -120,6 +122,8 @@ def behler_parrinello(
         hidden: hidden widths of every element network.
         activation: nonlinearity (smooth).
         param_dtype: parameter dtype (the trainer casts to its ``run.dtype``).
+        triplet_chunk: angular terms this many triplets at a time (memory of large MD cells; the
+            energy is the same); None: all at once.
     """
     expected = (spec.n_species, spec.n_features)
     if np.shape(scaling.mean) != expected or np.shape(scaling.scale) != expected:
@@ -134,7 +138,7 @@ def behler_parrinello(
         return module.init(key, jnp.zeros((1, spec.n_features), param_dtype), jnp.zeros(1, jnp.int32))
 
     def energy(params, graph, triplets):
-        e = atomic_energies(module, params, graph, triplets, spec, scaling)
+        e = atomic_energies(module, params, graph, triplets, spec, scaling, triplet_chunk)
         return jax.ops.segment_sum(e, node_graph_index(graph), num_segments=graph.n_node.shape[0])
 
     return GraphModel(init=init, energy=energy, cutoff=spec.cutoff, needs_triplets=spec.n_angular > 0,
@@ -231,15 +235,18 @@ def behler_parrinello_model_args(
 
 
 def behler_parrinello_model(
-    spec: dict, scaling: dict, hidden: Sequence[int] = (32, 32), activation: str = "tanh", param_dtype: str = "float32"
+    spec: dict, scaling: dict, hidden: Sequence[int] = (32, 32), activation: str = "tanh", param_dtype: str = "float32",
+    triplet_chunk: int | None = None,
 ) -> GraphModel:
     """:func:`behler_parrinello` from plain-JSON arguments (see :func:`behler_parrinello_model_args`):
-    the constructor model files use to rebuild a trained Behler–Parrinello potential."""
+    the constructor model files use to rebuild a trained Behler–Parrinello potential
+    (``triplet_chunk`` may be changed freely: it changes memory, not energies)."""
     if activation not in _ACTIVATIONS:
         raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(_ACTIVATIONS)}")
     spec = SymmetryFunctionSpec(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in spec.items()})
     scaling = DescriptorScaling(*(np.asarray(scaling[k]) for k in DescriptorScaling._fields))
-    return behler_parrinello(spec, scaling, hidden=hidden, activation=_ACTIVATIONS[activation], param_dtype=param_dtype)
+    return behler_parrinello(spec, scaling, hidden=hidden, activation=_ACTIVATIONS[activation], param_dtype=param_dtype,
+                             triplet_chunk=triplet_chunk)
 
 
 #: Model kinds for model files (:mod:`hybridpot.io.registry` finds this dict).

@@ -160,7 +160,7 @@ def pair_index_table(n_species: int) -> np.ndarray:
 
 
 def symmetry_function_descriptors(
-    graph: jraph.GraphsTuple, triplets: Triplets, spec: SymmetryFunctionSpec
+    graph: jraph.GraphsTuple, triplets: Triplets, spec: SymmetryFunctionSpec, triplet_chunk: int | None = None
 ) -> jnp.ndarray:
     """The element-resolved G2/G4 descriptor of every node (layout in the module docstring).
 
@@ -173,6 +173,9 @@ def symmetry_function_descriptors(
         triplets: k → j → i triplets of ``graph`` (any superset of :func:`angular_triplets`);
             unused (may be None) when ``spec`` has no angular functions.
         spec: the symmetry functions.
+        triplet_chunk: evaluate the angular terms this many triplets at a time (``lax.scan`` with
+            rematerialisation), so memory holds one chunk of per-triplet intermediates instead of
+            all of them, also in the backward pass (forces); None: all at once (fastest).
 
     Returns:
         ``[n_node, spec.n_features]``, dimensionless (sums of exponentials).
@@ -197,17 +200,33 @@ def symmetry_function_descriptors(
     # angular: triplet k -> j -> i has centre j and neighbours k, i
     kj, ji = jnp.asarray(triplets.kj), jnp.asarray(triplets.ji)
     vec = edge_vectors(graph)
-    r_jk, r_ji = r[kj], r[ji]
-    r_ki = safe_norm(vec[kj] + vec[ji])  # R_k − R_i, periodic shifts included
-    cos_theta, _ = triplet_angles(graph, triplets)
-    angular = angular_symmetry_terms(
-        r_jk, r_ji, r_ki, cos_theta, jnp.asarray(spec.angular_eta), jnp.asarray(spec.angular_zeta),
-        jnp.asarray(spec.angular_lambda), spec.angular_cutoff,
-    )
-    angular = jnp.where(triplet_mask(graph, triplets)[:, None], angular, 0.0)
-    pair = jnp.asarray(pair_index_table(s_count))[species[graph.senders[kj]], species[graph.receivers[ji]]]
-    segment = graph.senders[ji] * n_pairs + pair
-    angular = jax.ops.segment_sum(angular, segment, num_segments=n_node * n_pairs)
+    pair_table = jnp.asarray(pair_index_table(s_count))
+
+    def angular_sums(kj, ji, valid):
+        """``[n_node · n_pairs, P_a]`` sums of the G4 terms of the triplets (kj, ji) where ``valid``."""
+        r_jk, r_ji = r[kj], r[ji]
+        r_ki = safe_norm(vec[kj] + vec[ji])  # R_k − R_i, periodic shifts included
+        t = Triplets(kj, ji, None)
+        cos_theta, _ = triplet_angles(graph, t, vec)
+        terms = angular_symmetry_terms(
+            r_jk, r_ji, r_ki, cos_theta, jnp.asarray(spec.angular_eta), jnp.asarray(spec.angular_zeta),
+            jnp.asarray(spec.angular_lambda), spec.angular_cutoff,
+        )
+        terms = jnp.where((triplet_mask(graph, t) & valid)[:, None], terms, 0.0)
+        segment = graph.senders[ji] * n_pairs + pair_table[species[graph.senders[kj]], species[graph.receivers[ji]]]
+        return jax.ops.segment_sum(terms, segment, num_segments=n_node * n_pairs)
+
+    n_trip = kj.shape[0]
+    if triplet_chunk is None or n_trip <= triplet_chunk:
+        angular = angular_sums(kj, ji, jnp.ones(n_trip, bool))
+    else:
+        n_chunks = -(-n_trip // triplet_chunk)
+        pad = n_chunks * triplet_chunk - n_trip
+        chunked = [jnp.pad(x, (0, pad)).reshape(n_chunks, triplet_chunk)
+                   for x in (kj, ji, jnp.ones(n_trip, bool))]
+        step = jax.checkpoint(lambda total, x: (total + angular_sums(*x), None))
+        zero = jnp.zeros((n_node * n_pairs, len(spec.angular_eta)), radial.dtype)
+        angular, _ = jax.lax.scan(step, zero, tuple(chunked))
     angular = angular.reshape(n_node, spec.n_angular)
 
     out = jnp.concatenate([radial, angular], axis=-1)

@@ -256,3 +256,16 @@ def test_radial_only_spec_needs_no_triplets_and_matches_the_radial_blocks(spec, 
                                                    rtol=1e-6, atol=1e-7)
     with pytest.raises(ValueError, match="num_angular_eta"):
         symmetry_function_spec(SPECIES, CUTOFF, num_angular_eta=1)
+
+
+def test_chunked_triplets_give_the_same_energy_and_forces(spec, model_and_params):
+    model, params, graphs = model_and_params
+    chunked = behler_parrinello(spec, fit_descriptor_scaling(spec, graphs), hidden=(8, 8), param_dtype=jnp.float64,
+                                triplet_chunk=37)
+    graph = graphs[1]
+    triplets = build_triplets(graph)
+    assert triplets.kj.shape[0] > 3 * 37  # several chunks and a padded last one
+    full_e, full_f = energy_and_forces(lambda p, g: model.energy(p, g, triplets))(params, graph)
+    e, f = jax.jit(energy_and_forces(lambda p, g: chunked.energy(p, g, triplets)))(params, graph)
+    np.testing.assert_allclose(e, full_e, rtol=1e-12)
+    np.testing.assert_allclose(f, full_f, rtol=1e-10, atol=1e-12)
