@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -240,6 +240,36 @@ def structures_to_atoms(structures: Sequence[Structure] | Dataset) -> list:
         atoms.calc = SinglePointCalculator(atoms, **results)
         out.append(atoms)
     return out
+
+
+def label_atoms(images, calculator) -> Dataset:
+    """Label structures with ``calculator``: a reference method (DFT, xTB, EMT …) as a data set
+    (the two label sets of a Δ-model, the oracle of active learning).
+
+    The calculator is attached to *copies*; ``images`` are left as they are.
+
+    Args:
+        images: ASE ``Atoms`` (an iterable) or a ``hybridpot.train.Dataset`` whose geometries
+            are relabelled (``n`` structures).
+        calculator: an ASE calculator, reused for every structure (e.g. ``TBLite(method="GFN2-xTB")``,
+            ``EMT()``).
+    Returns:
+        ``hybridpot.train.Dataset`` of ``n`` structures in input order: energy eV, forces
+            ``[n_i, 3]`` eV/Å, stress ``[3, 3]`` eV/Å³ for fully periodic cells (when the
+            calculator gives one).
+    Raises:
+        ValueError: a structure the calculator could not label, naming its index.
+    """
+    if isinstance(images, Dataset):
+        images = structures_to_atoms(images)
+
+    def copies(images: Iterable):
+        for atoms in images:
+            atoms = atoms.copy()
+            atoms.calc = calculator
+            yield atoms
+
+    return Dataset.from_atoms(copies(images))
 
 
 def write_structures(path, structures: Sequence[Structure] | Dataset, *, format: str | None = None) -> None:

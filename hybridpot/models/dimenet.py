@@ -55,7 +55,7 @@ import jax.numpy as jnp
 import jraph
 import numpy as np
 
-from hybridpot._checks import check_integer, check_positive, is_concrete
+from hybridpot._checks import check_integer, check_positive
 from hybridpot.basis import (
     combine_spherical_basis,
     polynomial_envelope,

@@ -8,7 +8,6 @@ from hybridpot.uncertainty.active_learning import (
     ActiveLearningResult,
     ExplorationConfig,
     explore,
-    label_structures,
     run_active_learning,
 )
 from hybridpot.uncertainty.calibration import (
@@ -35,7 +34,6 @@ __all__ = [
     "farthest_point_order",
     "fit_sigma_scale",
     "gaussian_nll",
-    "label_structures",
     "miscalibration_area",
     "pair_distance_fingerprint",
     "rank_correlation",

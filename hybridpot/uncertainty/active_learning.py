@@ -39,7 +39,7 @@ import jax
 import numpy as np
 
 from hybridpot.graph.neighbours import neighbour_list
-from hybridpot.io.formats import read_structures, structures_to_atoms, write_structures
+from hybridpot.io.formats import label_atoms, read_structures, structures_to_atoms, write_structures
 from hybridpot.io.registry import build_model
 from hybridpot.io.trained import TrainedPotential
 from hybridpot.train import Dataset, TrainConfig, config_to_dict, fit
@@ -144,17 +144,6 @@ class ActiveLearningResult:
     labelled: Dataset
     potential: TrainedPotential
     run_dir: str
-
-
-def label_structures(images: Sequence, oracle: Oracle) -> Dataset:
-    """Label copies of ASE ``images`` with ``oracle()`` (energy eV, forces eV/Å, stress eV/Å³ for
-    periodic cells when the calculator has it) as a :class:`~hybridpot.train.Dataset`."""
-    labelled = []
-    for atoms in images:
-        atoms = atoms.copy()
-        atoms.calc = oracle()
-        labelled.append(atoms)
-    return Dataset.from_atoms(labelled)
 
 
 def _too_close(atoms, min_distance: float) -> bool:
@@ -308,7 +297,7 @@ def run_active_learning(initial: Dataset, test: Dataset, oracle: Oracle, make_mo
                 picked = select_uncertain_diverse(uncertainty, features, k, oversample=config.oversample)
             else:
                 picked = rng.choice(len(frames), size=k, replace=False)
-            new = label_structures([frames[i] for i in picked], oracle)
+            new = label_atoms([frames[i] for i in picked], oracle())
             labelled = Dataset(list(labelled.structures) + list(new.structures))
             row.update({"n_candidates": len(frames), "stopped_trajectories": n_stopped,
                         "selected_uncertainty": uncertainty[picked].tolist(),

@@ -9,9 +9,9 @@ from ase import Atoms
 from ase.calculators.emt import EMT
 from ase.io import read
 
-from hybridpot.io.formats import read_structures, structures_to_atoms
+from hybridpot.io.formats import read_structures
 from hybridpot.train import Dataset, config_from_dict
-from hybridpot.uncertainty import ActiveLearningConfig, ExplorationConfig, label_structures, run_active_learning
+from hybridpot.uncertainty import ActiveLearningConfig, ExplorationConfig, run_active_learning
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "..", "hybridpot", "data", "alni_emt.extxyz")
 MODEL = ("pair_mlp", {"cutoff": 4.0, "species": [13, 28], "hidden": [8], "n_basis": 6, "dtype": "float64"})
@@ -43,19 +43,6 @@ def al_config():
     return ActiveLearningConfig(n_iterations=2, n_select=2, strategy="uncertainty", seed=3,
                                 exploration=ExplorationConfig(temperatures_K=(300.0,), n_trajectories=2, n_steps=6,
                                                               sample_every=2, max_force_std=50.0))
-
-
-def test_label_structures_uses_the_oracle(data):
-    initial, _ = data
-    atoms = structures_to_atoms(initial)[:2]
-    for a in atoms:
-        a.rattle(0.05, seed=1)
-    labelled = label_structures(atoms, EMT)
-    for a, s in zip(atoms, labelled.structures):
-        a.calc = EMT()
-        assert s.energy == pytest.approx(a.get_potential_energy(), abs=1e-12)
-        np.testing.assert_allclose(s.forces, a.get_forces(), atol=1e-12)
-        assert s.stress is not None
 
 
 def test_loop_runs_end_to_end_and_resumes_identically(data, tmp_path):
