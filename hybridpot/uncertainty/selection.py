@@ -23,6 +23,7 @@ import numpy as np
 
 from hybridpot._checks import check_finite
 from hybridpot.graph.neighbours import neighbour_list
+from hybridpot.models.descriptors import pair_index_table
 
 
 def pair_distance_fingerprint(positions, numbers, species, *, cutoff: float = 5.0, n_bins: int = 24,
@@ -50,18 +51,13 @@ def pair_distance_fingerprint(positions, numbers, species, *, cutoff: float = 5.
     width = float(grid[1] - grid[0]) if width is None else float(width)
     s_count = len(species)
     index = {z: k for k, z in enumerate(species)}
-    pair = np.zeros((s_count, s_count), np.int64)
-    k = 0
-    for a in range(s_count):
-        for b in range(a, s_count):
-            pair[a, b] = pair[b, a] = k
-            k += 1
+    pair = pair_index_table(s_count)
     senders, receivers, shifts = neighbour_list(positions, cutoff, cell, pbc)
     pos = np.asarray(positions, np.float64)
     r = np.linalg.norm(pos[senders] - pos[receivers] + shifts, axis=1)
     spec = np.array([index[int(z)] for z in numbers], np.int64)
     block = pair[spec[receivers], spec[senders]] if r.size else np.zeros(0, np.int64)
-    out = np.zeros((k, n_bins))
+    out = np.zeros((s_count * (s_count + 1) // 2, n_bins))
     np.add.at(out, block, np.exp(-0.5 * ((r[:, None] - grid[None, :]) / width) ** 2))
     return out.reshape(-1) / max(len(numbers), 1)
 
