@@ -148,7 +148,7 @@ def _predict(static: _Static, params, norm: EnergyNormalisation, batch: Batch) -
         pred = Predictions(*energy_forces_stress(energy_fn)(params, batch.graph))
     else:
         pred = Predictions(*energy_and_forces(energy_fn)(params, batch.graph))
-    if static.loss.learned_weight > 0 and static.physics is not None:
+    if static.physics is not None:
         # the learned part s·E_model of the hybrid: total − physics − per-element shift (the
         # physics term is a cheap closed form; a second pass through the model would not be)
         g = batch.graph
