@@ -44,9 +44,11 @@ def split_indices(n: int, n_test: int = 60, n_valid: int = 30, seed: int = 0):
     return order[n_test + n_valid :], order[n_test : n_test + n_valid], order[:n_test]
 
 
-def make_spec(cutoff: float = CUTOFF) -> SymmetryFunctionSpec:
-    """52 features for Al–Ni: 2×8 radial G2 + 3 pairs × (3 η × ζ∈{1,4} × λ=±1) angular G4."""
-    return symmetry_function_spec(SPECIES, cutoff, cutoff, num_radial=8, num_angular_eta=3, zetas=(1.0, 4.0))
+def make_spec(cutoff: float = CUTOFF, num_angular_eta: int = 3, num_radial: int = 8) -> SymmetryFunctionSpec:
+    """Al–Ni features: 2×``num_radial`` radial G2 + 3 pairs × (``num_angular_eta`` η × ζ∈{1,4} × λ=±1)
+    angular G4 (52 with the defaults; ``num_angular_eta=0``: radial only)."""
+    return symmetry_function_spec(SPECIES, cutoff, cutoff, num_radial=num_radial, num_angular_eta=num_angular_eta,
+                                  zetas=(1.0, 4.0))
 
 
 def graphs_of(dataset: Dataset, cutoff: float = CUTOFF) -> list:
@@ -54,9 +56,9 @@ def graphs_of(dataset: Dataset, cutoff: float = CUTOFF) -> list:
     return [build_graph(s.positions, s.numbers, cutoff, cell=s.cell, pbc=s.pbc) for s in dataset.structures]
 
 
-def make_bp(dataset: Dataset, hidden=(32, 32), cutoff: float = CUTOFF):
+def make_bp(dataset: Dataset, hidden=(32, 32), cutoff: float = CUTOFF, num_angular_eta: int = 3, num_radial: int = 8):
     """A BP network whose feature scaling is fitted on ``dataset``; returns (model, spec, scaling)."""
-    spec = make_spec(cutoff)
+    spec = make_spec(cutoff, num_angular_eta, num_radial)
     scaling = fit_descriptor_scaling(spec, graphs_of(dataset, cutoff))
     return behler_parrinello(spec, scaling, hidden=hidden), spec, scaling
 

@@ -6,17 +6,24 @@ Models (all through :func:`hybridpot.train.fit`):
 * ``sm+bp`` (Sequential Phy-ML / Δ-learning): a second-moment embedded-atom baseline
   (:mod:`hybridpot.physics.embedded_atom`) is first fitted by least squares to the same training
   structures, then frozen and passed as the trainer's ``physics_energy``; the network learns the rest;
+* ``sm+bp λ=…`` (APHYNITY-style): the same hybrid trained with ``loss.learned_weight = λ``
+  (``--learned-weights``), a penalty on the size of the learned part;
 * ``sm``: the fitted baseline alone, for reference.
+
+The descriptor is set by ``--cutoff``, ``--radial`` and ``--angular-eta`` (0: a radial-only BP).
 
 Held-out test set: 60 structures never used for fitting (30 more for validation / best checkpoint).
 Reports energy RMSE (meV/atom) and force RMSE (meV/Å) on the test set, as a markdown table.
 
     nice -n 15 python experiments/alni/train_bp.py --sizes 25 50 100 200 --steps 600
+    nice -n 5 python experiments/alni/train_bp.py --sizes 100 250 --steps 3000 --cutoff 5.0 --radial 12 \
+        --angular-eta 0 --learning-rate 1e-2 --learned-weights 0 100 --out experiments/alni/results_train_bp_radial.json
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -36,12 +43,12 @@ from hybridpot.potential import energy_and_forces  # noqa: E402
 from hybridpot.train import Dataset, config_from_dict, evaluate, fit  # noqa: E402
 
 
-def config(steps: int, batch_size: int, seed: int):
+def config(steps: int, batch_size: int, seed: int, learning_rate: float = 3e-3):
     """The training config of every run (float32, Adam, cosine decay, EMA, best-on-validation)."""
     return config_from_dict({
         "data": {"batch_size": batch_size, "n_buckets": 2},
         "loss": {"energy_weight": 50.0, "energy_per_atom": True, "forces_weight": 1.0},
-        "optim": {"learning_rate": 3e-3, "warmup_steps": 20, "decay": "cosine", "final_lr_fraction": 0.01,
+        "optim": {"learning_rate": learning_rate, "warmup_steps": 20, "decay": "cosine", "final_lr_fraction": 0.01,
                   "clip_norm": 10.0, "ema_decay": 0.99},
         "run": {"seed": seed, "max_steps": steps, "eval_every": max(steps // 6, 1),
                 "checkpoint_every": steps, "progress": False},
@@ -67,11 +74,19 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--hidden", type=int, nargs="+", default=[32, 32])
+    parser.add_argument("--cutoff", type=float, default=CUTOFF, help="BP cutoff, Å (the baseline keeps 4 Å)")
+    parser.add_argument("--radial", type=int, default=8, help="G2 functions per species")
+    parser.add_argument("--angular-eta", type=int, default=3, help="η values of G4 (0: radial-only BP)")
+    parser.add_argument("--learning-rate", type=float, default=3e-3)
+    parser.add_argument("--learned-weights", type=float, nargs="+", default=[0.0],
+                        help="sm+bp runs with these APHYNITY-style penalties λ on the learned part (eV/atom)²")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--models", nargs="+", default=["bp", "sm+bp"])
     parser.add_argument("--out", default=os.path.join("experiments", "alni", "results_train_bp.json"))
     parser.add_argument("--save-params", default=None, help="npz file for the params of the largest runs")
     args = parser.parse_args(argv)
+    if args.save_params and (args.cutoff, args.radial, args.angular_eta) != (CUTOFF, 8, 3):
+        parser.error("--save-params stores the default descriptor only (md_jaxmd.py rebuilds it)")
 
     t_start = time.time()
     data, kinds = load_dataset()
@@ -83,26 +98,33 @@ def main(argv=None):
           f"jax {jax.__version__} on {jax.devices()[0].platform}", flush=True)
     for n in args.sizes:
         train = Dataset([data[i] for i in pool[:n]])
-        model, spec, scaling = make_bp(train, tuple(args.hidden))
-        cfg = config(args.steps, args.batch_size, args.seed)
-        for name in args.models:
+        model, spec, scaling = make_bp(train, tuple(args.hidden), args.cutoff, args.angular_eta, args.radial)
+        cfg = config(args.steps, args.batch_size, args.seed, args.learning_rate)
+        runs = [(name, weight) for name in args.models for weight in (args.learned_weights if name == "sm+bp" else [0.0])]
+        physics, extra = None, {}
+        if any(name == "sm+bp" for name, _ in runs):
             t0 = time.time()
-            physics, extra = None, {}
-            if name == "sm+bp":
-                sm_params, offsets, info = fit_second_moment(train)
-                physics = _physics_fn(sm_params)
-                extra = {"sm_fit": info, "sm_test": physics_metrics(sm_params, offsets, test), "sm_params": sm_params}
-                rows.append({"n_train": n, "model": "sm", **extra["sm_test"], "seconds": time.time() - t0})
-                print(_row(rows[-1]), flush=True)
+            sm_params, offsets, info = fit_second_moment(train)
+            physics = _physics_fn(sm_params)
+            extra = {"sm_fit": info, "sm_test": physics_metrics(sm_params, offsets, test), "sm_params": sm_params}
+            rows.append({"n_train": n, "model": "sm", **extra["sm_test"], "seconds": time.time() - t0})
+            print(_row(rows[-1]), flush=True)
+        for name, weight in runs:
+            t0 = time.time()
+            run_physics = physics if name == "sm+bp" else None
+            run_cfg = dataclasses.replace(cfg, loss=dataclasses.replace(cfg.loss, learned_weight=weight))
             with tempfile.TemporaryDirectory() as run_dir:
-                result = fit(model, train, valid, cfg, run_dir, physics_energy=physics)
-            metrics = evaluate(model, result.best_params, result.normalisation, test, cfg, physics_energy=physics)
-            rows.append({"n_train": n, "model": name, "energy_per_atom_rmse": float(metrics["energy_per_atom_rmse"][0]),
+                result = fit(model, train, valid, run_cfg, run_dir, physics_energy=run_physics)
+            metrics = evaluate(model, result.best_params, result.normalisation, test, run_cfg, physics_energy=run_physics)
+            label = name if not weight else f"{name} λ={weight:g}"
+            rows.append({"n_train": n, "model": label, "energy_per_atom_rmse": float(metrics["energy_per_atom_rmse"][0]),
                          "forces_rmse": float(metrics["forces_rmse"][0]), "steps": args.steps,
                          "steps_per_second": float(result.steps_per_second), "seconds": time.time() - t0})
+            if "learned_per_atom_rmse" in metrics:
+                rows[-1]["learned_per_atom_rmse"] = float(metrics["learned_per_atom_rmse"][0])
             print(_row(rows[-1]), flush=True)
-            if n == max(args.sizes):
-                saved[name] = (result, spec, scaling, extra)
+            if n == max(args.sizes) and not weight:
+                saved[name] = (result, spec, scaling, extra if name == "sm+bp" else {})
     print(f"\ntotal {time.time() - t_start:.0f} s\n")
     print(table(rows))
     with open(args.out, "w") as f:
@@ -126,12 +148,14 @@ def _row(r: dict) -> str:
 
 
 def table(rows) -> str:
-    """Markdown table of the test-set RMSEs."""
-    out = ["| training structures | model | energy RMSE (meV/atom) | force RMSE (meV/Å) | time (s) |",
-           "|---|---|---|---|---|"]
+    """Markdown table of the test-set RMSEs (and, for hybrids, the RMS of the learned part per atom)."""
+    out = ["| training structures | model | energy RMSE (meV/atom) | force RMSE (meV/Å) | learned part RMS (meV/atom) "
+           "| time (s) |",
+           "|---|---|---|---|---|---|"]
     for r in rows:
+        learned = f"{1000 * r['learned_per_atom_rmse']:.1f}" if "learned_per_atom_rmse" in r else "–"
         out.append(f"| {r['n_train']} | {r['model']} | {1000 * r['energy_per_atom_rmse']:.2f} | "
-                   f"{1000 * r['forces_rmse']:.1f} | {r['seconds']:.0f} |")
+                   f"{1000 * r['forces_rmse']:.1f} | {learned} | {r['seconds']:.0f} |")
     return "\n".join(out)
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from hybridpot import testing
-from hybridpot.graph import batch_graphs, build_graph, build_triplets, pad_graph
+from hybridpot.graph import batch_graphs, build_graph, build_triplets
 from hybridpot.hybrid import additive
 from hybridpot.models import (
     angular_triplets,

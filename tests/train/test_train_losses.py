@@ -37,7 +37,6 @@ def test_elementwise_losses():
 
 def _predictions(batch, rng):
     """Random predictions with garbage in the padding (which must not count)."""
-    g = batch.graph
     return Predictions(
         jnp.asarray(batch.energy + rng.normal(size=batch.energy.shape)),
         jnp.asarray(batch.forces + rng.normal(size=batch.forces.shape)),
