@@ -85,15 +85,75 @@ def _evaluate(args: argparse.Namespace) -> None:
     for q in ("energy", "energy_per_atom", "forces", "stress"):
         if f"{q}_mae" in metrics:
             print(f"| {q} | {_mean_std(metrics[q + '_mae'])} | {_mean_std(metrics[q + '_rmse'])} | {UNITS[q]} |")
+    out = {k: [float(x) for x in (v if hasattr(v, "__len__") else [v])] for k, v in metrics.items()}
+    if potential.n_members > 1:
+        out["committee"] = _committee_report(potential, data, args)
+    elif args.calibrate:
+        raise ValueError("--calibrate needs an ensemble (a model file with 2 or more members)")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({k: [float(x) for x in (v if hasattr(v, "__len__") else [v])] for k, v in metrics.items()}, f, indent=1)
+            json.dump(out, f, indent=1)
         print(f"wrote {args.json}")
     if args.plots:
         from hybridpot.plots import evaluation_plots
 
         for path in evaluation_plots(potential, data, args.plots):
             print(f"wrote {path}")
+
+
+def _committee_report(potential, data, args: argparse.Namespace) -> list:
+    """Errors of the ensemble mean and calibration of its spread (hybridpot.uncertainty), printed
+    as a table; with ``args.calibrate`` (a labelled file, read like the data) also after σ → sσ
+    fitted on that file."""
+    import numpy as np
+
+    from hybridpot.uncertainty import calibration_report, committee_errors, ensemble_predict, fit_sigma_scale
+
+    def errors(dataset):
+        stats = ensemble_predict(potential.model, potential.params, potential.normalisation, dataset,
+                                 physics_energy=potential.physics_energy,
+                                 dtype=np.float64 if _x64() else np.float32)
+        return committee_errors(stats, dataset)
+
+    calibrate = args.calibrate
+    test = errors(data)
+    scales = {q: 1.0 for q in test}
+    if calibrate:
+        from hybridpot.io import read_structures
+
+        valid = errors(read_structures(calibrate, format=args.format, energy_unit=args.energy_unit,
+                                       length_unit=args.length_unit))
+        scales = {q: fit_sigma_scale(*_spread_positive(*valid[q], q, calibrate)) for q in valid}
+    rows = []
+    for quantity, (error, sigma) in test.items():
+        error, sigma = _spread_positive(error, sigma, quantity, "the data")
+        for scale in [1.0] + ([scales[quantity]] if calibrate else []):
+            rows.append({"quantity": quantity, **calibration_report(error, sigma, scale=scale)})
+    print(f"\ncommittee of {potential.n_members} members: error of the mean and calibration of the spread"
+          + (f" (σ × s fitted on {calibrate})" if calibrate else ""))
+    print("| quantity | σ scale | RMSE | mean σ | Spearman ρ | NLL | miscalibration area | 68 % | 95 % |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        unit = "eV/atom" if r["quantity"] == "energy_per_atom" else "eV/Å"
+        print(f"| {r['quantity']} | {r['scale']:.3g} | {r['rmse']:.4g} {unit} | {r['mean_sigma']:.4g} {unit} | "
+              f"{r['spearman']:.2f} | {r['nll']:.3g} | {r['miscalibration_area']:.3f} | {r['coverage_68']:.2f} | "
+              f"{r['coverage_95']:.2f} |")
+    return rows
+
+
+def _spread_positive(error, sigma, quantity: str, where: str):
+    """Entries where the members disagree at all (σ > 0): exact agreement, e.g. the zero force on
+    an isolated atom, carries no calibration information."""
+    keep = sigma > 0
+    if keep.sum() < 2:
+        raise ValueError(f"{where}: fewer than 2 {quantity} entries where the members disagree; nothing to calibrate")
+    return error[keep], sigma[keep]
+
+
+def _x64() -> bool:
+    import jax
+
+    return bool(jax.config.read("jax_enable_x64"))
 
 
 def _md(args: argparse.Namespace) -> None:
@@ -200,12 +260,16 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--length-unit", default="Å", help="length unit of the file (default: Å)")
 
     ev = commands.add_parser("evaluate", help="MAE/RMSE of a model file on labelled structures",
-                             description="Energy, energy-per-atom, force (and stress) MAE and RMSE of every member.")
+                             description="Energy, energy-per-atom, force (and stress) MAE and RMSE of every member; "
+                                         "for an ensemble also the error of its mean and the calibration of its spread.")
     ev.add_argument("model", help="model file (.npz)")
     ev.add_argument("data", help="labelled structures: extxyz / ASE-readable, .db or MD17 .npz")
     data_options(ev)
     ev.add_argument("--plots", default=None, metavar="DIR", help="write parity plots and error histograms here")
     ev.add_argument("--json", default=None, metavar="FILE", help="write the metrics as JSON")
+    ev.add_argument("--calibrate", default=None, metavar="FILE",
+                    help="ensembles: fit the spread's scale σ → sσ on these labelled structures (validation data) "
+                         "and report the calibration with it too")
     ev.set_defaults(run=_evaluate)
 
     md = commands.add_parser("md", help="molecular dynamics with ASE (VelocityVerlet or Langevin)",

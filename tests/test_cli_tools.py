@@ -13,7 +13,7 @@ from hybridpot.io import load_potential, write_structures
 from hybridpot.io.train_files import TEMPLATE, parse_train_file
 
 
-def _emt_file(path):
+def _emt_file(path, seed0=0):
     from ase.build import bulk
     from ase.calculators.emt import EMT
 
@@ -23,7 +23,7 @@ def _emt_file(path):
     for k in range(6):
         atoms = bulk("Cu", "fcc", a=3.6, cubic=True)
         atoms.numbers[k % 4] = 13
-        atoms.rattle(0.05, seed=k)
+        atoms.rattle(0.05, seed=seed0 + k)
         atoms.calc = EMT()
         images.append(atoms)
     write_structures(path, Dataset.from_atoms(images))
@@ -55,6 +55,16 @@ def test_train_evaluate_md_dimer(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "| forces |" in text and "| stress |" in text
     assert os.path.exists(tmp_path / "plots" / "parity_forces.png")
+    # an ensemble also reports its committee: error of the mean, calibration of the spread
+    assert "committee of 2 members" in text and "| energy_per_atom | 1 |" in text
+    _emt_file(tmp_path / "valid.extxyz", seed0=20)
+    assert main(["evaluate", model, str(tmp_path / "data.extxyz"), "--calibrate", str(tmp_path / "valid.extxyz"),
+                 "--json", str(tmp_path / "c.json")]) == 0
+    import json
+
+    rows = json.loads((tmp_path / "c.json").read_text())["committee"]
+    assert {r["quantity"] for r in rows} == {"energy_per_atom", "forces"}
+    assert any(r["scale"] != 1.0 for r in rows) and all(-1 <= r["spearman"] <= 1 for r in rows)
     assert main(["md", model, str(tmp_path / "data.extxyz"), "--steps", "6", "--write-every", "2",
                  "--out", str(tmp_path / "md.extxyz"), "--thermostat", "langevin"]) == 0
     from ase.io import read

@@ -23,7 +23,6 @@ import tempfile
 import time
 
 import jax
-import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "alni"))
@@ -35,18 +34,9 @@ from common import load_dataset, split_indices  # noqa: E402
 from hybridpot import plots  # noqa: E402
 from hybridpot.io.registry import build_model  # noqa: E402
 from hybridpot.train import Dataset, fit  # noqa: E402
-from hybridpot.uncertainty import calibration_report, ensemble_predict, fit_sigma_scale  # noqa: E402
+from hybridpot.uncertainty import calibration_report, committee_errors, ensemble_predict, fit_sigma_scale  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(HERE))
-
-
-def errors_and_sigmas(stats, dataset: Dataset) -> dict:
-    """``{"energy_per_atom": (error, sigma) eV/atom, "forces": (error, sigma) eV/Å per component}``."""
-    ref_e = np.array([s.energy for s in dataset.structures])
-    e_err = (stats.energy_mean - ref_e) / stats.n_atoms
-    f_err = np.concatenate([m - s.forces for m, s in zip(stats.forces_mean, dataset.structures)]).ravel()
-    f_sig = np.concatenate(stats.forces_std).ravel()
-    return {"energy_per_atom": (e_err, stats.energy_per_atom_std), "forces": (f_err, f_sig)}
 
 
 def main(argv=None):
@@ -74,7 +64,7 @@ def main(argv=None):
     sets = {}
     for name, ds in (("valid", valid), ("test", test)):
         stats = ensemble_predict(model, result.best_params, result.normalisation, ds)
-        sets[name] = errors_and_sigmas(stats, ds)
+        sets[name] = committee_errors(stats, ds)
     rows = []
     for quantity in ("energy_per_atom", "forces"):
         scale = fit_sigma_scale(*sets["valid"][quantity])

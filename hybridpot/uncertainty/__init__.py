@@ -18,7 +18,7 @@ from hybridpot.uncertainty.calibration import (
     miscalibration_area,
     rank_correlation,
 )
-from hybridpot.uncertainty.ensemble import EnsembleStatistics, ensemble_predict, ensemble_statistics
+from hybridpot.uncertainty.ensemble import EnsembleStatistics, committee_errors, ensemble_predict, ensemble_statistics
 from hybridpot.uncertainty.selection import farthest_point_order, pair_distance_fingerprint, select_uncertain_diverse
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "ExplorationConfig",
     "calibration_curve",
     "calibration_report",
+    "committee_errors",
     "ensemble_predict",
     "ensemble_statistics",
     "explore",

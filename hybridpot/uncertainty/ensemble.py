@@ -101,3 +101,21 @@ def ensemble_predict(model, params, normalisation, dataset, *, physics_energy=No
     out = predict(model, params, normalisation, dataset, batch_size=batch_size, dtype=dtype,
                   physics_energy=physics_energy)
     return ensemble_statistics(out["energy"], out["forces"], ddof=ddof)
+
+
+def committee_errors(stats: EnsembleStatistics, dataset) -> dict:
+    """Errors of the committee mean and their predicted spreads on labelled ``dataset`` (a
+    :class:`hybridpot.train.Dataset` of the ``n`` structures ``stats`` describes), for calibration.
+
+    Returns:
+        ``{"energy_per_atom": (error [n], sigma [n]) eV/atom,
+        "forces": (error [3 Σ n_k], sigma [3 Σ n_k]) eV/Å per component}``; error = mean − reference.
+    """
+    structures = list(dataset.structures)
+    if len(structures) != len(stats.energy_mean):
+        raise ValueError(f"stats describe {len(stats.energy_mean)} structures, the dataset has {len(structures)}")
+    ref = np.array([s.energy for s in structures])
+    e_err = (stats.energy_mean - ref) / stats.n_atoms
+    f_err = np.concatenate([(m - s.forces).ravel() for m, s in zip(stats.forces_mean, structures)])
+    f_sig = np.concatenate([sd.ravel() for sd in stats.forces_std])
+    return {"energy_per_atom": (e_err, stats.energy_per_atom_std), "forces": (f_err, f_sig)}
