@@ -158,3 +158,25 @@ def test_pair_distance_fingerprint_is_invariant_and_intensive():
     assert np.argmax(blocks[1]) == 9  # grid 0.25, 0.5, …: 2.5 Å is point 9
     with pytest.raises(ValueError, match=r"elements \[29\]"):
         pair_distance_fingerprint(np.zeros((1, 3)), [29], (13, 28))
+
+
+def test_committee_errors_pair_mean_errors_with_spreads():
+    from hybridpot.train import Dataset, Structure
+    from hybridpot.uncertainty import committee_errors
+
+    rng = np.random.default_rng(4)
+    structures = [Structure(rng.normal(size=(n, 3)) * 3, np.full(n, 29), float(rng.normal()), rng.normal(size=(n, 3)))
+                  for n in (2, 3)]
+    energies = np.array([[1.0, 2.0], [3.0, 6.0]])  # 2 members
+    forces = [rng.normal(size=(2, n, 3)) for n in (2, 3)]
+    stats = ensemble_statistics(energies, forces)
+    out = committee_errors(stats, Dataset(structures))
+    e_err, e_sig = out["energy_per_atom"]
+    np.testing.assert_allclose(e_err, (np.array([2.0, 4.0]) - [s.energy for s in structures]) / [2, 3])
+    np.testing.assert_allclose(e_sig, np.array([1.0, 2.0]) / [2, 3])
+    f_err, f_sig = out["forces"]
+    assert f_err.shape == f_sig.shape == (15,)
+    np.testing.assert_allclose(f_err[:6], (forces[0].mean(0) - structures[0].forces).ravel())
+    np.testing.assert_allclose(f_sig[6:], forces[1].std(0).ravel())
+    with pytest.raises(ValueError, match="stats describe 2 structures, the dataset has 1"):
+        committee_errors(stats, Dataset(structures[:1]))
