@@ -70,7 +70,7 @@ def emt():
 def main(argv=None):
     """Command line: run both strategies for every replica, print and save the results."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--replicas", type=int, nargs="+", default=[0, 1, 2], help="loop seeds")
+    parser.add_argument("--replicas", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="loop seeds")
     parser.add_argument("--iterations", type=int, default=4)
     parser.add_argument("--select", type=int, default=10)
     parser.add_argument("--initial", type=int, default=10)
