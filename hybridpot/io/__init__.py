@@ -1,4 +1,4 @@
-"""File formats: diatomic curves, MD17 frames, structure files (extxyz, ASE db), model files."""
+"""File formats: diatomic curves, MD17 frames, QM9 molecules, structure files (extxyz, ASE db), model files."""
 
 from hybridpot.io.curves import DiatomicCurves, bundled_h2_curves, load_curves, reference_h2_curves
 from hybridpot.io.formats import (
@@ -18,6 +18,7 @@ from hybridpot.io.model_files import (
     read_model_metadata,
     save_potential,
 )
+from hybridpot.io.qm9 import QM9_UNITS, QM9Molecules, load_qm9, shared_qm9_path
 from hybridpot.io.registry import PHYSICS_KINDS, build_model, build_physics, model_kinds, register_model_kind
 from hybridpot.io.trained import TrainedPotential, with_positions
 
@@ -28,6 +29,8 @@ __all__ = [
     "MD17Frames",
     "MD17_MOLECULES",
     "MODEL_FORMAT_VERSION",
+    "QM9Molecules",
+    "QM9_UNITS",
     "ModelFileError",
     "PHYSICS_KINDS",
     "TrainedPotential",
@@ -39,6 +42,7 @@ __all__ = [
     "load_curves",
     "load_md17",
     "load_potential",
+    "load_qm9",
     "model_kinds",
     "protocol_split",
     "read_atoms",
@@ -48,6 +52,7 @@ __all__ = [
     "register_model_kind",
     "save_potential",
     "shared_md17_path",
+    "shared_qm9_path",
     "structures_to_atoms",
     "with_positions",
     "write_structures",
