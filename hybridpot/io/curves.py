@@ -17,13 +17,13 @@ Two files have named loaders:
 
 from __future__ import annotations
 
-import os
 from importlib import resources
 from pathlib import Path
 from typing import NamedTuple, Sequence
 
 import numpy as np
 
+from hybridpot.io.shared import SHARED_DATA_ENV, shared_data_folder
 from hybridpot.units import BOHR_TO_ANGSTROM, EV_TO_HARTREE, HARTREE_TO_INV_CM, KCAL_PER_MOL_TO_EV
 
 #: Multiply a distance in the named unit by this factor to get Å.
@@ -43,7 +43,6 @@ REFERENCE_H2_FILE = "Potential_Energy_Curves_H2_GS_ES1-7.txt"
 #: Column names given to the reference file's eight ¹Σg⁺ states.
 REFERENCE_H2_STATES = ("X", "EF", "state2", "state3", "state4", "state5", "state6", "state7")
 #: Environment variable naming the ``shared/data`` folder that holds ``diatomic/``.
-SHARED_DATA_ENV = "HYBRIDPOT_SHARED_DATA"
 
 _COLUMNS_TAG = "columns:"
 
@@ -194,12 +193,7 @@ def shared_diatomic_dir(shared_dir=None) -> Path:
     ``shared_dir`` wins; else ``$HYBRIDPOT_SHARED_DATA/diatomic``; else ``shared/data/diatomic``
     beside the repository root.
     """
-    if shared_dir is not None:
-        return Path(shared_dir)
-    env = os.environ.get(SHARED_DATA_ENV)
-    if env:
-        return Path(env) / "diatomic"
-    return Path(__file__).resolve().parents[2].parent / "shared" / "data" / "diatomic"
+    return shared_data_folder("diatomic", shared_dir)
 
 
 def reference_h2_curves(shared_dir=None, states: Sequence[str] | None = None) -> DiatomicCurves:

@@ -25,7 +25,6 @@ The full shared files are read where they are (never copied): :func:`shared_md17
 
 from __future__ import annotations
 
-import os
 import zipfile
 from importlib import resources
 from pathlib import Path
@@ -33,14 +32,13 @@ from typing import Literal, NamedTuple, Sequence
 
 import numpy as np
 
+from hybridpot.io.shared import shared_data_folder
 from hybridpot.units import KCAL_PER_MOL_TO_EV
 
 #: The eight MD17 molecules of the shared folder.
 MD17_MOLECULES = ("aspirin", "benzene", "ethanol", "malonaldehyde", "naphthalene", "salicylic_acid", "toluene", "uracil")
 #: The bundled subset (ethanol, 200 frames, revised-MD17 labels only).
 BUNDLED_MD17_FILE = "md17_ethanol_rmd17_200.npz"
-#: Environment variable naming the ``shared/data`` folder that holds ``md17/``.
-SHARED_DATA_ENV = "HYBRIDPOT_SHARED_DATA"
 
 Labels = Literal["rmd17", "md17"]
 EnergyUnits = Literal["eV", "kcal/mol"]
@@ -116,13 +114,7 @@ def shared_md17_path(molecule: str, shared_dir=None) -> Path:
     ``$HYBRIDPOT_SHARED_DATA/md17``, else ``shared/data/md17`` beside the repository."""
     if molecule not in MD17_MOLECULES:
         raise ValueError(f"unknown MD17 molecule {molecule!r}; one of {list(MD17_MOLECULES)}")
-    if shared_dir is not None:
-        base = Path(shared_dir)
-    elif os.environ.get(SHARED_DATA_ENV):
-        base = Path(os.environ[SHARED_DATA_ENV]) / "md17"
-    else:
-        base = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "md17"
-    return base / f"{molecule}.npz"
+    return shared_data_folder("md17", shared_dir) / f"{molecule}.npz"
 
 
 def _load_npz(path: Path) -> dict:

@@ -25,13 +25,13 @@ theory is B3LYP/6-31G(2df,p) (Ramakrishnan et al., Sci. Data 1, 140022 (2014)).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
-from hybridpot.io.md17 import SHARED_DATA_ENV, _load_npz
+from hybridpot.io.md17 import _load_npz
+from hybridpot.io.shared import shared_data_folder
 from hybridpot.units import HARTREE_TO_EV
 
 #: Property → unit returned by :func:`load_qm9`.
@@ -94,13 +94,7 @@ class QM9Molecules(NamedTuple):
 def shared_qm9_path(shared_dir=None) -> Path:
     """Path of ``<shared>/data/qm9/qm9_subset20k.npz``: ``shared_dir`` (the ``qm9`` folder) wins, else
     ``$HYBRIDPOT_SHARED_DATA/qm9``, else ``shared/data/qm9`` beside the repository."""
-    if shared_dir is not None:
-        base = Path(shared_dir)
-    elif os.environ.get(SHARED_DATA_ENV):
-        base = Path(os.environ[SHARED_DATA_ENV]) / "qm9"
-    else:
-        base = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "qm9"
-    return base / SHARED_QM9_FILE
+    return shared_data_folder("qm9", shared_dir) / SHARED_QM9_FILE
 
 
 def load_qm9(path=None, *, shared_dir=None) -> QM9Molecules:
