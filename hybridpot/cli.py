@@ -105,6 +105,7 @@ def _committee_report(potential, data, args: argparse.Namespace) -> list:
     """Errors of the ensemble mean and calibration of its spread (hybridpot.uncertainty), printed
     as a table; with ``args.calibrate`` (a labelled file, read like the data) also after σ → sσ
     fitted on that file."""
+    import jax
     import numpy as np
 
     from hybridpot.uncertainty import calibration_report, committee_errors, ensemble_predict, fit_sigma_scale
@@ -112,7 +113,7 @@ def _committee_report(potential, data, args: argparse.Namespace) -> list:
     def errors(dataset):
         stats = ensemble_predict(potential.model, potential.params, potential.normalisation, dataset,
                                  physics_energy=potential.physics_energy,
-                                 dtype=np.float64 if _x64() else np.float32)
+                                 dtype=np.float64 if jax.config.read("jax_enable_x64") else np.float32)
         return committee_errors(stats, dataset)
 
     calibrate = args.calibrate
@@ -148,12 +149,6 @@ def _spread_positive(error, sigma, quantity: str, where: str):
     if keep.sum() < 2:
         raise ValueError(f"{where}: fewer than 2 {quantity} entries where the members disagree; nothing to calibrate")
     return error[keep], sigma[keep]
-
-
-def _x64() -> bool:
-    import jax
-
-    return bool(jax.config.read("jax_enable_x64"))
 
 
 def _md(args: argparse.Namespace) -> None:

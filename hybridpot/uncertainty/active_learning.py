@@ -35,16 +35,18 @@ import os
 import shutil
 from typing import Callable, Sequence
 
+import ase.io
 import jax
 import numpy as np
 
 from hybridpot.graph.neighbours import neighbour_list
-from hybridpot.io.formats import label_atoms, read_structures, structures_to_atoms, write_structures
+from hybridpot.io.formats import label_atoms, read_structures, structures_to_atoms
 from hybridpot.io.registry import build_model
 from hybridpot.io.trained import TrainedPotential
 from hybridpot.train import Dataset, TrainConfig, config_to_dict, fit
+from hybridpot.train.checkpoint import atomic_write
 from hybridpot.uncertainty.calibration import calibration_report
-from hybridpot.uncertainty.ensemble import EnsembleStatistics, ensemble_predict
+from hybridpot.uncertainty.ensemble import committee_errors, ensemble_predict
 from hybridpot.uncertainty.selection import pair_distance_fingerprint, select_uncertain_diverse
 
 STRATEGIES = ("uncertainty", "random")
@@ -200,29 +202,13 @@ def explore(potential: TrainedPotential, starts: Sequence, config: ExplorationCo
     return frames, np.asarray(uncertainty), n_stopped
 
 
-def _write_json_atomic(path: str, data) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=1)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def _write_labelled_atomic(path: str, dataset: Dataset) -> None:
-    tmp = path + ".tmp.traj"
-    write_structures(tmp, dataset, format="traj")
-    os.replace(tmp, path)
-
-
 def _test_row(potential: TrainedPotential, test: Dataset) -> dict:
     dtype = np.float64 if jax.config.read("jax_enable_x64") else np.float32
-    stats: EnsembleStatistics = ensemble_predict(potential.model, potential.params, potential.normalisation, test,
-                                                 physics_energy=potential.physics_energy, dtype=dtype)
-    e_ref = np.array([s.energy for s in test.structures])
-    f_err = np.concatenate([m - s.forces for m, s in zip(stats.forces_mean, test.structures)])
-    f_std = np.concatenate(stats.forces_std)
-    e_err = (stats.energy_mean - e_ref) / stats.n_atoms
+    stats = ensemble_predict(potential.model, potential.params, potential.normalisation, test,
+                             physics_energy=potential.physics_energy, dtype=dtype)
+    errors = committee_errors(stats, test)
+    e_err, _ = errors["energy_per_atom"]
+    f_err, f_std = errors["forces"]
     row = {"energy_per_atom_rmse": float(np.sqrt(np.mean(e_err**2))),
            "forces_rmse": float(np.sqrt(np.mean(f_err**2)))}
     if potential.n_members > 1 and np.all(f_std > 0):
@@ -304,8 +290,10 @@ def run_active_learning(initial: Dataset, test: Dataset, oracle: Oracle, make_mo
                         "candidate_uncertainty_median": float(np.median(uncertainty))})
             log(f"  explored {len(frames)} candidates ({n_stopped} trajectories stopped early), labelled {k}")
         history.append(row)
-        _write_labelled_atomic(labelled_path, labelled)
-        _write_json_atomic(state_path, {**meta, "history": history})
+        atoms = structures_to_atoms(labelled)
+        atomic_write(labelled_path, lambda f: ase.io.write(f, atoms, format="traj"))
+        text = json.dumps({**meta, "history": history}, indent=1)
+        atomic_write(state_path, lambda f: f.write(text.encode()))
     if potential is None:
         raise ValueError(f"{run_dir}: the run had already finished all {config.n_iterations} iterations")
     return ActiveLearningResult(history, labelled, potential, run_dir)
