@@ -47,14 +47,24 @@ def test_nve_conserves_energy_and_nvt_runs(system):
     def total(state, nbrs):
         return energy_fn(state.position, nbrs) + quantity.kinetic_energy(momentum=state.momentum, mass=state.mass)
 
+    def steps(apply_fn, length):
+        """``length`` MD steps of ``apply_fn`` with the neighbour list updated after each, as one scan."""
+
+        def run(state, nbrs):
+            def step(carry, _):
+                state, nbrs = carry
+                state = apply_fn(state, neighbor=nbrs)
+                return (state, nbrs.update(state.position)), None
+
+            return jax.lax.scan(step, (state, nbrs), None, length=length)[0]
+
+        return run
+
+    nve = steps(apply, 40)
+
     @jax.jit
     def block(state, nbrs):
-        def step(carry, _):
-            state, nbrs = carry
-            state = apply(state, neighbor=nbrs)
-            return (state, nbrs.update(state.position)), None
-
-        (state, nbrs), _ = jax.lax.scan(step, (state, nbrs), None, length=40)
+        state, nbrs = nve(state, nbrs)
         return state, nbrs, total(state, nbrs)
 
     e0 = float(total(state, nbrs))
@@ -70,16 +80,7 @@ def test_nve_conserves_energy_and_nvt_runs(system):
     init_t, apply_t = simulate.nvt_langevin(energy_fn, shift, dt=2.0 * FS, kT=kT, gamma=0.1)
     state = init_t(jax.random.PRNGKey(1), R, mass=mass, neighbor=nbrs)
 
-    @jax.jit
-    def nvt(state, nbrs):
-        def step(carry, _):
-            state, nbrs = carry
-            state = apply_t(state, neighbor=nbrs)
-            return (state, nbrs.update(state.position)), None
-
-        return jax.lax.scan(step, (state, nbrs), None, length=100)[0]
-
-    state, nbrs = nvt(state, nbrs)
+    state, nbrs = jax.jit(steps(apply_t, 100))(state, nbrs)
     assert not nbrs.did_buffer_overflow
     t = float(quantity.temperature(momentum=state.momentum, mass=state.mass)) / 8.617333e-5
     assert np.isfinite(t) and 50 < t < 1000
