@@ -30,6 +30,9 @@ def _study_diatomic(args: argparse.Namespace) -> None:
         out=args.out,
         data=args.data,
         progress=not args.no_progress,
+        **({} if args.models is None else {"models": args.models}),
+        batching=args.batching,
+        resume=not args.no_resume,
     )
     print(summary_markdown(results))
     print(f"\nWrote {args.out}/results.json, summary.md and plots.")
@@ -233,6 +236,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--data",
         default="bundled",
         help="'bundled' (the project's FCI curves), 'reference' (the paper's, from ../shared/data) or a curve file",
+    )
+    diatomic.add_argument(
+        "--models",
+        nargs="+",
+        default=None,
+        metavar="MODEL",
+        help="models to train: morse nn aphynity aphynity_adaptive sequential physinet (default: all six)",
+    )
+    diatomic.add_argument(
+        "--batching",
+        choices=("model", "fraction"),
+        default="model",
+        help="one compiled program per model (default; best on a GPU) or per model × state × fraction "
+        "(no padding or masked steps; faster on a CPU)",
+    )
+    diatomic.add_argument(
+        "--no-resume",
+        action="store_true",
+        help="retrain everything instead of reusing the finished units stored in OUT/runs/",
     )
     diatomic.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     diatomic.set_defaults(run=_study_diatomic)

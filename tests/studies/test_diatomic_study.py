@@ -3,12 +3,14 @@
 import json
 from dataclasses import replace
 
+import jax
 import numpy as np
 import pytest
 
 from hybridpot import cli
 from hybridpot.studies.diatomic import run as study_run
 from hybridpot.studies.diatomic.protocols import get_protocol
+from hybridpot.studies.diatomic.training import MORSE, train_model
 
 
 @pytest.fixture
@@ -47,11 +49,61 @@ def test_study_writes_results_in_the_documented_shape(tiny_protocols, tmp_path):
         assert (tmp_path / name).stat().st_size > 0
 
 
+def test_per_fraction_units_train_the_same_runs_as_one_program(tiny_protocols):
+    curves = study_run.load_study_curves("bundled")
+    keep = curves.distance_angstrom < study_run.MAX_DISTANCE_ANGSTROM
+    r, targets = curves.distance_angstrom[keep], {"EF": curves.energy_hartree["EF"][keep]}
+    sets = study_run.nested_training_sets(len(r))
+    protocols = [study_run.get_protocol("improved", "EF")]
+    keys = jax.numpy.stack([jax.random.key(s) for s in (2, 4)])
+    with jax.enable_x64(True):
+        def train(batching, pick):
+            units = study_run._training_units("aphynity", protocols, ["EF"], r, targets, sets, batching, np.float64)
+            picked = [units[i] for i in pick]
+            return [study_run._train_unit("aphynity", n, p, MORSE, c, keys, [2, 4], None)[0] for n, p, c in picked]
+
+        (whole,) = train("model", [0])
+        for f, (params, _, finite) in zip((0, 7), train("fraction", [0, 7])):
+            assert bool(np.all(finite))
+            for got, want in zip(jax.tree.leaves(params), jax.tree.leaves(whole[0])):
+                np.testing.assert_allclose(np.asarray(got)[0, 0], np.asarray(want)[0, f], rtol=1e-7, atol=1e-12)
+
+
+def test_interrupted_study_resumes_from_its_stored_units(tiny_protocols, tmp_path, monkeypatch):
+    common = dict(protocol="paper", states=("X",), seeds=2, out=tmp_path, models=("morse",), progress=False)
+    first = study_run.run_diatomic_study(batching="fraction", **common)
+    assert (first["timing"]["units_trained"], first["timing"]["units_loaded"]) == (8, 0)
+    assert len(list((tmp_path / "runs").glob("*.npz"))) == 8
+
+    def no_training(model, protocols, physics, curves, keys):
+        # Tracing for the unit's output shapes is allowed; running the training is not.
+        if not isinstance(curves.r, jax.core.Tracer):
+            raise AssertionError("a stored unit was trained again")
+        return train_model(model, protocols, physics, curves, keys)
+
+    monkeypatch.setattr(study_run, "train_model", no_training)
+    again = study_run.run_diatomic_study(batching="fraction", **common)
+    assert (again["timing"]["units_trained"], again["timing"]["units_loaded"]) == (0, 8)
+    assert again["rmse_per_seed"] == first["rmse_per_seed"]
+
+    # Another setting is another fingerprint: those units are trained, not reused.
+    with pytest.raises(AssertionError, match="trained again"):
+        study_run.run_diatomic_study(batching="fraction", **{**common, "seeds": 3})
+
+    # A damaged unit file is reported by name, not silently retrained or misread.
+    victim = sorted((tmp_path / "runs").glob("morse-X-40pct-*.npz"))[0]
+    victim.write_bytes(b"not a zip file")
+    with pytest.raises(ValueError, match="morse-X-40pct.*corrupt"):
+        study_run.run_diatomic_study(batching="fraction", **common)
+
+
 def test_study_rejects_unknown_names():
     with pytest.raises(ValueError, match="unknown state"):
         study_run.run_diatomic_study(states=("A",), out=None)
     with pytest.raises(ValueError, match="unknown model"):
         study_run.run_diatomic_study(models=("mace",), out=None)
+    with pytest.raises(ValueError, match="unknown batching"):
+        study_run.run_diatomic_study(batching="seed", out=None)
 
 
 def test_cli_reports_user_errors_without_traceback(capsys, tmp_path):

@@ -80,6 +80,22 @@ class Protocol:
         """Longest Adam run over fractions, summed over the model's stages."""
         return sum(max(s.steps) for s in self.stages[model])
 
+    def only(self, model: str, fraction: int | None = None) -> "Protocol":
+        """This protocol reduced to ``model`` and, if given, to the training fraction with index
+        ``fraction`` (the stages' per-fraction tables then have length 1)."""
+        stages = self.stages[model]
+        if fraction is not None:
+            stages = tuple(
+                replace(
+                    s,
+                    learning_rate=(s.learning_rate[fraction],),
+                    steps=(s.steps[fraction],),
+                    penalty=None if s.penalty is None else (s.penalty[fraction],),
+                )
+                for s in stages
+            )
+        return replace(self, stages={model: stages})
+
 
 def _per(values) -> tuple:
     values = tuple(values)

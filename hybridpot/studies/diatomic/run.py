@@ -20,7 +20,8 @@ from hybridpot.io import DiatomicCurves, bundled_h2_curves, load_curves, referen
 from hybridpot.spectroscopy import franck_condon_grid
 from hybridpot.studies.diatomic import evaluation as ev
 from hybridpot.studies.diatomic import report
-from hybridpot.studies.diatomic.protocols import FRACTIONS_PERCENT, MODELS, STATES, get_protocol
+from hybridpot.studies.diatomic.protocols import FRACTIONS_PERCENT, MODELS, STATES, Protocol, get_protocol
+from hybridpot.studies.diatomic.run_store import RunStore, unit_fingerprint
 from hybridpot.studies.diatomic.split import nested_training_sets, complement_indices
 from hybridpot.studies.diatomic.training import MORSE, Curves, PhysicsTerm, pad_training_sets, predict, train_model
 from hybridpot.units import HARTREE_TO_INV_CM
@@ -31,6 +32,10 @@ PAPER_SEEDS = (2, 4, 10, 22, 23, 28, 29, 30, 32, 42, 52)
 MAX_DISTANCE_ANGSTROM = 20.0
 #: Models whose physics term is a Morse curve whose parameters are compared.
 MORSE_MODELS = ("morse", "aphynity", "aphynity_adaptive", "sequential", "physinet")
+#: How runs are grouped into compiled programs: one per model (every state × fraction × seed;
+#: the GPU layout), or one per model × state × fraction (every seed; exact training-set size and
+#: step count, so no padded points or masked steps: the faster layout on a CPU).
+BATCHING = ("model", "fraction")
 
 
 def seed_list(n: int) -> list[int]:
@@ -67,6 +72,8 @@ def run_diatomic_study(
     models: Iterable[str] = MODELS,
     physics: PhysicsTerm = MORSE,
     progress: bool = True,
+    batching: str = "model",
+    resume: bool = True,
 ) -> dict:
     """Run the diatomic study and write its report.
 
@@ -80,6 +87,10 @@ def run_diatomic_study(
         models: subset of ``MODELS``.
         physics: the physics term of every hybrid (default Morse).
         progress: show a progress bar.
+        batching: ``"model"`` (one compiled program per model) or ``"fraction"`` (one per
+            model × state × fraction); see :data:`BATCHING`. Results are the same runs either way.
+        resume: store each finished training unit in ``out/runs/`` and reuse the stored units of
+            an earlier, interrupted run with the same settings (needs ``out``).
     Returns:
         the results dictionary written to ``results.json``; RMSE in hartree:
         ``rmse[state][model][fraction_percent] = {median, q1, q3}``.
@@ -91,6 +102,8 @@ def run_diatomic_study(
     for m in models:
         if m not in MODELS:
             raise ValueError(f"unknown model {m!r}; choose from {MODELS}")
+    if batching not in BATCHING:
+        raise ValueError(f"unknown batching {batching!r}; choose from {BATCHING}")
     start = time.perf_counter()
     curves = load_study_curves(data)
     keep = curves.distance_angstrom < MAX_DISTANCE_ANGSTROM
@@ -126,15 +139,21 @@ def run_diatomic_study(
     study_predictions = {s: {} for s in states}
     physical = {s: {} for s in states}
     bar = tqdm(models, desc="diatomic study", disable=not progress)
+    store = RunStore(Path(out) / "runs") if resume and out is not None else None
+    results["timing"].update(batching=batching, units_trained=0, units_loaded=0)
     with jax.enable_x64(protocols[0].float64):
         dtype = np.float64 if protocols[0].float64 else np.float32
-        padded = [pad_training_sets(r, targets[s], sets) for s in states]
-        stacked = Curves(*(jnp.asarray(np.stack([p[i] for p in padded]), dtype) for i in range(3)))
         keys = jnp.stack([jax.random.key(seed) for seed in seed_values])
         for model in bar:
-            bar.set_postfix_str(f"{model}: {protocols[0].max_steps(model)} steps × {len(states) * len(sets) * len(seed_values)} runs")
             t0 = time.perf_counter()
-            params, norm, _, finite = train_model(model, protocols, physics, stacked, keys)
+            units = _training_units(model, protocols, states, r, targets, sets, batching, dtype)
+            trained = []
+            for name, unit_protocols, unit_curves in units:
+                bar.set_postfix_str(f"{name}: {unit_protocols[0].max_steps(model)} steps × {unit_curves.r.shape[0] * unit_curves.r.shape[1] * len(seed_values)} runs")
+                value, loaded = _train_unit(model, name, unit_protocols, physics, unit_curves, keys, seed_values, store)
+                results["timing"]["units_loaded" if loaded else "units_trained"] += 1
+                trained.append(value)
+            params, norm, finite = _assemble(trained, len(states), batching)
             on_study_grid = predict(model, protocols[0], physics, params, norm, jnp.asarray(r, dtype))
             on_fc_grid = predict(model, protocols[0], physics, params, norm, jnp.asarray(fc_grid, dtype))
             jax.block_until_ready(on_fc_grid.total)
@@ -196,6 +215,55 @@ def run_diatomic_study(
         if fc_medians:
             report.plot_franck_condon(np.array(results["fc_reference"]), fc_medians, str(FRACTIONS_PERCENT[len(FRACTIONS_PERCENT) // 2]), out)
     return results
+
+
+def _training_units(model, protocols, states, r, targets, sets, batching, dtype):
+    """The compiled programs that train ``model``: ``[(name, protocols, Curves)]`` in the order
+    state-major, fraction-minor; Curves are ``[n_state, n_fraction, P]`` arrays of ``dtype``."""
+
+    def curves(per_state):
+        return Curves(*(np.stack([p[i] for p in per_state]).astype(dtype) for i in range(3)))
+
+    if batching == "model":
+        stacked = curves([pad_training_sets(r, targets[s], sets) for s in states])
+        return [(f"{model}-{'+'.join(states)}", [p.only(model) for p in protocols], stacked)]
+    return [
+        (f"{model}-{s}-{pct}pct", [protocol.only(model, f)], curves([pad_training_sets(r, targets[s], [sets[f]])]))
+        for s, protocol in zip(states, protocols)
+        for f, pct in enumerate(FRACTIONS_PERCENT)
+    ]
+
+
+def _train_unit(model, name, protocols: list[Protocol], physics, curves: Curves, keys, seeds, store: RunStore | None):
+    """``((params, norm, finite), loaded)`` of one unit: from ``store`` if it finished before,
+    else trained (and stored)."""
+
+    def train(data: Curves):
+        params, norm, _, finite = train_model(model, protocols, physics, data, keys)
+        return params, norm, finite
+
+    data = Curves(*map(jnp.asarray, curves))
+    if store is None:
+        return train(data), False
+    fingerprint = unit_fingerprint(model, protocols, physics, *curves, seeds)
+    stored = store.load(name, fingerprint, jax.eval_shape(train, data))
+    if stored is not None:
+        return stored, True
+    value = jax.device_get(train(data))
+    store.save(name, fingerprint, value)
+    return value, False
+
+
+def _assemble(units: list, n_states: int, batching: str):
+    """One ``(params, norm, finite)`` with leading axes ``[n_state, n_fraction, n_seed]``."""
+    if batching == "model":
+        return units[0]
+    per_state = len(units) // n_states
+    rows = [
+        jax.tree.map(lambda *xs: np.concatenate(xs, axis=1), *units[i * per_state : (i + 1) * per_state])
+        for i in range(n_states)
+    ]
+    return jax.tree.map(lambda *xs: np.concatenate(xs, axis=0), *rows)
 
 
 def _median_index(values: np.ndarray) -> int:
