@@ -219,3 +219,27 @@ def test_stress_on_molecule_raises(mol):
     _check_periodic(padded)
     _, _, stress = jax.jit(energy_forces_stress(lj_energy))(PARAMS, padded)
     assert not np.any(stress[1:]) and np.any(stress[0])
+
+
+def test_structure_zbl_energies_sum_each_pair_within_the_cutoff_once():
+    from hybridpot.physics import zbl_energy
+    from hybridpot.potential import structure_zbl_energies
+
+    rng = np.random.default_rng(3)
+    positions = [rng.uniform(0, 4, (n, 3)) for n in (2, 5, 7)]
+    numbers = [rng.choice([1, 6, 8], n) for n in (2, 5, 7)]
+    cutoff = 3.0
+    expected = []
+    for pos, z in zip(positions, numbers):
+        total = 0.0
+        for i in range(len(z)):
+            for j in range(i + 1, len(z)):
+                r = np.linalg.norm(pos[i] - pos[j])
+                if r < cutoff:
+                    total += float(zbl_energy(r, z[i], z[j]))
+        expected.append(total)
+    with jax.enable_x64(True):
+        got = structure_zbl_energies(positions, numbers, cutoff, chunk=2)
+        shared = structure_zbl_energies(np.stack([positions[1]] * 3), numbers[1], cutoff)
+    np.testing.assert_allclose(got, expected, rtol=1e-10)
+    np.testing.assert_allclose(shared, [expected[1]] * 3, rtol=1e-10)

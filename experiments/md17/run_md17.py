@@ -58,25 +58,12 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def zbl_energies(positions: np.ndarray, numbers: np.ndarray) -> np.ndarray:
-    """``[n]`` eV: the model's ZBL term (universal parameters, envelope switch at 5 Å) of each frame."""
-    import jax
-
-    from hybridpot.graph import batch_graphs, build_graph
-    from hybridpot.models.dimenet import zbl_pair_energy, zbl_switch
-
-    out = []
-    fn = jax.jit(lambda g: zbl_pair_energy(g, switch=zbl_switch("envelope", 5.0)))
-    for start in range(0, len(positions), 256):
-        graphs = [build_graph(p, numbers, 5.0) for p in positions[start : start + 256]]
-        out.append(np.asarray(fn(batch_graphs(graphs)), np.float64))
-    return np.concatenate(out)
-
-
 def run(args) -> list[dict]:
     """Train both models per (molecule, label set); return one result row per model."""
     from hybridpot.io.md17 import load_md17, protocol_split
     from hybridpot.models import dimenet_pp
+    from hybridpot.models.dimenet import zbl_switch
+    from hybridpot.potential import structure_zbl_energies
     from hybridpot.train import TrainConfig, evaluate, fit, fit_energy_normalisation
     from hybridpot.train.config import DataConfig, LossConfig, NormalisationConfig, OptimConfig, RunConfig
     from hybridpot.units import EV_TO_KCAL_PER_MOL
@@ -91,7 +78,7 @@ def run(args) -> list[dict]:
             train, valid, test = frames.to_dataset(tr), frames.to_dataset(va), frames.to_dataset(te)
             force_rms = float(np.sqrt(np.mean(frames.forces[tr] ** 2)))
             species = tuple(sorted(set(frames.numbers.tolist())))
-            zbl_train = zbl_energies(frames.positions[tr], frames.numbers)
+            zbl_train = structure_zbl_energies(frames.positions[tr], frames.numbers, 5.0, zbl_switch("envelope", 5.0))
             config = TrainConfig(
                 data=DataConfig(batch_size=args.batch_size, n_buckets=1, prefetch=2),
                 loss=LossConfig(kind="mse", energy_weight=1.0, energy_per_atom=False, forces_weight=args.forces_weight),

@@ -36,16 +36,16 @@ def train_pair(frames, max_steps: int, n_seeds: int, run_dir: str, **hyper):
     """Train DimeNet++ without and with ZBL on ``frames`` (all as training data); return
     ``{name: (model, best_params, normalisation)}``."""
     from hybridpot.models import dimenet_pp
+    from hybridpot.models.dimenet import zbl_switch
+    from hybridpot.potential import structure_zbl_energies
     from hybridpot.train import TrainConfig, fit
     from hybridpot.train.config import DataConfig, LossConfig, NormalisationConfig, OptimConfig, RunConfig
     from hybridpot.train.normalisation import fit_energy_normalisation
 
-    from run_md17 import zbl_energies  # noqa: E402  (same folder)
-
     data = frames.to_dataset()
     species = tuple(sorted(set(frames.numbers.tolist())))
     force_rms = float(np.sqrt(np.mean(frames.forces**2)))
-    zbl_e = zbl_energies(frames.positions, frames.numbers)
+    zbl_e = structure_zbl_energies(frames.positions, frames.numbers, 5.0, zbl_switch("envelope", 5.0))
     config = TrainConfig(
         data=DataConfig(batch_size=16, n_buckets=1, prefetch=2),
         loss=LossConfig(energy_per_atom=False, forces_weight=100.0),
