@@ -114,3 +114,19 @@ def test_cli_reports_user_errors_without_traceback(capsys, tmp_path):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["study", "diatomic", "--protocol", "fast"])
     assert exit_info.value.code == 2
+
+
+def test_protocol_comparison_counts_the_fractions_the_candidate_wins():
+    from hybridpot.studies.diatomic.report import comparison_markdown, median_ratios
+
+    def results(protocol, medians):
+        rmse = {"X": {"sequential": {f: {"median": m, "q1": m, "q3": m} for f, m in medians.items()}}}
+        return {"protocol": protocol, "rmse": rmse}
+
+    paper = results("paper", {"5": 2e-3, "10": 1e-3})
+    improved = results("improved", {"5": 1e-3, "10": 2e-3})
+    improved["rmse"]["EF"] = {"nn": {"5": {"median": 1.0, "q1": 1.0, "q3": 1.0}}}  # not in paper: left out
+    assert median_ratios(paper, improved) == {"X": {"sequential": {"5": 0.5, "10": 2.0}}}
+    table = comparison_markdown(paper, improved)
+    assert "| Sequential Phy-ML | 439 → 219 | 219 → 439 | 1/2 |" in table
+    assert "EF" not in table

@@ -76,6 +76,50 @@ def summary_markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
+def median_ratios(baseline: dict, candidate: dict) -> dict:
+    """Candidate / baseline median test RMSE per state, model and fraction, for what both ran.
+
+    Args:
+        baseline, candidate: two ``results.json`` dictionaries (e.g. paper and improved protocol).
+    Returns:
+        ``{state: {model: {fraction_percent: ratio}}}``; a ratio below 1 means the candidate's
+        median RMSE is lower.
+    """
+    out = {}
+    for state, by_model in candidate["rmse"].items():
+        for model, by_fraction in by_model.items():
+            base = baseline["rmse"].get(state, {}).get(model)
+            if base is None:
+                continue
+            out.setdefault(state, {})[model] = {
+                f: by_fraction[f]["median"] / base[f]["median"] for f in by_fraction if f in base
+            }
+    return out
+
+
+def comparison_markdown(baseline: dict, candidate: dict) -> str:
+    """Markdown tables: median test RMSE (cm⁻¹) of two studies side by side per fraction, and how
+    many fractions the candidate wins, for every state and model both ran."""
+    ratios = median_ratios(baseline, candidate)
+    names = f"`{baseline['protocol']}` → `{candidate['protocol']}`"
+    lines = []
+    for state, by_model in ratios.items():
+        fractions = list(next(iter(by_model.values())))
+        lines += [f"## State {state}: median test RMSE, cm⁻¹, {names}", ""]
+        lines += ["| model | " + " | ".join(f"{f} %" for f in fractions) + " | lower in |"]
+        lines += ["|---|" + "---|" * (len(fractions) + 1)]
+        for model, by_fraction in by_model.items():
+            cells = []
+            for f in fractions:
+                a = baseline["rmse"][state][model][f]["median"] * HARTREE_TO_INV_CM
+                b = candidate["rmse"][state][model][f]["median"] * HARTREE_TO_INV_CM
+                cells.append(f"{a:.3g} → {b:.3g}")
+            wins = sum(r < 1 for r in by_fraction.values())
+            lines.append(f"| {MODEL_LABELS[model]} | " + " | ".join(cells) + f" | {wins}/{len(by_fraction)} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def _pyplot():
     """matplotlib's pyplot on the non-interactive Agg backend (imported only when plotting)."""
     import matplotlib
