@@ -21,7 +21,8 @@ import jraph
 import numpy as np
 
 from hybridpot._checks import is_concrete
-from hybridpot.graph.batch import edge_graph_index, edge_mask, graph_mask, node_graph_index, node_mask
+from hybridpot.graph.batch import batch_graphs, edge_graph_index, edge_mask, graph_mask, node_graph_index, node_mask
+from hybridpot.graph.build import build_graph
 from hybridpot.graph.geometry import edge_distances
 from hybridpot.physics.zbl import ZBL_UNIVERSAL, ZBLParams, zbl_energy
 
@@ -83,8 +84,6 @@ def structure_zbl_energies(positions, numbers, cutoff: float, switch=None, param
         switch, params: as :func:`zbl_pair_energy`.
         chunk: structures per compiled call.
     """
-    from hybridpot.graph import batch_graphs, build_graph
-
     shared = np.ndim(numbers[0]) == 0
     energy = jax.jit(lambda g: zbl_pair_energy(g, params, switch))
     out = []

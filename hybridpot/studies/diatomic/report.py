@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hybridpot.train.checkpoint import atomic_write
 from hybridpot.units import HARTREE_TO_INV_CM
 
 MODEL_LABELS = {
@@ -20,10 +21,9 @@ MODEL_LABELS = {
 
 
 def write_json(results: dict, path: Path) -> None:
-    """Write ``results`` as indented JSON, atomically (temporary file, then rename)."""
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(results, indent=1))
-    tmp.replace(path)
+    """Write ``results`` as indented JSON, atomically (the trainer's :func:`atomic_write`)."""
+    text = json.dumps(results, indent=1)
+    atomic_write(str(path), lambda f: f.write(text.encode()))
 
 
 def _cell(stats: dict, factor: float = 1.0, fmt: str = "{:.2e}") -> str:

@@ -11,7 +11,6 @@ fingerprint, so a stale unit is never reused; it is simply left on disk.
 from __future__ import annotations
 
 import hashlib
-import io
 import types
 from pathlib import Path
 from typing import Any, Callable
@@ -20,9 +19,9 @@ import jax
 import numpy as np
 
 from hybridpot import __version__
-from hybridpot.train.checkpoint import atomic_write
+from hybridpot.train.checkpoint import checkpoint_exists, load_checkpoint, save_checkpoint, unflatten_like
 
-_FORMAT = "hybridpot-diatomic-unit-1"
+_FORMAT = "hybridpot-diatomic-unit-2"
 
 
 def _code_digest(code: types.CodeType) -> bytes:
@@ -70,16 +69,17 @@ class RunStore:
     """The finished units of one study, in ``folder`` (created on first write).
 
     ``load(name, fingerprint, template)`` returns the stored pytree or None; ``save`` writes one
-    atomically. ``template`` is the unit's output structure (e.g. from ``jax.eval_shape``), used to
-    rebuild the pytree and to check that the stored leaves have the expected shapes.
+    atomically. Units are trainer checkpoints (:func:`hybridpot.train.checkpoint.save_checkpoint`:
+    ``.npz`` arrays + ``.json`` metadata); ``template`` is the unit's output structure (e.g. from
+    ``jax.eval_shape``), used to rebuild the pytree and to check every stored shape and dtype.
     """
 
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
 
     def path(self, name: str, fingerprint: str) -> Path:
-        """The file of unit ``name`` with this fingerprint."""
-        return self.folder / f"{name}-{fingerprint}.npz"
+        """The checkpoint path (without extension) of unit ``name`` with this fingerprint."""
+        return self.folder / f"{name}-{fingerprint}"
 
     def load(self, name: str, fingerprint: str, template: Any) -> Any | None:
         """The stored unit, or None if it was never finished with these settings.
@@ -88,29 +88,20 @@ class RunStore:
             ValueError: the file exists but cannot be read or does not match ``template``
                 (it was not written by this study: delete it to train the unit again).
         """
-        path = self.path(name, fingerprint)
-        if not path.exists():
+        path = str(self.path(name, fingerprint))
+        if not checkpoint_exists(path):
             return None
-        leaves, treedef = jax.tree.flatten(template)
+        like = jax.tree.map(lambda leaf: np.zeros(leaf.shape, leaf.dtype), template)
         try:
-            with np.load(path, allow_pickle=False) as data:
-                if str(data["format"]) != _FORMAT or str(data["fingerprint"]) != fingerprint:
-                    raise ValueError("format or fingerprint differs")
-                stored = [data[f"leaf_{i:04d}"] for i in range(len(leaves))]
-                if f"leaf_{len(leaves):04d}" in data.files:
-                    raise ValueError("more leaves than expected")
+            arrays, metadata = load_checkpoint(path)
+            if metadata != {"format": _FORMAT, "fingerprint": fingerprint}:
+                raise ValueError(f"metadata {metadata} is not this unit's")
+            return unflatten_like(like, arrays)
         except Exception as error:  # noqa: BLE001 - any unreadable file gets the same clear message
-            raise ValueError(f"{path}: corrupt or foreign training unit ({error}); delete it to train again") from error
-        for got, want in zip(stored, leaves):
-            if got.shape != tuple(want.shape):
-                raise ValueError(f"{path}: leaf of shape {got.shape}, expected {tuple(want.shape)}; delete it to train again")
-        return jax.tree.unflatten(treedef, [s.astype(t.dtype) for s, t in zip(stored, leaves)])
+            raise ValueError(f"{path}.npz: corrupt or foreign training unit ({error}); delete it to train again") from error
 
     def save(self, name: str, fingerprint: str, value: Any) -> Path:
-        """Write the unit's pytree of arrays atomically; returns the file."""
-        arrays = {f"leaf_{i:04d}": np.asarray(x) for i, x in enumerate(jax.tree.leaves(value))}
-        buffer = io.BytesIO()
-        np.savez(buffer, format=np.asarray(_FORMAT), fingerprint=np.asarray(fingerprint), **arrays)
+        """Write the unit's pytree of arrays atomically; returns its ``.npz`` file."""
         path = self.path(name, fingerprint)
-        atomic_write(str(path), lambda f: f.write(buffer.getvalue()))
-        return path
+        save_checkpoint(str(path), value, {"format": _FORMAT, "fingerprint": fingerprint})
+        return path.with_name(path.name + ".npz")
