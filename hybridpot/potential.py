@@ -73,7 +73,8 @@ def zbl_pair_energy(graph: jraph.GraphsTuple, params: ZBLParams = ZBL_UNIVERSAL,
     return pair_energy(graph, lambda r, zi, zj: zbl_energy(r, zi, zj, params, switch))
 
 
-def structure_zbl_energies(positions, numbers, cutoff: float, switch=None, params: ZBLParams = ZBL_UNIVERSAL, chunk: int = 4096) -> np.ndarray:
+def structure_zbl_energies(positions, numbers, cutoff: float, switch=None, params: ZBLParams = ZBL_UNIVERSAL,
+                           chunk: int = 4096, return_forces: bool = False):
     """ZBL energy of each isolated structure, ``[n_struct]`` eV: the fixed physics term of a
     DimezblNet-type hybrid, e.g. to fit reference energies on E − E_ZBL before training.
 
@@ -83,17 +84,27 @@ def structure_zbl_energies(positions, numbers, cutoff: float, switch=None, param
         cutoff: neighbour cutoff, Å (pairs beyond it add 0; use the model's ZBL range).
         switch, params: as :func:`zbl_pair_energy`.
         chunk: structures per compiled call.
+        return_forces: also return the ZBL forces −∂E_ZBL/∂R, eV/Å, e.g. to size the network of a
+            hybrid by the residual F − F_ZBL it has to learn.
+
+    Returns:
+        energies ``[n_struct]``; with ``return_forces``, ``(energies, forces)`` where forces is a
+        list of ``[n_i, 3]`` arrays.
     """
     shared = np.ndim(numbers[0]) == 0
-    energy = jax.jit(lambda g: zbl_pair_energy(g, params, switch))
-    out = []
+    energy_forces = jax.jit(energy_and_forces(lambda _, g: zbl_pair_energy(g, params, switch)))
+    energies, forces = [], []
     for start in range(0, len(positions), chunk):
         graphs = [
             build_graph(p, numbers if shared else numbers[start + k], cutoff)
             for k, p in enumerate(positions[start : start + chunk])
         ]
-        out.append(np.asarray(energy(batch_graphs(graphs)), np.float64))
-    return np.concatenate(out) if out else np.zeros(0)
+        e, f = energy_forces(None, batch_graphs(graphs))
+        energies.append(np.asarray(e, np.float64))
+        sizes = np.cumsum([g.n_node[0] for g in graphs])[:-1]
+        forces.extend(np.split(np.asarray(f, np.float64), sizes))
+    energies = np.concatenate(energies) if energies else np.zeros(0)
+    return (energies, forces) if return_forces else energies
 
 
 def _with_positions(graph: jraph.GraphsTuple, positions) -> jraph.GraphsTuple:

@@ -243,3 +243,25 @@ def test_structure_zbl_energies_sum_each_pair_within_the_cutoff_once():
         shared = structure_zbl_energies(np.stack([positions[1]] * 3), numbers[1], cutoff)
     np.testing.assert_allclose(got, expected, rtol=1e-10)
     np.testing.assert_allclose(shared, [expected[1]] * 3, rtol=1e-10)
+
+
+def test_structure_zbl_forces_match_finite_differences():
+    from hybridpot.potential import structure_zbl_energies
+
+    rng = np.random.default_rng(4)
+    positions = [rng.uniform(0, 3, (n, 3)) for n in (3, 6)]
+    numbers = [rng.choice([1, 6, 8], n) for n in (3, 6)]
+    cutoff, h = 10.0, 1e-5  # every pair inside the cutoff: the energy is smooth in R
+    with jax.enable_x64(True):
+        energies, forces = structure_zbl_energies(positions, numbers, cutoff, chunk=1, return_forces=True)
+        np.testing.assert_allclose(energies, structure_zbl_energies(positions, numbers, cutoff))
+        for k, (pos, z) in enumerate(zip(positions, numbers)):
+            assert forces[k].shape == pos.shape
+            fd = np.zeros_like(pos)
+            for i in range(len(z)):
+                for a in range(3):
+                    step = np.zeros_like(pos)
+                    step[i, a] = h
+                    e_plus, e_minus = structure_zbl_energies([pos + step, pos - step], [z, z], cutoff)
+                    fd[i, a] = -(e_plus - e_minus) / (2 * h)
+            np.testing.assert_allclose(forces[k], fd, rtol=1e-6, atol=1e-6)
