@@ -16,10 +16,11 @@ Loss: MAE of the property (DimeNet's QM9 loss), AMSGrad with warm-up and cosine 
 EMA, ``--n-seeds`` members vmapped in one program. Test MAE per member in the units of Table 1
 (D, bohr³, meV), printed next to the published DimeNet and DimezblNet values.
 
-Example::
+Example (half of the run recorded in docs/studies/md17.md; the other half is
+``--properties lumo gap U0``)::
 
-    python experiments/qm9/run_qm9.py --max-steps 3000 --emb-size 64 --out-emb-size 128 \\
-        --int-emb-size 32 --num-blocks 2 --out experiments/qm9/results_qm9.json
+    python experiments/qm9/run_qm9.py --properties mu alpha homo --max-steps 300 --eval-every 150 \\
+        --emb-size 16 --out-emb-size 32 --int-emb-size 8 --num-blocks 2 --n-seeds 2
 """
 
 from __future__ import annotations
