@@ -92,17 +92,22 @@ def structure_zbl_energies(positions, numbers, cutoff: float, switch=None, param
         list of ``[n_i, 3]`` arrays.
     """
     shared = np.ndim(numbers[0]) == 0
-    energy_forces = jax.jit(energy_and_forces(lambda _, g: zbl_pair_energy(g, params, switch)))
+    def energy(_, g):
+        return zbl_pair_energy(g, params, switch)
+
+    # the backward pass only when the forces are asked for
+    compute = jax.jit(energy_and_forces(energy) if return_forces else lambda p, g: (energy(p, g), None))
     energies, forces = [], []
     for start in range(0, len(positions), chunk):
         graphs = [
             build_graph(p, numbers if shared else numbers[start + k], cutoff)
             for k, p in enumerate(positions[start : start + chunk])
         ]
-        e, f = energy_forces(None, batch_graphs(graphs))
+        e, f = compute(None, batch_graphs(graphs))
         energies.append(np.asarray(e, np.float64))
-        sizes = np.cumsum([g.n_node[0] for g in graphs])[:-1]
-        forces.extend(np.split(np.asarray(f, np.float64), sizes))
+        if return_forces:
+            sizes = np.cumsum([g.n_node[0] for g in graphs])[:-1]
+            forces.extend(np.split(np.asarray(f, np.float64), sizes))
     energies = np.concatenate(energies) if energies else np.zeros(0)
     return (energies, forces) if return_forces else energies
 
