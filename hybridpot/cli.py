@@ -131,7 +131,7 @@ def _committee_report(potential, data, args: argparse.Namespace) -> list:
     rows = []
     for quantity, (error, sigma) in test.items():
         error, sigma = _spread_positive(error, sigma, quantity, "the data")
-        for scale in [1.0] + ([scales[quantity]] if calibrate else []):
+        for scale in [1.0] + ([scales[quantity]] if quantity in scales and calibrate else []):
             rows.append({"quantity": quantity, **calibration_report(error, sigma, scale=scale)})
     print(f"\ncommittee of {potential.n_members} members: error of the mean and calibration of the spread"
           + (f" (σ × s fitted on {calibrate})" if calibrate else ""))

@@ -60,7 +60,8 @@ def delta_dataset(high: Dataset, low: Dataset, *, atol: float = POSITION_TOLERAN
     for k, (h, lo) in enumerate(zip(high.structures, low.structures)):
         _check_same_structure(k, h, lo, atol)
         stress = None if h.stress is None or lo.stress is None else h.stress - lo.stress
-        out.append(Structure(h.positions, h.numbers, h.energy - lo.energy, h.forces - lo.forces, h.cell, h.pbc, stress))
+        forces = None if h.forces is None or lo.forces is None else h.forces - lo.forces
+        out.append(Structure(h.positions, h.numbers, h.energy - lo.energy, forces, h.cell, h.pbc, stress))
     return Dataset(out)
 
 

@@ -223,7 +223,8 @@ def dimer_curve(potential, element_a, element_b, *, r: Sequence[float] | None = 
 
 
 def evaluation_plots(potential, dataset, out_dir, *, batch_size: int = 16) -> list[str]:
-    """Parity plots and error histograms of energy per atom (eV/atom) and force components (eV/Å).
+    """Parity plots and error histograms of energy per atom (eV/atom) and force components (eV/Å)
+    (the force plots over the structures with force labels, left out when none has any).
 
     Args:
         potential: a :class:`~hybridpot.io.TrainedPotential`.
@@ -244,11 +245,14 @@ def evaluation_plots(potential, dataset, out_dir, *, batch_size: int = 16) -> li
     n_atoms = np.array([len(s.numbers) for s in dataset.structures], np.float64)
     e_ref = np.array([s.energy for s in dataset.structures]) / n_atoms
     e_pred = pred["energy"] / n_atoms[None]
-    f_ref = np.concatenate([s.forces.ravel() for s in dataset.structures])
-    f_pred = np.concatenate([f.reshape(f.shape[0], -1) for f in pred["forces"]], axis=1)
+    quantities = [("energy", e_ref, e_pred, "energy per atom", "eV/atom")]
+    labelled = [k for k, s in enumerate(dataset.structures) if s.forces is not None]
+    if labelled:
+        f_ref = np.concatenate([dataset.structures[k].forces.ravel() for k in labelled])
+        f_pred = np.concatenate([pred["forces"][k].reshape(pred["forces"][k].shape[0], -1) for k in labelled], axis=1)
+        quantities.append(("forces", f_ref, f_pred, "force component", "eV/Å"))
     out = []
-    for name, ref, p, quantity, unit in (("energy", e_ref, e_pred, "energy per atom", "eV/atom"),
-                                          ("forces", f_ref, f_pred, "force component", "eV/Å")):
+    for name, ref, p, quantity, unit in quantities:
         for kind, fn in (("parity", parity_plot), ("errors", error_histogram)):
             path = os.path.join(os.fspath(out_dir), f"{kind}_{name}.png")
             fn(ref, p, quantity=quantity, unit=unit, path=path)

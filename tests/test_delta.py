@@ -51,6 +51,15 @@ def test_labels_subtract_exactly_and_inputs_are_untouched():
     assert [s.energy for s in again.structures] == [s.energy for s in high.structures]
 
 
+def test_a_level_without_forces_gives_energy_only_corrections():
+    images = cells(2)
+    high, low = label_atoms(images, EMT()), label_atoms(images, lj())
+    high_e = Dataset([Structure(s.positions, s.numbers, s.energy, None, s.cell, s.pbc) for s in high.structures])
+    corr = delta_dataset(high_e, low)
+    assert all(c.forces is None for c in corr.structures)
+    assert [c.energy for c in corr.structures] == [h.energy - lo.energy for h, lo in zip(high.structures, low.structures)]
+
+
 def _moved(dataset, k, **change):
     s = dataset[k]
     structures = list(dataset.structures)

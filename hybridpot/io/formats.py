@@ -234,7 +234,9 @@ def structures_to_atoms(structures: Sequence[Structure] | Dataset) -> list:
     for s in structures:
         pbc = np.zeros(3, bool) if s.pbc is None else np.asarray(s.pbc, bool)
         atoms = Atoms(numbers=s.numbers, positions=s.positions, cell=s.cell, pbc=pbc)
-        results = {"energy": s.energy, "forces": s.forces}
+        results = {"energy": s.energy}
+        if s.forces is not None:
+            results["forces"] = s.forces
         if s.stress is not None:
             results["stress"] = s.stress
         atoms.calc = SinglePointCalculator(atoms, **results)

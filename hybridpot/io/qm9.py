@@ -70,9 +70,9 @@ class QM9Molecules(NamedTuple):
         """A :class:`hybridpot.train.Dataset` whose per-structure "energy" is property ``prop``.
 
         The property sits in the energy slot so that the graph trainer fits it as a sum over
-        atoms (the DimeNet read-out); forces are zero placeholders. Train with
-        ``loss.forces_weight=0`` and ``normalisation.scale=false`` (there are no forces to set a
-        scale from), and read the metrics ``energy_mae`` / ``energy_rmse`` in the property's unit
+        atoms (the DimeNet read-out); the structures carry no forces, so training and evaluation
+        skip the backward pass. Train with ``loss.forces_weight=0`` and
+        ``normalisation.scale=false`` (there are no forces to set a scale from), and read the metrics ``energy_mae`` / ``energy_rmse`` in the property's unit
         (:data:`QM9_UNITS`).
 
         Args:
@@ -87,8 +87,7 @@ class QM9Molecules(NamedTuple):
         if molecules is not None:
             idx = idx[np.asarray(molecules)]
         values = self.properties[prop]
-        return Dataset([Structure(self.positions[i], self.numbers[i], float(values[i]),
-                                  np.zeros_like(self.positions[i])) for i in idx])
+        return Dataset([Structure(self.positions[i], self.numbers[i], float(values[i])) for i in idx])
 
 
 def shared_qm9_path(shared_dir=None) -> Path:

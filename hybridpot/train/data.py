@@ -39,7 +39,8 @@ class Structure:
         positions: ``[n, 3]`` Å.
         numbers: ``[n]`` atomic numbers.
         energy: total energy, eV.
-        forces: ``[n, 3]`` eV/Å.
+        forces: ``[n, 3]`` eV/Å, or None for an energy-only label (QM9 properties, a high level
+            without gradients); the force loss and metrics then skip this structure.
         cell: ``[3, 3]`` Å (rows are lattice vectors) or None for molecules.
         pbc: ``[3]`` bool or None.
         stress: ``[3, 3]`` eV/Å³ (ASE sign convention) or None.
@@ -48,7 +49,7 @@ class Structure:
     positions: np.ndarray
     numbers: np.ndarray
     energy: float
-    forces: np.ndarray
+    forces: np.ndarray | None = None
     cell: np.ndarray | None = None
     pbc: np.ndarray | None = None
     stress: np.ndarray | None = None
@@ -57,16 +58,17 @@ class Structure:
         pos = np.asarray(self.positions, np.float64)
         check_shape("positions", pos, (None, 3))
         n = pos.shape[0]
-        forces = np.asarray(self.forces, np.float64)
-        check_shape("forces", forces, (n, 3))
         check_finite("positions", pos)
-        check_finite("forces", forces)
+        if self.forces is not None:
+            forces = np.asarray(self.forces, np.float64)
+            check_shape("forces", forces, (n, 3))
+            check_finite("forces", forces)
+            object.__setattr__(self, "forces", forces)
         energy = float(self.energy)
         if not np.isfinite(energy):
             raise ValueError(f"energy must be finite, got {energy}")
         object.__setattr__(self, "positions", pos)
         object.__setattr__(self, "numbers", np.asarray(self.numbers, np.int32))
-        object.__setattr__(self, "forces", forces)
         object.__setattr__(self, "energy", energy)
         if self.stress is not None:
             stress = np.asarray(self.stress, np.float64)
@@ -94,14 +96,17 @@ class Dataset:
 
     @classmethod
     def from_atoms(cls, images: Iterable) -> "Dataset":
-        """From ASE ``Atoms`` with a calculator (or stored results): energy, forces, stress if any."""
+        """From ASE ``Atoms`` with a calculator (or stored results): energy, and forces and stress if any."""
         out = []
         for k, atoms in enumerate(images):
             try:
                 energy = atoms.get_potential_energy()
-                forces = atoms.get_forces()
             except Exception as err:  # noqa: BLE001 - report which image lacks labels
-                raise ValueError(f"image {k} has no energy/forces: {err}") from err
+                raise ValueError(f"image {k} has no energy: {err}") from err
+            try:
+                forces = atoms.get_forces()
+            except Exception:  # noqa: BLE001 - forces are optional (an energy-only label)
+                forces = None
             stress = None
             if atoms.pbc.all():
                 try:
@@ -140,7 +145,8 @@ class Batch(NamedTuple):
         graph: ``jraph.GraphsTuple`` padded to a bucket (padding nodes have atomic number 0).
         triplets: :class:`~hybridpot.graph.Triplets` padded to the bucket, or None.
         energy: ``[n_graph]`` eV (0 for padding graphs).
-        forces: ``[n_node, 3]`` eV/Å.
+        forces: ``[n_node, 3]`` eV/Å (0 where absent).
+        has_forces: ``[n_graph]`` bool.
         stress: ``[n_graph, 3, 3]`` eV/Å³ (0 where absent).
         has_stress: ``[n_graph]`` bool.
         n_atoms: ``[n_graph]`` atoms per graph (float, 0 for padding).
@@ -151,6 +157,7 @@ class Batch(NamedTuple):
     triplets: Triplets | None
     energy: np.ndarray
     forces: np.ndarray
+    has_forces: np.ndarray
     stress: np.ndarray
     has_stress: np.ndarray
     n_atoms: np.ndarray
@@ -257,6 +264,7 @@ def collate(gs: GraphSet, indices: Sequence[Sequence[np.ndarray]], buckets: Padd
         ng, nn = bucket.n_graph, bucket.n_node
         energy = np.zeros(ng, gs.dtype)
         forces = np.zeros((nn, 3), gs.dtype)
+        has_forces = np.zeros(ng, bool)
         stress = np.zeros((ng, 3, 3), gs.dtype)
         has_stress = np.zeros(ng, bool)
         n_atoms = np.zeros(ng, gs.dtype)
@@ -266,11 +274,12 @@ def collate(gs: GraphSet, indices: Sequence[Sequence[np.ndarray]], buckets: Padd
             s = gs.dataset.structures[i]
             n = len(s.numbers)
             energy[j], n_atoms[j], index[j] = s.energy, n, i
-            forces[start : start + n] = s.forces
+            if s.forces is not None:
+                forces[start : start + n], has_forces[j] = s.forces, True
             if s.stress is not None:
                 stress[j], has_stress[j] = s.stress, True
             start += n
-        parts.append(Batch(padded, triplets, energy, forces, stress, has_stress, n_atoms, index))
+        parts.append(Batch(padded, triplets, energy, forces, has_forces, stress, has_stress, n_atoms, index))
     n_a, n_b = len(indices), len(indices[0])
     stacked = jax.tree.map(lambda *xs: np.stack(xs).reshape((n_a, n_b) + xs[0].shape), *parts)
     return stacked

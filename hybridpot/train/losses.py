@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hybridpot.graph.batch import graph_mask, node_mask
+from hybridpot.graph.batch import graph_mask, node_graph_index, node_mask
 
 #: Units of the reported metrics.
 UNITS = {"energy": "eV", "energy_per_atom": "eV/atom", "forces": "eV/Å", "stress": "eV/Å³",
@@ -34,13 +34,13 @@ class Predictions(NamedTuple):
 
     Attributes:
         energy: ``[n_graph]`` eV.
-        forces: ``[n_node, 3]`` eV/Å.
+        forces: ``[n_node, 3]`` eV/Å, or None when not computed (energy-only evaluation).
         stress: ``[n_graph, 3, 3]`` eV/Å³, or None when not computed.
         learned: ``[n_graph]`` eV, the learned part s·E_model of a hybrid, or None.
     """
 
     energy: jax.Array
-    forces: jax.Array
+    forces: jax.Array | None
     stress: jax.Array | None = None
     learned: jax.Array | None = None
 
@@ -69,8 +69,10 @@ def _residuals(pred: Predictions, batch, per_atom: bool):
     out = {
         "energy": (de, gmask),
         "energy_per_atom": (de / n_atoms, gmask),
-        "forces": (pred.forces - batch.forces, nmask[:, None]),
     }
+    if pred.forces is not None:
+        fmask = nmask & batch.has_forces[node_graph_index(batch.graph)]
+        out["forces"] = (pred.forces - batch.forces, fmask[:, None])
     if pred.stress is not None:
         smask = gmask & batch.has_stress
         out["stress"] = (pred.stress - batch.stress, smask[:, None, None])

@@ -63,7 +63,8 @@ def fit_energy_normalisation(
     Args:
         numbers: per structure ``[n_i]`` atomic numbers.
         energies: ``[n_struct]`` eV.
-        forces: per structure ``[n_i, 3]`` eV/Å (needed for ``fit_scale``).
+        forces: per structure ``[n_i, 3]`` eV/Å, or None for a structure without force labels
+            (skipped; ``fit_scale`` needs at least one).
         physics_energies: ``[n_struct]`` eV of the fixed physics term, subtracted before the fit.
         physics_forces: per structure ``[n_i, 3]`` eV/Å of the physics term.
         fit_shift, fit_scale: fit each part (otherwise 0 shift / unit scale).
@@ -83,11 +84,12 @@ def fit_energy_normalisation(
         shift[species] = solution
     scale = 1.0
     if fit_scale:
-        if forces is None:
-            raise ValueError("fit_scale needs the training forces")
-        residual = [np.asarray(f, np.float64) for f in forces]
-        if physics_forces is not None:
-            residual = [f - np.asarray(p, np.float64) for f, p in zip(residual, physics_forces)]
+        physics = physics_forces if physics_forces is not None else [None] * len(numbers)
+        pairs = [(f, p) for f, p in zip(forces if forces is not None else [], physics) if f is not None]
+        if not pairs:
+            raise ValueError("fit_scale needs training forces and no training structure has any; "
+                             "set normalisation.scale=false to train on energies only")
+        residual = [np.asarray(f, np.float64) - (0.0 if p is None else np.asarray(p, np.float64)) for f, p in pairs]
         flat = np.concatenate([f.ravel() for f in residual]) if residual else np.zeros(0)
         rms = float(np.sqrt(np.mean(flat**2))) if flat.size else 0.0
         scale = rms if np.isfinite(rms) and rms > 0 else 1.0

@@ -133,6 +133,7 @@ class _Static(NamedTuple):
     optim: OptimConfig
     total_steps: int
     with_stress: bool
+    with_forces: bool
 
 
 def _predict(static: _Static, params, norm: EnergyNormalisation, batch: Batch) -> Predictions:
@@ -146,8 +147,10 @@ def _predict(static: _Static, params, norm: EnergyNormalisation, batch: Batch) -
 
     if static.with_stress:
         pred = Predictions(*energy_forces_stress(energy_fn)(params, batch.graph))
-    else:
+    elif static.with_forces:
         pred = Predictions(*energy_and_forces(energy_fn)(params, batch.graph))
+    else:  # energy-only labels: no backward pass through the model
+        pred = Predictions(jnp.where(graph_mask(batch.graph), energy_fn(params, batch.graph), 0.0), None)
     if static.physics is not None:
         # the learned part s·E_model of the hybrid: total − physics − per-element shift (the
         # physics term is a cheap closed form; a second pass through the model would not be)
@@ -210,9 +213,13 @@ def _schedule_steps(optim: OptimConfig, max_steps: int) -> int:
     return 0 if optim.decay == "constant" else int(max_steps)
 
 
-def _eval_static(static: _Static, with_stress: bool) -> _Static:
+def _eval_static(static: _Static, with_stress: bool, with_forces: bool) -> _Static:
     """Evaluation does not depend on the optimiser: one compiled program for every optimiser config."""
-    return static._replace(optim=OptimConfig(), total_steps=0, with_stress=with_stress)
+    return static._replace(optim=OptimConfig(), total_steps=0, with_stress=with_stress, with_forces=with_forces)
+
+
+def _has_forces(dataset: Dataset | None) -> bool:
+    return dataset is not None and any(s.forces is not None for s in dataset.structures)
 
 
 @functools.lru_cache(maxsize=64)
@@ -307,10 +314,14 @@ class _Run:
         self.buckets = make_buckets(sets, self.per_shard, config.data.n_buckets, config.data.bucket_ratio)
         self.init_keys, self.data_keys = _member_keys(config)
         with_stress = config.loss.stress_weight > 0
+        with_forces = config.loss.forces_weight > 0
+        if with_forces and not _has_forces(train):
+            raise ValueError("loss.forces_weight > 0 but no training structure has forces; "
+                             "set loss.forces_weight=0 to train on energies only")
         self.static = _Static(model, physics, config.loss, config.optim, _schedule_steps(config.optim, rc.max_steps),
-                              with_stress)
+                              with_stress, with_forces)
         has_stress = any(s.stress is not None for s in (valid.structures if valid is not None else []))
-        self.eval_static = _eval_static(self.static, with_stress or has_stress)
+        self.eval_static = _eval_static(self.static, with_stress or has_stress, with_forces or _has_forces(valid))
         self.normalisation = normalisation if normalisation is not None else self._fit_normalisation()
         self.norm_dev = place(EnergyNormalisation(jnp.asarray(self.normalisation.shift, self.dtype),
                                                   jnp.asarray(self.normalisation.scale, self.dtype)), self.sh_rep)
@@ -628,11 +639,14 @@ def evaluate(model: GraphModel, params, normalisation: EnergyNormalisation, data
     """Loss and MAE/RMSE of stacked ``params`` ``[n_seeds, ...]`` on ``dataset``: ``{name: [n_seeds]}``.
 
     Units: :data:`~hybridpot.train.losses.UNITS`; ``"loss"`` is the training loss of ``config.loss``.
+    Force metrics cover the structures with force labels; on a dataset without any, the forces are
+    not computed (no backward pass) and no force metrics are returned.
     """
     dtype = _np_dtype(config)
     gs, buckets = _graphs_for(model, dataset, dtype, config.data.batch_size)
     has_stress = any(s.stress is not None for s in dataset.structures)
-    static = _Static(model, physics_energy, config.loss, OptimConfig(), 0, config.loss.stress_weight > 0 or has_stress)
+    static = _Static(model, physics_energy, config.loss, OptimConfig(), 0, config.loss.stress_weight > 0 or has_stress,
+                     _has_forces(dataset))
     norm = EnergyNormalisation(jnp.asarray(normalisation.shift, dtype), jnp.asarray(normalisation.scale, dtype))
     loss, metrics = _evaluate_graphs(static, _cast(params, dtype), norm, gs, buckets, config.data.batch_size, 1, None, config.loss)
     return {"loss": loss, **metrics}
@@ -646,7 +660,7 @@ def predict(model: GraphModel, params, normalisation: EnergyNormalisation, datas
         ``{"energy": [n_seeds, n_struct] eV, "forces": list over structures of [n_seeds, n_i, 3] eV/Å}``.
     """
     gs, buckets = _graphs_for(model, dataset, dtype, batch_size)
-    static = _Static(model, physics_energy, LossConfig(), OptimConfig(), 1, False)
+    static = _Static(model, physics_energy, LossConfig(), OptimConfig(), 1, False, True)
     fn = _predict_step(static)
     norm = EnergyNormalisation(jnp.asarray(normalisation.shift, dtype), jnp.asarray(normalisation.scale, dtype))
     params = _cast(params, dtype)

@@ -208,9 +208,11 @@ def _test_row(potential: TrainedPotential, test: Dataset) -> dict:
                              physics_energy=potential.physics_energy, dtype=dtype)
     errors = committee_errors(stats, test)
     e_err, _ = errors["energy_per_atom"]
+    row = {"energy_per_atom_rmse": float(np.sqrt(np.mean(e_err**2)))}
+    if "forces" not in errors:  # a test set with energy labels only
+        return row
     f_err, f_std = errors["forces"]
-    row = {"energy_per_atom_rmse": float(np.sqrt(np.mean(e_err**2))),
-           "forces_rmse": float(np.sqrt(np.mean(f_err**2)))}
+    row["forces_rmse"] = float(np.sqrt(np.mean(f_err**2)))
     if potential.n_members > 1 and np.all(f_std > 0):
         row["forces_calibration"] = calibration_report(f_err, f_std)
     return row

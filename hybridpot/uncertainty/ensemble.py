@@ -110,12 +110,18 @@ def committee_errors(stats: EnsembleStatistics, dataset) -> dict:
     Returns:
         ``{"energy_per_atom": (error [n], sigma [n]) eV/atom,
         "forces": (error [3 Σ n_k], sigma [3 Σ n_k]) eV/Å per component}``; error = mean − reference.
+        The force entries cover the structures with force labels; ``"forces"`` is left out when
+        none has any.
     """
     structures = list(dataset.structures)
     if len(structures) != len(stats.energy_mean):
         raise ValueError(f"stats describe {len(stats.energy_mean)} structures, the dataset has {len(structures)}")
     ref = np.array([s.energy for s in structures])
     e_err = (stats.energy_mean - ref) / stats.n_atoms
-    f_err = np.concatenate([(m - s.forces).ravel() for m, s in zip(stats.forces_mean, structures)])
-    f_sig = np.concatenate([sd.ravel() for sd in stats.forces_std])
-    return {"energy_per_atom": (e_err, stats.energy_per_atom_std), "forces": (f_err, f_sig)}
+    out = {"energy_per_atom": (e_err, stats.energy_per_atom_std)}
+    labelled = [k for k, s in enumerate(structures) if s.forces is not None]
+    if labelled:
+        f_err = np.concatenate([(stats.forces_mean[k] - structures[k].forces).ravel() for k in labelled])
+        f_sig = np.concatenate([stats.forces_std[k].ravel() for k in labelled])
+        out["forces"] = (f_err, f_sig)
+    return out

@@ -32,7 +32,7 @@ def test_units_padding_and_property_dataset(tmp_path):
     np.testing.assert_array_equal(q.properties["mu"], data["mu"])  # Debye, as in the file
     ds = q.to_dataset("gap", [2, 0])
     assert len(ds) == 2 and ds[0].energy == pytest.approx(data["gap"][2] * HARTREE_TO_EV)
-    assert np.all(ds[1].forces == 0) and ds[1].forces.shape == (5, 3)
+    assert ds[1].forces is None  # energy-only labels: no force loss, no backward pass
     assert len(q.to_dataset("alpha", np.array([True, False, True]))) == 2
     with pytest.raises(ValueError, match="unknown QM9 property 'dipole'"):
         q.to_dataset("dipole")

@@ -1,5 +1,6 @@
 """Data pipeline: data order, common buckets, triplets, prefetch, species checks."""
 
+import dataclasses
 import threading
 import time
 
@@ -51,6 +52,19 @@ def test_collate_pads_all_parts_to_one_bucket(emt_data):
     np.testing.assert_array_equal(batch.forces[0, 0, : gs.n_node[[0, 1, 2]].sum()],
                                   np.concatenate([train[i].forces for i in (0, 1, 2)]))
     assert batch.has_stress[0, 0, :3].all() and not batch.has_stress[0, 1].any()
+    assert batch.has_forces[0, 0, :3].all() and not batch.has_forces[0, 0, 3:].any()
+
+
+def test_structures_without_forces_collate_to_zero_forces_and_a_false_flag(emt_data):
+    train, _ = emt_data
+    energy_only = Dataset([dataclasses.replace(s, forces=None) if k % 2 else s for k, s in enumerate(train)])
+    gs = GraphSet(energy_only, 4.0, dtype=np.float64)
+    batch = collate(gs, [[np.array([0, 1, 2])]], make_buckets([gs], 3, 1, 1.5))
+    np.testing.assert_array_equal(batch.has_forces[0, 0], [True, False, True, False])
+    n0, n1 = gs.n_node[0], gs.n_node[1]
+    np.testing.assert_array_equal(batch.forces[0, 0, :n0], train[0].forces)
+    assert np.all(batch.forces[0, 0, n0 : n0 + n1] == 0)
+    assert energy_only.fingerprint() != train.fingerprint()
 
 
 def test_collate_builds_triplets_when_needed(emt_data):
@@ -110,3 +124,15 @@ def test_dataset_rejects_bad_labels():
         Structure(np.zeros((2, 3)), [1, 1], float("nan"), np.zeros((2, 3)))
     with pytest.raises(ValueError, match="at least one"):
         Dataset([])
+
+
+def test_from_atoms_keeps_energy_only_images_and_names_an_unlabelled_one():
+    from ase import Atoms
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    atoms = Atoms("H2", positions=[[0, 0, 0], [0.74, 0, 0]])
+    atoms.calc = SinglePointCalculator(atoms, energy=-31.7)
+    (s,) = Dataset.from_atoms([atoms]).structures
+    assert s.energy == -31.7 and s.forces is None
+    with pytest.raises(ValueError, match="image 1 has no energy"):
+        Dataset.from_atoms([atoms, Atoms("H2", positions=[[0, 0, 0], [0.74, 0, 0]])])

@@ -1,5 +1,7 @@
 """Losses, metrics, normalisation and optimiser pieces; padding never counts."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -7,6 +9,7 @@ import pytest
 
 from hybridpot.graph import PaddingBuckets
 from hybridpot.train import (
+    Dataset,
     EnergyNormalisation,
     GraphSet,
     LossConfig,
@@ -80,6 +83,28 @@ def test_padding_is_excluded_and_metrics_match_numpy(emt_data):
     assert results[0][0].shape == results[1][0].shape and results[0][1].shape == results[1][1].shape
 
 
+def test_structures_without_forces_count_only_for_energy(emt_data):
+    train, _ = emt_data
+    unlabelled = {3, 19}
+    data = Dataset([dataclasses.replace(s, forces=None) if k in unlabelled else s for k, s in enumerate(train)])
+    gs = GraphSet(data, 4.0, dtype=np.float64)
+    idx = np.array([0, 3, 17, 19])
+    batch = jax.tree.map(lambda x: x[0, 0], collate(gs, [[idx]], PaddingBuckets(((200, 2000, 9),))))
+    pred = _predictions(batch, np.random.default_rng(1))
+    m = metrics_from_sums(jax.device_get(metric_sums(pred, batch)))
+    node_structure = np.repeat(np.append(idx, -1), np.append(gs.n_node[idx], 200 - gs.n_node[idx].sum()))
+    labelled = np.isin(node_structure, [0, 17])
+    df = np.asarray(pred.forces - batch.forces)[labelled]
+    np.testing.assert_allclose(m["forces_mae"], np.abs(df).mean(), rtol=1e-12)
+    de = np.asarray(pred.energy - batch.energy)[batch.index >= 0]
+    np.testing.assert_allclose(m["energy_mae"], np.abs(de).mean(), rtol=1e-12)  # all four count for energy
+    # energy-only predictions (no backward pass): no force term in the loss or the metrics
+    energy_only = pred._replace(forces=None)
+    cfg = LossConfig(energy_weight=1.0, forces_weight=10.0, energy_per_atom=False)
+    assert "forces" not in loss_sums(energy_only, batch, cfg) and "forces" not in metric_sums(energy_only, batch)
+    np.testing.assert_allclose(total_loss(loss_sums(energy_only, batch, cfg), cfg), (de**2).mean())
+
+
 def test_normalisation_recovers_per_element_energies():
     rng = np.random.default_rng(0)
     mu = {13: -3.5, 29: -4.25, 8: 1.0}
@@ -95,6 +120,12 @@ def test_normalisation_recovers_per_element_energies():
     assert float(norm.scale) == pytest.approx(rms)
     off = fit_energy_normalisation(numbers, e, forces, fit_shift=False, fit_scale=False)
     assert np.all(off.shift == 0) and float(off.scale) == 1.0
+    # structures without forces do not count for the scale; none at all is an error
+    partial = [f if k % 3 else None for k, f in enumerate(forces)]
+    rms_partial = np.sqrt(np.mean(np.concatenate([f.ravel() for f in partial if f is not None]) ** 2))
+    assert float(fit_energy_normalisation(numbers, e, partial).scale) == pytest.approx(rms_partial)
+    with pytest.raises(ValueError, match="normalisation.scale=false"):
+        fit_energy_normalisation(numbers, e, [None] * len(numbers))
 
 
 def test_normalised_energy_adds_shift_per_atom(emt_data):

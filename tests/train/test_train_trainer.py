@@ -217,3 +217,26 @@ def test_learned_part_penalty_of_a_hybrid(emt_data, tmp_path):
     assert size < 0.75 * plain_size
     with pytest.raises(ValueError, match="needs physics_energy"):
         fit(model, train, valid, cfg_pen, str(tmp_path / "nophys"))
+
+
+def test_energy_only_labels_train_and_evaluate_without_forces(emt_data, tmp_path):
+    train, valid = emt_data
+    strip = lambda data: Dataset([dataclasses.replace(s, forces=None) for s in data.structures])  # noqa: E731
+    train_e, valid_e = strip(train), strip(valid)
+    with pytest.raises(ValueError, match="loss.forces_weight > 0 but no training structure has forces"):
+        fit(pair_mlp_model(), train_e, valid_e, _config(), str(tmp_path / "forces"))
+    with pytest.raises(ValueError, match="normalisation.scale=false"):
+        fit(pair_mlp_model(), train_e, valid_e, _config(loss={"forces_weight": 0.0}), str(tmp_path / "scale"))
+    cfg = _config(loss={"forces_weight": 0.0}, normalisation={"scale": False})
+    result = fit(pair_mlp_model(), train_e, valid_e, cfg, str(tmp_path / "energy"))
+    assert "energy_mae" in result.valid_metrics and not any("forces" in k for k in result.valid_metrics)
+    # the same run as on the fully labelled data with the force weight at zero, step for step
+    reference = fit(pair_mlp_model(), train, valid, cfg, str(tmp_path / "reference"))
+    np.testing.assert_allclose(result.history["train_loss"], reference.history["train_loss"], rtol=1e-12)
+    assert "forces_mae" in reference.valid_metrics
+    # evaluation skips the forces where there are no labels, and the energy errors are the same
+    without = evaluate(pair_mlp_model(), result.best_params, result.normalisation, valid_e, cfg)
+    labelled = evaluate(pair_mlp_model(), result.best_params, result.normalisation, valid, cfg)
+    assert not any("forces" in k for k in without) and "forces_mae" in labelled
+    np.testing.assert_allclose(without["energy_mae"], labelled["energy_mae"], rtol=1e-12)
+    np.testing.assert_allclose(without["loss"], labelled["loss"], rtol=1e-12)

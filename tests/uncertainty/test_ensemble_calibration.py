@@ -1,5 +1,7 @@
 """Committee statistics, calibration measures and candidate selection against known answers."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import scipy.stats
@@ -180,3 +182,9 @@ def test_committee_errors_pair_mean_errors_with_spreads():
     np.testing.assert_allclose(f_sig[6:], forces[1].std(0).ravel())
     with pytest.raises(ValueError, match="stats describe 2 structures, the dataset has 1"):
         committee_errors(stats, Dataset(structures[:1]))
+    # a structure without force labels drops out of the force entries; none at all drops the key
+    partial = committee_errors(stats, Dataset([dataclasses.replace(structures[0], forces=None), structures[1]]))
+    np.testing.assert_allclose(partial["forces"][0], f_err[6:])
+    np.testing.assert_allclose(partial["forces"][1], f_sig[6:])
+    energy_only = Dataset([dataclasses.replace(s, forces=None) for s in structures])
+    assert set(committee_errors(stats, energy_only)) == {"energy_per_atom"}
