@@ -321,7 +321,7 @@ class _Run:
         self.static = _Static(model, physics, config.loss, config.optim, _schedule_steps(config.optim, rc.max_steps),
                               with_stress, with_forces)
         has_stress = any(s.stress is not None for s in (valid.structures if valid is not None else []))
-        self.eval_static = _eval_static(self.static, with_stress or has_stress, with_forces or _has_forces(valid))
+        self.eval_static = _eval_static(self.static, with_stress or has_stress, _has_forces(valid))
         self.normalisation = normalisation if normalisation is not None else self._fit_normalisation()
         self.norm_dev = place(EnergyNormalisation(jnp.asarray(self.normalisation.shift, self.dtype),
                                                   jnp.asarray(self.normalisation.scale, self.dtype)), self.sh_rep)
