@@ -124,6 +124,24 @@ class NonFiniteError(RuntimeError):
         )
 
 
+def _vmap(fn: Callable, in_axes=0) -> Callable:
+    """``jax.vmap(fn, in_axes)``, except that a mapped axis of length 1 (one member, one shard) is
+    dropped and restored around a plain call: XLA lowers gathers and scatters with a batch axis
+    more slowly on CPU (DimeNet++ on 32 aspirin frames: one training step 2.9 s vmapped over one
+    member and one shard, against 1.9 s unbatched, measured)."""
+    vmapped = jax.vmap(fn, in_axes=in_axes)
+
+    def call(*args):
+        axes = in_axes if isinstance(in_axes, tuple) else (in_axes,) * len(args)
+        sizes = {leaf.shape[0] for arg, ax in zip(args, axes) if ax is not None for leaf in jax.tree.leaves(arg)}
+        if sizes != {1}:
+            return vmapped(*args)
+        inner = [arg if ax is None else jax.tree.map(lambda x: x[0], arg) for arg, ax in zip(args, axes)]
+        return jax.tree.map(lambda x: x[None], fn(*inner))
+
+    return call
+
+
 class _Static(NamedTuple):
     """Everything that fixes the compiled program (hashable: the key of the compile cache)."""
 
@@ -168,7 +186,7 @@ def _shard_sums(static: _Static, params, norm, batch: Batch):
         pred = _predict(static, params, norm, b)
         return loss_sums(pred, b, static.loss), metric_sums(pred, b)
 
-    ls, ms = jax.vmap(one)(batch)
+    ls, ms = _vmap(one)(batch)
     return jax.tree.map(lambda x: x.sum(0), ls), jax.tree.map(lambda x: x.sum(0), ms)
 
 
@@ -190,7 +208,7 @@ def _train_step(static: _Static):
         out = jax.tree.map(lambda n, o: jnp.where(go, n, o), new, state)
         return out._replace(healthy=state.healthy & (ok | ~active)), loss, ok
 
-    return jax.jit(jax.vmap(one_member, in_axes=(0, 0, None, 0)))
+    return jax.jit(_vmap(one_member, in_axes=(0, 0, None, 0)))
 
 
 @functools.lru_cache(maxsize=64)
@@ -227,15 +245,15 @@ def _eval_step(static: _Static):
     def one_member(params, batch, norm):
         return _shard_sums(static, params, norm, batch)
 
-    return jax.jit(jax.vmap(one_member, in_axes=(0, None, None)))
+    return jax.jit(_vmap(one_member, in_axes=(0, None, None)))
 
 
 @functools.lru_cache(maxsize=64)
 def _predict_step(static: _Static):
     def one_member(params, batch, norm):
-        return jax.vmap(lambda b: _predict(static, params, norm, b))(batch)
+        return _vmap(lambda b: _predict(static, params, norm, b))(batch)
 
-    return jax.jit(jax.vmap(one_member, in_axes=(0, None, None)))
+    return jax.jit(_vmap(one_member, in_axes=(0, None, None)))
 
 
 def _cache_size(fn) -> int:
