@@ -16,7 +16,7 @@ On CPU, PyG's compiled extensions (torch_cluster, torch_sparse) are absent, so o
 ``radius_graph`` and ``triplets`` are replaced by plain-torch functions with the same semantics
 (all neighbours within the cutoff, edge j → i, triplets k → j → i without k = i).
 
-    nice -n 15 python benchmarks/dimenet_pyg.py --n-frames 128 --pyg-steps 4
+    python benchmarks/dimenet_pyg.py --n-frames 128 --pyg-steps 3
 """
 
 from __future__ import annotations
