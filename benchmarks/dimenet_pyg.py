@@ -10,7 +10,10 @@ forces −∂E/∂R (Adam). Measured:
   excluded);
 * inference structures/s (energy and forces; hybridpot: ``hybridpot.train.predict``, second call);
 * compilations of the hybridpot training step over one full epoch (``TrainResult.n_compilations``);
-* seconds from the framework's import to the end of the first training step.
+* seconds from the framework's import to the end of the first training step;
+* a bound that holds for both: XLA's FLOP count of one training step (gradient of the energy +
+  forces loss) divided by the rate of this device's dominant matrix product ([n_edge, 128] ×
+  [128, 128], float32) gives the fastest step the hardware allows, whatever the framework.
 
 On CPU, PyG's compiled extensions (torch_cluster, torch_sparse) are absent, so only PyG's
 ``radius_graph`` and ``triplets`` are replaced by plain-torch functions with the same semantics
@@ -69,6 +72,42 @@ def bench_hybridpot(frames, batch_size: int, lr: float) -> dict:
     return dict(train_steps_per_s=result.steps_per_second, infer_structures_per_s=infer,
                 compilations=result.n_compilations, epoch_steps=n_steps, first_step_s=first["t"] - t_import,
                 device=f"{jax.devices()[0].platform} (jax {jax.__version__})")
+
+
+def step_bound(frames, batch_size: int) -> dict:
+    """XLA's FLOP count of one training-step gradient, the rate of the [n_edge, 128] × [128, 128]
+    matrix product on this device (FLOP/s), and their ratio: the fastest step at that rate (s)."""
+    import jax
+    import jax.numpy as jnp
+
+    from hybridpot.models import dimenet_pp
+    from hybridpot.potential import energy_and_forces
+    from hybridpot.train import GraphSet, collate, make_buckets
+
+    model = dimenet_pp(tuple(sorted(set(frames.numbers.tolist()))), **HYPER)
+    gs = GraphSet(frames.to_dataset(np.arange(batch_size)), model.cutoff, True, model.species, np.float32)
+    batch = jax.tree.map(lambda x: jnp.asarray(x[0, 0]),
+                         collate(gs, [[np.arange(batch_size)]], make_buckets([gs], batch_size, 1, 1.5)))
+    params = model.init(jax.random.PRNGKey(0), batch.graph, batch.triplets)
+    forces_fn = energy_and_forces(lambda p, g: model.energy(p, g, batch.triplets))
+
+    def loss(p):
+        e, f = forces_fn(p, batch.graph)
+        return jnp.mean((e - batch.energy) ** 2) + FORCES_WEIGHT * jnp.mean((f - batch.forces) ** 2)
+
+    cost = jax.jit(jax.grad(loss)).lower(params).compile().cost_analysis()
+    flops = float((cost[0] if isinstance(cost, list) else cost)["flops"])
+    n_edge = batch.graph.senders.shape[0]
+    x, w = jnp.ones((n_edge, HYPER["emb_size"])), jnp.ones((HYPER["emb_size"],) * 2)
+    matmul = jax.jit(jnp.matmul)
+    jax.block_until_ready(matmul(x, w))
+    reps = 50
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        out = matmul(x, w)
+    jax.block_until_ready(out)
+    rate = reps * 2 * n_edge * HYPER["emb_size"] ** 2 / (time.perf_counter() - t0)
+    return dict(flops=flops, rate=rate, min_step_s=flops / rate)
 
 
 def _radius_graph(x, r, batch=None, loop=False, max_num_neighbors=32, flow="source_to_target", num_workers=1,
@@ -179,6 +218,7 @@ def main(argv=None):
     frames = load_md17("aspirin").select(np.arange(args.n_frames))
     ours = bench_hybridpot(frames, args.batch_size, args.learning_rate)
     peer = bench_pyg(frames, args.batch_size, args.learning_rate, args.pyg_steps)
+    bound = step_bound(frames, args.batch_size)
     print(f"\nCPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, load average "
           f"{os.getloadavg()[0]:.1f}; hybridpot on {ours['device']}; PyG on {peer['device']}")
     print(f"DimeNet++ (published sizes), aspirin, batch {args.batch_size}, float32, energy + forces\n")
@@ -189,6 +229,10 @@ def main(argv=None):
     print(f"| import → first trained step (s) | {ours['first_step_s']:.1f} | {peer['first_step_s']:.1f} | "
           f"{ours['first_step_s'] / peer['first_step_s']:.2f}× |")
     print(f"| compilations over one epoch ({ours['epoch_steps']} steps) | {ours['compilations']} | – (eager) | |")
+    best = 1.0 / bound["min_step_s"]
+    print(f"\nOne training step: {bound['flops'] / 1e9:.1f} GFLOP (XLA's count); the [n_edge, 128] × [128, 128] "
+          f"product runs at {bound['rate'] / 1e9:.1f} GFLOP/s here, so no framework trains faster than about "
+          f"{best:.3g} steps/s on this device ({best / peer['train_steps_per_s']:.2f}× PyG's rate).")
 
 
 if __name__ == "__main__":
