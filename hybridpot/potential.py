@@ -92,6 +92,7 @@ def structure_zbl_energies(positions, numbers, cutoff: float, switch=None, param
         list of ``[n_i, 3]`` arrays.
     """
     shared = np.ndim(numbers[0]) == 0
+
     def energy(_, g):
         return zbl_pair_energy(g, params, switch)
 

@@ -72,8 +72,8 @@ class QM9Molecules(NamedTuple):
         The property sits in the energy slot so that the graph trainer fits it as a sum over
         atoms (the DimeNet read-out); the structures carry no forces, so training and evaluation
         skip the backward pass. Train with ``loss.forces_weight=0`` and
-        ``normalisation.scale=false`` (there are no forces to set a scale from), and read the metrics ``energy_mae`` / ``energy_rmse`` in the property's unit
-        (:data:`QM9_UNITS`).
+        ``normalisation.scale=false`` (there are no forces to set a scale from), and read the
+        metrics ``energy_mae`` / ``energy_rmse`` in the property's unit (:data:`QM9_UNITS`).
 
         Args:
             prop: a key of :data:`QM9_UNITS`.

@@ -90,7 +90,7 @@ def fit_energy_normalisation(
             raise ValueError("fit_scale needs training forces and no training structure has any; "
                              "set normalisation.scale=false to train on energies only")
         residual = [np.asarray(f, np.float64) - (0.0 if p is None else np.asarray(p, np.float64)) for f, p in pairs]
-        flat = np.concatenate([f.ravel() for f in residual]) if residual else np.zeros(0)
+        flat = np.concatenate([f.ravel() for f in residual])
         rms = float(np.sqrt(np.mean(flat**2))) if flat.size else 0.0
         scale = rms if np.isfinite(rms) and rms > 0 else 1.0
     return EnergyNormalisation(shift.astype(dtype), np.asarray(scale, dtype))
