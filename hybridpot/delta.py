@@ -30,7 +30,7 @@ from importlib import resources
 
 import numpy as np
 
-from hybridpot.train import Dataset, Structure
+from hybridpot.structures import Dataset, Structure
 
 #: GFN2-xTB labels of the bundled rMD17 ethanol frames (``experiments/delta/label_xtb.py``).
 BUNDLED_GFN2XTB_FILE = "md17_ethanol_gfn2xtb_200.npz"

@@ -158,13 +158,15 @@ def dimer_energies(potential, element_a, element_b, r) -> dict:
     """Energies of the dimer A–B at distances ``r``, split into the physics and learned parts.
 
     Args:
-        potential: a :class:`~hybridpot.io.TrainedPotential`.
+        potential: a :class:`~hybridpot.potentials.TrainedPotential`.
         element_a, element_b: atomic numbers or symbols.
         r: ``[n_r]`` distances, Å (> 0.1).
 
     Returns:
-        ``{"r": [n_r] Å, "total", "learned": [n_members, n_r] eV, "physics": [n_r] eV}``;
-        total = physics + learned, the learned part including the per-element shifts.
+        ``{"r": [n_r] Å, "total", "learned", "physics": [n_members, n_r] eV}``, the parts as the
+        strategy combines them (total = physics + learned, except for PhysiNet's k, l), the
+        learned part including the per-element shifts; the physics part is per member too
+        (a trainable physics term).
     """
     import jax
 
@@ -180,17 +182,18 @@ def dimer_energies(potential, element_a, element_b, r) -> dict:
     triplets = build_triplets(graph) if potential.needs_triplets else None
     params = jax.tree.map(lambda x: np.asarray(x, dtype) if np.issubdtype(np.asarray(x).dtype, np.floating) else x,
                           potential.params)
-    learned = jax.jit(jax.vmap(potential.energy_fn("learned"), in_axes=(0, None, None)))(params, graph, triplets)
-    physics = jax.jit(potential.energy_fn("physics"))(None, graph, triplets)
-    learned, physics = np.asarray(learned, np.float64), np.asarray(physics, np.float64)
-    return {"r": r, "total": learned + physics[None], "learned": learned, "physics": physics}
+    out = {"r": r}
+    for part in ("total", "learned", "physics"):
+        e = jax.jit(jax.vmap(potential.energy_fn(part), in_axes=(0, None, None)))(params, graph, triplets)
+        out[part] = np.asarray(e, np.float64)
+    return out
 
 
 def dimer_curve(potential, element_a, element_b, *, r: Sequence[float] | None = None, ax=None, path=None):
     """Dimer curve of any potential with its physics and learned parts drawn separately.
 
     Args:
-        potential: a :class:`~hybridpot.io.TrainedPotential`.
+        potential: a :class:`~hybridpot.potentials.TrainedPotential`.
         element_a, element_b: atomic numbers or symbols.
         r: distances, Å (default 200 points from 0.5 Å to the cutoff + 0.5 Å).
         ax, path: as :func:`parity_plot`.
@@ -209,10 +212,10 @@ def dimer_curve(potential, element_a, element_b, *, r: Sequence[float] | None = 
         if data[key].shape[0] > 1:
             ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.2)
     if potential.physics is not None:
-        ax.plot(x, data["physics"], ":", label=f"physics ({potential.physics['kind']})")
+        ax.plot(x, data["physics"].mean(axis=0), ":", label=f"physics ({potential.physics['kind']})")
     ax.axvline(potential.cutoff, color="grey", lw=0.6)
     shown = [data["total"].mean(axis=0), data["learned"].mean(axis=0)]
-    finite = np.concatenate(shown + ([data["physics"]] if potential.physics is not None else []))
+    finite = np.concatenate(shown + ([data["physics"].mean(axis=0)] if potential.physics is not None else []))
     lo, hi = np.percentile(finite, [2, 90])
     ax.set_ylim(lo - 0.2 * (hi - lo + 1e-9), hi + 0.5 * (hi - lo + 1e-9))
     ax.set_xlabel("r (Å)")
@@ -227,7 +230,7 @@ def evaluation_plots(potential, dataset, out_dir, *, batch_size: int = 16) -> li
     (the force plots over the structures with force labels, left out when none has any).
 
     Args:
-        potential: a :class:`~hybridpot.io.TrainedPotential`.
+        potential: a :class:`~hybridpot.potentials.TrainedPotential`.
         dataset: labelled :class:`~hybridpot.train.Dataset`.
         out_dir: folder for ``parity_energy.png``, ``parity_forces.png``, ``errors_energy.png``,
             ``errors_forces.png``.
@@ -240,8 +243,7 @@ def evaluation_plots(potential, dataset, out_dir, *, batch_size: int = 16) -> li
     from hybridpot.train import predict
 
     dtype = np.float64 if jax.config.read("jax_enable_x64") else np.float32
-    pred = predict(potential.model, potential.params, potential.normalisation, dataset, batch_size=batch_size,
-                   dtype=dtype, physics_energy=potential.physics_energy)
+    pred = predict(potential, dataset, batch_size=batch_size, dtype=dtype)
     n_atoms = np.array([len(s.numbers) for s in dataset.structures], np.float64)
     e_ref = np.array([s.energy for s in dataset.structures]) / n_atoms
     e_pred = pred["energy"] / n_atoms[None]

@@ -13,7 +13,7 @@ Everything here works under ``jax.jit`` and ``jax.vmap`` (e.g. over stacked para
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -21,12 +21,47 @@ import jraph
 import numpy as np
 
 from hybridpot._checks import is_concrete
-from hybridpot.graph.batch import batch_graphs, edge_graph_index, edge_mask, graph_mask, node_graph_index, node_mask
-from hybridpot.graph.build import build_graph
+from hybridpot.graph.batch import (
+    edge_graph_index,
+    edge_mask,
+    graph_mask,
+    node_graph_index,
+    node_mask,
+)
 from hybridpot.graph.geometry import edge_distances
-from hybridpot.physics.zbl import ZBL_UNIVERSAL, ZBLParams, zbl_energy
+from hybridpot.graph.triplets import Triplets
 
 EnergyFn = Callable[[object, jraph.GraphsTuple], jnp.ndarray]
+
+
+class GraphModel(NamedTuple):
+    """A potential over ``jraph.GraphsTuple`` structures (see :mod:`hybridpot.graph`).
+
+    Every model, physics term and hybrid of hybridpot is one; strategies
+    (:mod:`hybridpot.hybrid`) compose two into a third.
+
+    Attributes:
+        init: ``(key, graph, triplets) -> params``; ``triplets`` is None unless
+            ``needs_triplets``.
+        energy: ``(params, graph, triplets) -> [n_graph]`` energies in eV; padded graphs give 0.
+            Forces and stress come from :mod:`hybridpot.potential` (by ``jax.grad``), never
+            from a separate head.
+        cutoff: neighbour-list cutoff the graphs must be built with, Å (None only for a physics
+            term that reads whatever edges the graph has).
+        needs_triplets: whether ``energy`` reads angular triplets k → j → i.
+        species: atomic numbers the model was built for (None: any); a structure with another
+            element must raise a ``ValueError`` naming it before it reaches ``energy``.
+        hybrid: for a composite built by a strategy, its parts
+            (:class:`hybridpot.hybrid.graph.HybridParts`); None for a single model or term.
+    """
+
+    init: Callable[[jax.Array, jraph.GraphsTuple, Triplets | None], Any]
+    energy: Callable[[Any, jraph.GraphsTuple, Triplets | None], jax.Array]
+    cutoff: float | None
+    needs_triplets: bool = False
+    species: tuple[int, ...] | None = None
+    hybrid: Any = None
+
 
 #: Distance (Å) fed to ``pair_fn`` in place of padded edges; its output is discarded.
 _SAFE_R = 1.0
@@ -57,60 +92,6 @@ def pair_energy(graph: jraph.GraphsTuple, pair_fn: Callable) -> jnp.ndarray:
     u = jnp.where(mask, pair_fn(r_safe, z_i, z_j), 0.0)
     n_graph = graph.n_edge.shape[0]
     return 0.5 * jax.ops.segment_sum(u, edge_graph_index(graph), num_segments=n_graph)
-
-
-def zbl_pair_energy(graph: jraph.GraphsTuple, params: ZBLParams = ZBL_UNIVERSAL, switch=None) -> jax.Array:
-    """The ZBL calculator layer: Σ_{pairs i<j in the graph} E_ZBL(r_ij, Z_i, Z_j) per graph, ``[n_graph]`` eV.
-
-    Uses the real nuclear charges (the graph's atomic numbers), each pair once
-    (:func:`hybridpot.potential.pair_energy` over the full neighbour list), padded edges add 0.
-
-    Args:
-        graph: ``GraphsTuple`` (Å).
-        params: :class:`~hybridpot.physics.zbl.ZBLParams` (fixed or trainable).
-        switch: None, ``EnvelopeZBLSwitch`` or ``LammpsZBLSwitch`` (:mod:`hybridpot.physics.zbl`).
-    """
-    return pair_energy(graph, lambda r, zi, zj: zbl_energy(r, zi, zj, params, switch))
-
-
-def structure_zbl_energies(positions, numbers, cutoff: float, switch=None, params: ZBLParams = ZBL_UNIVERSAL,
-                           chunk: int = 4096, return_forces: bool = False):
-    """ZBL energy of each isolated structure, ``[n_struct]`` eV: the fixed physics term of a
-    DimezblNet-type hybrid, e.g. to fit reference energies on E − E_ZBL before training.
-
-    Args:
-        positions: per structure ``[n_i, 3]`` Å (a list, or one ``[n_struct, n, 3]`` array).
-        numbers: per structure ``[n_i]`` atomic numbers, or one ``[n]`` array shared by all.
-        cutoff: neighbour cutoff, Å (pairs beyond it add 0; use the model's ZBL range).
-        switch, params: as :func:`zbl_pair_energy`.
-        chunk: structures per compiled call.
-        return_forces: also return the ZBL forces −∂E_ZBL/∂R, eV/Å, e.g. to size the network of a
-            hybrid by the residual F − F_ZBL it has to learn.
-
-    Returns:
-        energies ``[n_struct]``; with ``return_forces``, ``(energies, forces)`` where forces is a
-        list of ``[n_i, 3]`` arrays.
-    """
-    shared = np.ndim(numbers[0]) == 0
-
-    def energy(_, g):
-        return zbl_pair_energy(g, params, switch)
-
-    # the backward pass only when the forces are asked for
-    compute = jax.jit(energy_and_forces(energy) if return_forces else lambda p, g: (energy(p, g), None))
-    energies, forces = [], []
-    for start in range(0, len(positions), chunk):
-        graphs = [
-            build_graph(p, numbers if shared else numbers[start + k], cutoff)
-            for k, p in enumerate(positions[start : start + chunk])
-        ]
-        e, f = compute(None, batch_graphs(graphs))
-        energies.append(np.asarray(e, np.float64))
-        if return_forces:
-            sizes = np.cumsum([g.n_node[0] for g in graphs])[:-1]
-            forces.extend(np.split(np.asarray(f, np.float64), sizes))
-    energies = np.concatenate(energies) if energies else np.zeros(0)
-    return (energies, forces) if return_forces else energies
 
 
 def _with_positions(graph: jraph.GraphsTuple, positions) -> jraph.GraphsTuple:
@@ -157,36 +138,40 @@ def _check_periodic(graph: jraph.GraphsTuple) -> None:
         )
 
 
-def _masked_energy(energy_fn: EnergyFn, params, graph: jraph.GraphsTuple):
-    e = energy_fn(params, graph)
+def _masked_energy(energy_fn: EnergyFn, params, graph: jraph.GraphsTuple, has_aux: bool):
+    out = energy_fn(params, graph)
+    e, aux = out if has_aux else (out, None)
     e = jnp.where(graph_mask(graph), e, 0.0)
-    return jnp.sum(e), e
+    return jnp.sum(e), (e, aux)
 
 
-def energy_and_forces(energy_fn: EnergyFn) -> Callable:
+def energy_and_forces(energy_fn: EnergyFn, *, has_aux: bool = False) -> Callable:
     """Wrap ``energy_fn`` into ``(params, graph) -> (energy [n_graph] eV, forces [n_node, 3] eV/Å)``.
 
     forces = −∂(Σ_g E_g)/∂positions by ``jax.grad``; padding graphs get energy 0 and padding
-    nodes force 0. Jittable and vmappable.
+    nodes force 0. Jittable and vmappable. With ``has_aux``, ``energy_fn`` returns
+    ``(energy, aux)`` (e.g. the parts of a hybrid, from the same forward pass) and the wrapper
+    ``(energy, forces, aux)``.
     """
 
     def fn(params, graph: jraph.GraphsTuple):
         def total(positions):
-            return _masked_energy(energy_fn, params, _with_positions(graph, positions))
+            return _masked_energy(energy_fn, params, _with_positions(graph, positions), has_aux)
 
-        (_, energy), grad = jax.value_and_grad(total, has_aux=True)(graph.nodes["positions"])
+        (_, (energy, aux)), grad = jax.value_and_grad(total, has_aux=True)(graph.nodes["positions"])
         forces = jnp.where(node_mask(graph)[:, None], -grad, 0.0)
-        return energy, forces
+        return (energy, forces, aux) if has_aux else (energy, forces)
 
     return fn
 
 
-def energy_forces_stress(energy_fn: EnergyFn) -> Callable:
+def energy_forces_stress(energy_fn: EnergyFn, *, has_aux: bool = False) -> Callable:
     """Wrap ``energy_fn`` into ``(params, graph) -> (energy, forces, stress)``.
 
     energy ``[n_graph]`` eV, forces ``[n_node, 3]`` eV/Å, stress ``[n_graph, 3, 3]`` eV/Å³
     = (1/V) ∂E/∂ε (ASE convention: negative for a compressed cell that wants to expand; the
-    pressure is −tr(σ)/3). Padding graphs get stress 0.
+    pressure is −tr(σ)/3). Padding graphs get stress 0. ``has_aux`` as in
+    :func:`energy_and_forces` (then ``(energy, forces, stress, aux)``).
 
     Raises:
         ValueError: (on concrete inputs) when a real graph is non-periodic or has zero volume.
@@ -199,16 +184,16 @@ def energy_forces_stress(energy_fn: EnergyFn) -> Callable:
 
         def total(positions, strain):
             g = strain_graph(_with_positions(graph, positions), strain)
-            return _masked_energy(energy_fn, params, g)
+            return _masked_energy(energy_fn, params, g, has_aux)
 
         strain = jnp.zeros((n_graph, 3, 3), dtype=dtype)
-        (_, energy), (g_pos, g_strain) = jax.value_and_grad(total, argnums=(0, 1), has_aux=True)(
+        (_, (energy, aux)), (g_pos, g_strain) = jax.value_and_grad(total, argnums=(0, 1), has_aux=True)(
             graph.nodes["positions"], strain
         )
         forces = jnp.where(node_mask(graph)[:, None], -g_pos, 0.0)
         volume = cell_volumes(graph)
         ok = (volume > 0) & graph_mask(graph)
         stress = jnp.where(ok[:, None, None], g_strain / jnp.where(ok, volume, 1.0)[:, None, None], 0.0)
-        return energy, forces, stress
+        return (energy, forces, stress, aux) if has_aux else (energy, forces, stress)
 
     return fn

@@ -21,8 +21,8 @@ import jax.numpy as jnp
 import jraph
 import numpy as np
 
-from hybridpot.graph.batch import batch_graphs, graph_mask, node_mask, pad_graph
 from hybridpot import potential
+from hybridpot.graph.batch import batch_graphs, graph_mask, node_mask, pad_graph
 from hybridpot.potential import energy_and_forces, energy_forces_stress, strain_graph
 
 BuildFn = Callable[..., jraph.GraphsTuple]
@@ -396,3 +396,21 @@ def assert_forces_vanish_at_cutoff(
         raise AssertionError(
             f"energy jumps across the cutoff: {float(e_in.sum())!r} inside vs {float(e_out.sum())!r} outside"
         )
+
+
+def model_energy_fn(model) -> Callable:
+    """``(params, graph) -> [n_graph]`` eV of a :class:`~hybridpot.potential.GraphModel`, for these checks.
+
+    The checks rebuild and trace graphs, so triplets cannot come from the host: models that read
+    triplets get ``triplets=None``, their dense in-jit enumeration (O(n_edge²), small molecules
+    only). Cached per model so the checks' compiled functions are reused.
+    """
+    return _model_energy_fn(model)
+
+
+@functools.lru_cache(maxsize=32)
+def _model_energy_fn(model):
+    def fn(params, graph):
+        return model.energy(params, graph, None)
+
+    return fn

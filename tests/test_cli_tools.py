@@ -9,8 +9,9 @@ import pytest
 import yaml
 
 from hybridpot.cli import main
-from hybridpot.io import load_potential, write_structures
-from hybridpot.io.train_files import TEMPLATE, parse_train_file
+from hybridpot.cli.train_app import TEMPLATE, parse_train_file
+from hybridpot.io import write_structures
+from hybridpot.potentials import load_potential
 
 
 def _emt_file(path, seed0=0):
@@ -46,10 +47,12 @@ def test_train_evaluate_md_dimer(tmp_path, capsys):
     (tmp_path / "train.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True))
     out = str(tmp_path / "run")
     assert main(["train", str(tmp_path / "train.yaml"), "--out", out, "--no-progress",
-                 "--set", "physics={kind: zbl, envelope_cutoff: 1.5}"]) == 0
+                 "--set", "physics={kind: zbl, envelope_cutoff: 1.5}",
+                 "--set", "strategy={name: aphynity, penalty: 0.1}"]) == 0
     model = os.path.join(out, "model.npz")
     pot = load_potential(model)
     assert pot.n_members == 2 and pot.species == (13, 29) and pot.physics["kind"] == "zbl"
+    assert pot.strategy == {"name": "aphynity", "penalty": 0.1} and pot.model.hybrid.strategy.penalty == 0.1
     assert main(["evaluate", model, str(tmp_path / "data.extxyz"), "--plots", str(tmp_path / "plots"),
                  "--json", str(tmp_path / "m.json")]) == 0
     text = capsys.readouterr().out

@@ -8,10 +8,10 @@ from ase.calculators.emt import EMT
 from ase.calculators.lj import LennardJones
 
 from hybridpot.delta import bundled_delta_pair, delta_calculator, delta_dataset
-from hybridpot.io import TrainedPotential, label_atoms
+from hybridpot.io import label_atoms
 from hybridpot.md import HybridpotCalculator
+from hybridpot.potentials import EnergyNormalisation, TrainedPotential
 from hybridpot.train import Dataset, Structure
-from hybridpot.train.normalisation import EnergyNormalisation
 
 
 def cells(n=3):

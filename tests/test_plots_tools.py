@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from hybridpot import plots
-from hybridpot.io import TrainedPotential
-from hybridpot.train.normalisation import EnergyNormalisation
+from hybridpot.potentials import EnergyNormalisation, TrainedPotential
 
 
 def test_parity_and_histogram(tmp_path):
@@ -47,8 +46,9 @@ def test_dimer_parts_add_up_and_plot(tmp_path):
                                      normalisation=EnergyNormalisation(shift, np.asarray(0.2)))
     r = np.linspace(0.6, 3.5, 30)
     data = plots.dimer_energies(pot, "Cu", 29, r)
-    np.testing.assert_allclose(data["total"], data["learned"] + data["physics"][None])
-    assert data["learned"].shape == (2, 30) and np.all(data["physics"][r >= 2.0] == 0) and data["physics"][0] > 10
+    np.testing.assert_allclose(data["total"], data["learned"] + data["physics"])
+    assert data["learned"].shape == data["physics"].shape == (2, 30)
+    assert np.all(data["physics"][:, r >= 2.0] == 0) and np.all(data["physics"][:, 0] > 10)
     np.testing.assert_allclose(data["learned"][:, r > 3.0], -1.0)  # beyond the cutoff: the two shifts
     plots.dimer_curve(pot, "Cu", "Cu", path=tmp_path / "d.png")
     assert (tmp_path / "d.png").stat().st_size > 1000

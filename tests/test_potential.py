@@ -13,7 +13,12 @@ from ase.stress import voigt_6_to_full_3x3_stress
 from hybridpot import testing
 from hybridpot.basis import polynomial_envelope
 from hybridpot.graph import batch_graphs, build_graph, graph_from_atoms, pad_graph
-from hybridpot.potential import _check_periodic, energy_and_forces, energy_forces_stress, pair_energy
+from hybridpot.potential import (
+    _check_periodic,
+    energy_and_forces,
+    energy_forces_stress,
+    pair_energy,
+)
 
 CUTOFF = 5.0
 PARAMS = {"epsilon": jnp.asarray(0.4), "sigma": jnp.asarray(2.3)}
@@ -219,49 +224,3 @@ def test_stress_on_molecule_raises(mol):
     _check_periodic(padded)
     _, _, stress = jax.jit(energy_forces_stress(lj_energy))(PARAMS, padded)
     assert not np.any(stress[1:]) and np.any(stress[0])
-
-
-def test_structure_zbl_energies_sum_each_pair_within_the_cutoff_once():
-    from hybridpot.physics import zbl_energy
-    from hybridpot.potential import structure_zbl_energies
-
-    rng = np.random.default_rng(3)
-    positions = [rng.uniform(0, 4, (n, 3)) for n in (2, 5, 7)]
-    numbers = [rng.choice([1, 6, 8], n) for n in (2, 5, 7)]
-    cutoff = 3.0
-    expected = []
-    for pos, z in zip(positions, numbers):
-        total = 0.0
-        for i in range(len(z)):
-            for j in range(i + 1, len(z)):
-                r = np.linalg.norm(pos[i] - pos[j])
-                if r < cutoff:
-                    total += float(zbl_energy(r, z[i], z[j]))
-        expected.append(total)
-    with jax.enable_x64(True):
-        got = structure_zbl_energies(positions, numbers, cutoff, chunk=2)
-        shared = structure_zbl_energies(np.stack([positions[1]] * 3), numbers[1], cutoff)
-    np.testing.assert_allclose(got, expected, rtol=1e-10)
-    np.testing.assert_allclose(shared, [expected[1]] * 3, rtol=1e-10)
-
-
-def test_structure_zbl_forces_match_finite_differences():
-    from hybridpot.potential import structure_zbl_energies
-
-    rng = np.random.default_rng(4)
-    positions = [rng.uniform(0, 3, (n, 3)) for n in (3, 6)]
-    numbers = [rng.choice([1, 6, 8], n) for n in (3, 6)]
-    cutoff, h = 10.0, 1e-5  # every pair inside the cutoff: the energy is smooth in R
-    with jax.enable_x64(True):
-        energies, forces = structure_zbl_energies(positions, numbers, cutoff, chunk=1, return_forces=True)
-        np.testing.assert_allclose(energies, structure_zbl_energies(positions, numbers, cutoff))
-        for k, (pos, z) in enumerate(zip(positions, numbers)):
-            assert forces[k].shape == pos.shape
-            fd = np.zeros_like(pos)
-            for i in range(len(z)):
-                for a in range(3):
-                    step = np.zeros_like(pos)
-                    step[i, a] = h
-                    e_plus, e_minus = structure_zbl_energies([pos + step, pos - step], [z, z], cutoff)
-                    fd[i, a] = -(e_plus - e_minus) / (2 * h)
-            np.testing.assert_allclose(forces[k], fd, rtol=1e-6, atol=1e-6)

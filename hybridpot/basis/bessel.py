@@ -17,8 +17,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from hybridpot._checks import check_positive
-from hybridpot._checks import check_integer
+from hybridpot._checks import check_integer, check_positive
 
 
 def radial_bessel_basis(r: ArrayLike, cutoff: ArrayLike, num_basis: int) -> jnp.ndarray:

@@ -13,8 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from hybridpot._checks import check_finite, check_positive
-from hybridpot._checks import check_integer
+from hybridpot._checks import check_finite, check_integer, check_positive
 
 
 def gaussian_basis(r: ArrayLike, centers: ArrayLike, width: ArrayLike) -> jnp.ndarray:

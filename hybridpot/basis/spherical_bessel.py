@@ -31,8 +31,7 @@ from jax.typing import ArrayLike
 from scipy.optimize import brentq
 from scipy.special import spherical_jn as _scipy_spherical_jn
 
-from hybridpot._checks import check_positive
-from hybridpot._checks import check_integer
+from hybridpot._checks import check_integer, check_positive
 
 
 def _series_terms(l: int) -> int:

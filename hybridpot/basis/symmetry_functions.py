@@ -24,8 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from hybridpot._checks import check_positive, is_concrete
-from hybridpot._checks import check_integer
+from hybridpot._checks import check_integer, check_positive, is_concrete
 from hybridpot.basis.envelopes import cosine_cutoff
 
 

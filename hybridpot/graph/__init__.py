@@ -20,7 +20,12 @@ from hybridpot.graph.batch import (
     unpad,
 )
 from hybridpot.graph.build import build_graph, graph_from_atoms
-from hybridpot.graph.geometry import edge_distances, edge_vectors, safe_arccos, safe_norm
+from hybridpot.graph.geometry import (
+    edge_distances,
+    edge_vectors,
+    safe_arccos,
+    safe_norm,
+)
 from hybridpot.graph.neighbours import neighbour_list
 from hybridpot.graph.triplets import (
     Triplets,

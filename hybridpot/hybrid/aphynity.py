@@ -29,7 +29,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from hybridpot.hybrid.compose import HybridTerms
+from hybridpot.hybrid.terms import HybridTerms
 
 
 def weighted_mean_square(x: jax.Array, weights: jax.Array | None = None) -> jax.Array:

@@ -24,7 +24,12 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 from hybridpot.io.shared import SHARED_DATA_ENV, shared_data_folder
-from hybridpot.units import BOHR_TO_ANGSTROM, EV_TO_HARTREE, HARTREE_TO_INV_CM, KCAL_PER_MOL_TO_EV
+from hybridpot.units import (
+    BOHR_TO_ANGSTROM,
+    EV_TO_HARTREE,
+    HARTREE_TO_INV_CM,
+    KCAL_PER_MOL_TO_EV,
+)
 
 #: Multiply a distance in the named unit by this factor to get Å.
 DISTANCE_UNITS_TO_ANGSTROM = {"angstrom": 1.0, "bohr": BOHR_TO_ANGSTROM}

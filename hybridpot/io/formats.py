@@ -1,6 +1,6 @@
 """Labelled structures from files: extxyz and any ASE-readable format, ASE databases, MD17 npz.
 
-:func:`read_structures` returns a :class:`~hybridpot.train.Dataset` in hybridpot's units (Å, eV,
+:func:`read_structures` returns a :class:`~hybridpot.structures.Dataset` in hybridpot's units (Å, eV,
 eV/Å, eV/Å³), whatever the file's units: declare them with ``energy_unit`` and ``length_unit``
 (forces are converted as energy/length, stress as energy/length³). The reader is chosen by
 ``format`` or by the file name:
@@ -25,7 +25,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from hybridpot.train.data import Dataset, Structure
+from hybridpot.structures import Dataset, Structure
 from hybridpot.units import BOHR_TO_ANGSTROM, HARTREE_TO_EV, KCAL_PER_MOL_TO_EV
 
 #: Multiply an energy in the named unit by this factor to get eV.
@@ -163,7 +163,7 @@ def read_structures(
     forces_key: str | None = None,
     stress_key: str | None = None,
 ) -> Dataset:
-    """Labelled structures of a file as a :class:`~hybridpot.train.Dataset` in Å, eV, eV/Å, eV/Å³.
+    """Labelled structures of a file as a :class:`~hybridpot.structures.Dataset` in Å, eV, eV/Å, eV/Å³.
 
     Args:
         path: ``.npz`` (MD17 layout), ``.db`` (ASE database) or any file ``ase.io.read`` reads.
@@ -176,7 +176,7 @@ def read_structures(
             ``atoms.arrays`` when they are not the standard ``energy``/``forces``/``stress``.
 
     Returns:
-        ``Dataset`` of :class:`~hybridpot.train.Structure` (positions ``[n, 3]`` Å, energy eV,
+        ``Dataset`` of :class:`~hybridpot.structures.Structure` (positions ``[n, 3]`` Å, energy eV,
         forces ``[n, 3]`` eV/Å, stress ``[3, 3]`` eV/Å³ or None, cell ``[3, 3]`` Å or None).
 
     Raises:
@@ -251,12 +251,12 @@ def label_atoms(images, calculator) -> Dataset:
     The calculator is attached to *copies*; ``images`` are left as they are.
 
     Args:
-        images: ASE ``Atoms`` (an iterable) or a ``hybridpot.train.Dataset`` whose geometries
+        images: ASE ``Atoms`` (an iterable) or a ``hybridpot.structures.Dataset`` whose geometries
             are relabelled (``n`` structures).
         calculator: an ASE calculator, reused for every structure (e.g. ``TBLite(method="GFN2-xTB")``,
             ``EMT()``).
     Returns:
-        ``hybridpot.train.Dataset`` of ``n`` structures in input order: energy eV, forces
+        ``hybridpot.structures.Dataset`` of ``n`` structures in input order: energy eV, forces
             ``[n_i, 3]`` eV/Å, stress ``[3, 3]`` eV/Å³ for fully periodic cells (when the
             calculator gives one).
     Raises:

@@ -97,11 +97,11 @@ class MD17Frames(NamedTuple):
         return np.flatnonzero(self.rmd17_train_split[k]), np.flatnonzero(self.rmd17_test_split[k])
 
     def to_dataset(self, frames=None):
-        """A :class:`hybridpot.train.Dataset` (energies in eV, forces in eV/Å) of ``frames`` (default all).
+        """A :class:`hybridpot.structures.Dataset` (energies in eV, forces in eV/Å) of ``frames`` (default all).
 
         Raises ``ValueError`` unless the frames are in eV (load with ``units="eV"``).
         """
-        from hybridpot.train import Dataset, Structure
+        from hybridpot.structures import Dataset, Structure
 
         if self.energy_unit != "eV":
             raise ValueError(f"to_dataset needs eV labels, these are in {self.energy_unit}; load with units='eV'")

@@ -67,7 +67,7 @@ class QM9Molecules(NamedTuple):
         return int(self.index.shape[0])
 
     def to_dataset(self, prop: str, molecules=None):
-        """A :class:`hybridpot.train.Dataset` whose per-structure "energy" is property ``prop``.
+        """A :class:`hybridpot.structures.Dataset` whose per-structure "energy" is property ``prop``.
 
         The property sits in the energy slot so that the graph trainer fits it as a sum over
         atoms (the DimeNet read-out); the structures carry no forces, so training and evaluation
@@ -79,7 +79,7 @@ class QM9Molecules(NamedTuple):
             prop: a key of :data:`QM9_UNITS`.
             molecules: indices or a bool mask over the n molecules (default all).
         """
-        from hybridpot.train import Dataset, Structure
+        from hybridpot.structures import Dataset, Structure
 
         if prop not in self.properties:
             raise ValueError(f"unknown QM9 property {prop!r}; one of {sorted(self.properties)}")

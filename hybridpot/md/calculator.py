@@ -2,7 +2,7 @@
 
 ::
 
-    from hybridpot.io import load_potential
+    from hybridpot.potentials import load_potential
     from hybridpot.md import HybridpotCalculator
 
     atoms.calc = HybridpotCalculator(load_potential("model.npz"))
@@ -25,12 +25,16 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
+from ase.calculators.calculator import (
+    Calculator,
+    PropertyNotImplementedError,
+    all_changes,
+)
 from ase.stress import full_3x3_to_voigt_6_stress
 
-from hybridpot.io.trained import TrainedPotential
 from hybridpot.md.neighbours import PaddedGraphBuilder
 from hybridpot.potential import energy_and_forces, energy_forces_stress
+from hybridpot.potentials.trained import TrainedPotential
 
 
 class HybridpotCalculator(Calculator):
@@ -51,7 +55,7 @@ class HybridpotCalculator(Calculator):
     def __init__(self, potential, *, skin: float = 0.5, headroom: float = 1.25, dtype=None, members=None, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(potential, TrainedPotential):
-            from hybridpot.io.model_files import load_potential
+            from hybridpot.potentials.files import load_potential
 
             potential = load_potential(potential)
         self.potential = potential

@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import jraph
 import numpy as np
 
-from hybridpot.io.trained import TrainedPotential
+from hybridpot.potentials.trained import TrainedPotential
 
 
 def _box_cell(box, dtype):

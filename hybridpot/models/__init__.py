@@ -1,13 +1,15 @@
-"""Flax modules holding the learned parts of potentials, and the GraphModel interface."""
+"""Flax modules holding the learned parts of potentials, each a :class:`~hybridpot.potential.GraphModel`.
 
-from hybridpot.models.base import GraphModel, check_species
+No strategy lives here: a hybrid is a composition (:mod:`hybridpot.hybrid`) of one of these with a
+physics term (:mod:`hybridpot.potentials`).
+"""
+
 from hybridpot.models.behler_parrinello import (
     ElementNetworks,
     atomic_energies,
     behler_parrinello,
-    compose_graph_model,
-    second_moment_energy,
-    zbl_graph_energy,
+    behler_parrinello_model,
+    behler_parrinello_model_args,
 )
 from hybridpot.models.descriptors import (
     DescriptorScaling,
@@ -18,17 +20,10 @@ from hybridpot.models.descriptors import (
     symmetry_function_descriptors,
     symmetry_function_spec,
 )
-from hybridpot.models.dimenet import (
-    DimeNetNetwork,
-    all_edge_pairs,
-    dense_triplet_energy_fn,
-    dimenet,
-    dimenet_model,
-    dimenet_pp,
-    zbl_pair_energy,
-)
+from hybridpot.models.dimenet import DimeNetNetwork, dimenet, dimenet_model, dimenet_pp
 from hybridpot.models.mlp import MLP, Dense
 from hybridpot.models.pair_mlp import PairMLP, pair_mlp_model
+from hybridpot.potential import GraphModel
 
 __all__ = [
     "Dense",
@@ -39,22 +34,17 @@ __all__ = [
     "MLP",
     "PairMLP",
     "SymmetryFunctionSpec",
-    "all_edge_pairs",
     "angular_triplets",
     "atomic_energies",
     "behler_parrinello",
-    "check_species",
-    "compose_graph_model",
-    "dense_triplet_energy_fn",
+    "behler_parrinello_model",
+    "behler_parrinello_model_args",
     "dimenet",
     "dimenet_model",
     "dimenet_pp",
     "fit_descriptor_scaling",
     "identity_scaling",
     "pair_mlp_model",
-    "second_moment_energy",
     "symmetry_function_descriptors",
     "symmetry_function_spec",
-    "zbl_graph_energy",
-    "zbl_pair_energy",
 ]

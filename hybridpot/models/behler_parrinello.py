@@ -9,12 +9,10 @@ feature mean and standard deviation fitted on the training set
 (:func:`~hybridpot.models.descriptors.fit_descriptor_scaling`) and one MLP E_Z per element.
 
 Forces and stress come from :mod:`hybridpot.potential` by ``jax.grad``. The model is a
-:class:`~hybridpot.models.GraphModel` with ``needs_triplets=True`` (False for a radial-only
-spec, ``num_angular_eta=0``); hybrids are compositions
-(:func:`compose_graph_model` with :func:`hybridpot.hybrid.additive`, or the trainer's fixed
-``physics_energy``), never a flag of the model. Physics baselines for metals:
-:func:`second_moment_energy` (embedded-atom, :mod:`hybridpot.physics.embedded_atom`) and
-:func:`zbl_graph_energy` (core repulsion).
+:class:`~hybridpot.potential.GraphModel` with ``needs_triplets=True`` (False for a radial-only
+spec, ``num_angular_eta=0``); hybrids are compositions with a physics term
+(``hybridpot.hybrid.additive(physics_term("embedded_atom", ...), behler_parrinello(...))``), never
+a flag of the model.
 """
 
 from __future__ import annotations
@@ -27,20 +25,16 @@ import jax.numpy as jnp
 import jraph
 import numpy as np
 
-from hybridpot.graph.batch import edge_mask, node_graph_index, node_mask
-from hybridpot.graph.geometry import edge_distances
+from hybridpot.elements import check_species, species_index_table
+from hybridpot.graph.batch import node_graph_index, node_mask
 from hybridpot.graph.triplets import Triplets
-from hybridpot.models.base import GraphModel, check_species
 from hybridpot.models.descriptors import (
     DescriptorScaling,
     SymmetryFunctionSpec,
-    species_index_table,
     symmetry_function_descriptors,
 )
 from hybridpot.models.mlp import MLP
-from hybridpot.physics.embedded_atom import SecondMomentParams, second_moment_atomic_energies
-from hybridpot.physics.zbl import ZBL_UNIVERSAL, EnvelopeZBLSwitch
-from hybridpot.potential import zbl_pair_energy
+from hybridpot.potential import GraphModel
 
 
 class ElementNetworks(nn.Module):
@@ -145,79 +139,6 @@ def behler_parrinello(
                       species=spec.species)
 
 
-# ------------------------------------------------------------------ physics baselines and hybrids
-
-
-def second_moment_energy(
-    params: SecondMomentParams, graph: jraph.GraphsTuple, species: Sequence[int], cutoff: float
-) -> jnp.ndarray:
-    """Second-moment (Gupta/Cleri–Rosato) embedded-atom energy per graph, ``[n_graph]`` eV.
-
-    Args:
-        params: :class:`~hybridpot.physics.embedded_atom.SecondMomentParams` over ``species``.
-        graph: ``GraphsTuple`` with cutoff ≥ ``cutoff`` (padding-safe).
-        species: atomic numbers indexing the ``[S, S]`` parameters.
-        cutoff: envelope cutoff, Å.
-    """
-    z = graph.nodes["atomic_numbers"]
-    check_species(z, species)
-    s = jnp.asarray(np.maximum(species_index_table(species), 0))[z]
-    mask = edge_mask(graph)
-    n_node = z.shape[0]
-    e = second_moment_atomic_energies(
-        edge_distances(graph), s[graph.receivers], s[graph.senders], graph.receivers, mask.astype(jnp.float32),
-        n_node, params, cutoff,
-    )
-    e = jnp.where(node_mask(graph), e, 0.0)
-    return jax.ops.segment_sum(e, node_graph_index(graph), num_segments=graph.n_node.shape[0])
-
-
-def zbl_graph_energy(graph: jraph.GraphsTuple, cutoff: float, params=ZBL_UNIVERSAL) -> jnp.ndarray:
-    """Universal ZBL core repulsion with a polynomial-envelope switch at ``cutoff``, ``[n_graph]`` eV."""
-    return zbl_pair_energy(graph, params, EnvelopeZBLSwitch(cutoff))
-
-
-def compose_graph_model(strategy: Callable, physics: Callable, physics_params: Any, learned: GraphModel) -> GraphModel:
-    """A hybrid :class:`~hybridpot.models.GraphModel` from a :mod:`hybridpot.hybrid` strategy.
-
-    ``energy(params, graph, triplets) = strategy(physics, learned.energy)(params, (graph,
-    triplets)).total`` with ``params = {"physics": ..., "learned": ...}`` (plus ``"mix"`` for
-    ``physinet``); e.g. ``strategy=hybridpot.hybrid.additive`` gives E = E_phys + E_BP with both
-    parts trainable. Train with ``normalisation.scale=false`` (the trainer's scale would multiply
-    the physics term too). A *fixed* physics term goes to ``fit(..., physics_energy=...)`` instead.
-
-    Args:
-        strategy: ``additive``, ``physinet``, … of :mod:`hybridpot.hybrid.compose`.
-        physics: ``physics(params, graph) -> [n_graph]`` eV.
-        physics_params: initial physics parameters (a pytree of float arrays).
-        learned: the learned model (e.g. :func:`behler_parrinello`).
-    Returns:
-        a ``GraphModel`` with the learned model's cutoff, triplets and species.
-    """
-
-    def physics_term(p, inputs):
-        return physics(p, inputs[0])
-
-    def learned_term(p, inputs):
-        return learned.energy(p, *inputs)
-
-    terms = strategy(physics_term, learned_term)
-
-    def init(key, graph, triplets):
-        params = {"physics": jax.tree_util.tree_map(jnp.asarray, physics_params), "learned": learned.init(key, graph, triplets)}
-        if getattr(strategy, "__name__", "") == "physinet":
-            from hybridpot.hybrid import physinet_mix
-
-            params["mix"] = physinet_mix(1.0, 1.0)
-        return params
-
-    def energy(params, graph, triplets):
-        return terms(params, (graph, triplets)).total
-
-    return GraphModel(init=init, energy=energy, cutoff=learned.cutoff, needs_triplets=learned.needs_triplets,
-                      species=learned.species)
-
-
 _ACTIVATIONS = {"tanh": nn.tanh, "silu": nn.silu, "softplus": nn.softplus}
 
 
@@ -249,5 +170,5 @@ def behler_parrinello_model(
                              triplet_chunk=triplet_chunk)
 
 
-#: Model kinds for model files (:mod:`hybridpot.io.registry` finds this dict).
+#: Model kinds for model files (:mod:`hybridpot.potentials.registry` finds this dict).
 MODEL_KINDS = {"behler_parrinello": behler_parrinello_model}

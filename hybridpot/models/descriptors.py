@@ -41,10 +41,16 @@ from hybridpot.basis.symmetry_functions import (
     radial_symmetry_terms,
     symmetry_function_parameters,
 )
+from hybridpot.elements import check_species, species_index_table
 from hybridpot.graph.batch import batch_graphs, edge_mask, node_mask, pad_graph
 from hybridpot.graph.geometry import edge_distances, edge_vectors, safe_norm
-from hybridpot.graph.triplets import Triplets, build_triplets, pad_triplets, triplet_angles, triplet_mask
-from hybridpot.models.base import check_species
+from hybridpot.graph.triplets import (
+    Triplets,
+    build_triplets,
+    pad_triplets,
+    triplet_angles,
+    triplet_mask,
+)
 
 
 class SymmetryFunctionSpec(NamedTuple):
@@ -140,14 +146,6 @@ def symmetry_function_spec(
     )
 
 
-def species_index_table(species: Sequence[int]) -> np.ndarray:
-    """``[119] int32``: position of Z in ``species``; −1 for other elements, 0 for padding (Z = 0)."""
-    table = np.full(119, -1, np.int32)
-    table[0] = 0
-    table[np.asarray(species, np.int64)] = np.arange(len(species), dtype=np.int32)
-    return table
-
-
 def pair_index_table(n_species: int) -> np.ndarray:
     """``[S, S] int32``: index of the unordered pair {s, t} in the order (0,0), (0,1), …, (1,1), …"""
     table = np.zeros((n_species, n_species), np.int32)
@@ -166,7 +164,7 @@ def symmetry_function_descriptors(
 
     Jittable, vmappable and differentiable; padding edges and triplets add exactly 0 and padding
     nodes get an all-zero row. Elements outside ``spec.species`` are counted as species 0 here
-    (callers check species: :func:`hybridpot.models.base.check_species`).
+    (callers check species: :func:`hybridpot.elements.check_species`).
 
     Args:
         graph: ``GraphsTuple`` built with a cutoff ≥ ``spec.cutoff`` (edges beyond it add 0).

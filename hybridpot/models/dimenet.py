@@ -1,4 +1,4 @@
-r"""DimeNet, DimeNet++ and DimezblNet (DimeNet + an explicit ZBL term) over hybridpot graphs.
+r"""DimeNet and DimeNet++ over hybridpot graphs (DimezblNet is their composition with ZBL).
 
 DimeNet (Gasteiger, Groß & Günnemann, ICLR 2020) passes messages :math:`m_{ji}` along directed edges
 j → i and updates them from the messages :math:`m_{kj}` of the edges that end in j, with the angle
@@ -16,9 +16,8 @@ bilinear layer by a Hadamard product in a down-projected triplet space (``int_em
 linear SBF/RBF maps by two-layer maps through ``basis_emb_size``.
 
 DimezblNet (Tao & Wan) adds the Ziegler–Biersack–Littmark repulsion of every pair within the ZBL
-range (eq. 8–10, :func:`hybridpot.physics.zbl.zbl_energy`, each pair once via
-:func:`hybridpot.potential.pair_energy`) to the learned energy, composed with
-:func:`hybridpot.hybrid.additive`.
+range (eq. 8–10) to the learned energy. It is not a flag of this model but a composition,
+``additive(zbl_term(...), dimenet_pp(...))``: :func:`hybridpot.potentials.dimezblnet`.
 
 Conventions and choices (see docs/models/dimenet.md for the reasoning):
 
@@ -46,7 +45,6 @@ Conventions and choices (see docs/models/dimenet.md for the reasoning):
 
 from __future__ import annotations
 
-import functools
 from typing import Any, Literal, Sequence
 
 import flax.linen as nn
@@ -63,19 +61,19 @@ from hybridpot.basis import (
     spherical_bessel_radial,
     zonal_spherical_harmonics,
 )
-from hybridpot.graph import Triplets, edge_distances, edge_mask, node_graph_index, node_mask
+from hybridpot.elements import check_species, check_species_list, species_index_table
+from hybridpot.graph import (
+    Triplets,
+    edge_distances,
+    edge_mask,
+    node_graph_index,
+    node_mask,
+)
 from hybridpot.graph.triplets import SAME_IMAGE_TOLERANCE, triplet_angles
-from hybridpot.hybrid import additive, pure_network
-from hybridpot.models.base import GraphModel, check_species
-from hybridpot.physics.zbl import ZBL_UNIVERSAL, EnvelopeZBLSwitch, LammpsZBLSwitch, ZBLParams, zbl_energy
-from hybridpot.potential import pair_energy, zbl_pair_energy
+from hybridpot.potential import GraphModel
 
 Variant = Literal["dimenet", "dimenet++"]
 RbfEdge = Literal["kj", "ji"]
-ZBLSwitchName = Literal["envelope", "lammps", "none"]
-
-#: Length of the atomic-number → species-index table (Z = 0..118).
-_N_Z = 119
 
 
 # ----------------------------------------------------------------------------- initialisers
@@ -98,25 +96,6 @@ def glorot_orthogonal(scale: float = 2.0):
 def _dense(features: int, *, bias: bool = True, zeros: bool = False, dtype=jnp.float32, name=None) -> nn.Dense:
     kernel_init = nn.initializers.zeros if zeros else glorot_orthogonal()
     return nn.Dense(features, use_bias=bias, kernel_init=kernel_init, param_dtype=dtype, name=name)
-
-
-# ----------------------------------------------------------------------------- species
-def species_table(species: Sequence[int]) -> np.ndarray:
-    """``[119]`` int32 lookup Z → position of Z in ``species`` (−1 for elements not in it).
-
-    Raises ``ValueError`` for an empty tuple, repeats, or atomic numbers outside 1..118.
-    """
-    species = tuple(int(z) for z in species)
-    if not species:
-        raise ValueError("species must name at least one element")
-    if len(set(species)) != len(species):
-        raise ValueError(f"species has repeated elements: {list(species)}")
-    bad = [z for z in species if not 1 <= z <= 118]
-    if bad:
-        raise ValueError(f"species holds atomic numbers outside 1..118: {bad}")
-    table = np.full(_N_Z, -1, np.int32)
-    table[list(species)] = np.arange(len(species), dtype=np.int32)
-    return table
 
 
 # ----------------------------------------------------------------------------- triplets
@@ -330,7 +309,7 @@ class DimeNetNetwork(nn.Module):
     def __call__(self, graph: jraph.GraphsTuple, triplets: Triplets | None = None) -> jax.Array:
         z = graph.nodes["atomic_numbers"]
         n_node, n_graph = z.shape[0], graph.n_node.shape[0]
-        table = species_table(self.species)
+        table = species_index_table(self.species)
         index = jnp.maximum(jnp.asarray(table)[z], 0)  # padding / unknown → row 0 (masked below)
 
         real_edge = edge_mask(graph)
@@ -367,25 +346,6 @@ class DimeNetNetwork(nn.Module):
         return jax.ops.segment_sum(atomic, node_graph_index(graph), num_segments=n_graph)
 
 
-# ----------------------------------------------------------------------------- ZBL calculator
-def zbl_switch(name: ZBLSwitchName, cutoff: float, inner: float | None = None):
-    """The ZBL cutoff treatment by name: ``"envelope"`` → ``EnvelopeZBLSwitch(cutoff, 6)``,
-    ``"lammps"`` → ``LammpsZBLSwitch(inner or cutoff / 2, cutoff)``, ``"none"`` → None (bare ZBL,
-    truncated where the graph ends: not smooth at the cutoff). Distances in Å."""
-    check_positive("zbl cutoff", cutoff)
-    if name == "envelope":
-        return EnvelopeZBLSwitch(float(cutoff), 6)
-    if name == "lammps":
-        return LammpsZBLSwitch(float(cutoff) / 2 if inner is None else float(inner), float(cutoff))
-    if name == "none":
-        return None
-    raise ValueError(f"unknown zbl_switch {name!r}; use 'envelope', 'lammps' or 'none'")
-
-
-def _zbl_params_array(params: ZBLParams = ZBL_UNIVERSAL, dtype=jnp.float32) -> ZBLParams:
-    return ZBLParams(*(jnp.asarray(np.asarray(x, np.float64), dtype) for x in params))
-
-
 # ----------------------------------------------------------------------------- GraphModel
 _NETWORK_DEFAULTS = {
     "dimenet": dict(emb_size=128, num_blocks=6, num_bilinear=8),
@@ -398,40 +358,20 @@ def dimenet_model(
     *,
     variant: Variant = "dimenet++",
     cutoff: float = 5.0,
-    zbl: bool = False,
-    zbl_trainable: bool = False,
-    zbl_switch_name: ZBLSwitchName = "envelope",
-    zbl_cutoff: float | None = None,
-    zbl_inner: float | None = None,
-    network_scale: float = 1.0,
-    element_energies=None,
     param_dtype=jnp.float32,
     **hyper,
 ) -> GraphModel:
-    r"""A DimeNet / DimeNet++ :class:`~hybridpot.models.GraphModel`, with or without the ZBL term.
+    r"""A DimeNet / DimeNet++ network as a :class:`~hybridpot.potential.GraphModel`.
 
-    .. math::
-        E = [\,\textstyle\sum_{i<j} E_\text{ZBL}(r_{ij})\,] + \sum_i \mu_{Z_i} + s_\text{net}\, E_\text{DimeNet}(\theta)
+    ``energy(params, graph, triplets) -> [n_graph]`` eV is the network's sum of atomic outputs
+    (the assembled potential adds the per-element shift and scale, :mod:`hybridpot.potentials`).
+    DimezblNet is a composition: ``hybridpot.hybrid.additive(zbl_term(...), dimenet_pp(...))``
+    (:func:`hybridpot.potentials.dimezblnet`).
 
     Args:
         species: atomic numbers the model embeds; others raise ``ValueError`` naming them.
         variant: ``"dimenet"`` or ``"dimenet++"``.
         cutoff: graph and basis cutoff r_c, Å (published: 5).
-        zbl: add the ZBL term (DimezblNet). The network and its parameters are the same either way:
-            ``params = {"physics": ..., "learned": network params}``.
-        zbl_trainable: ZBL screening parameters (:class:`ZBLParams`) are ``params["physics"]``
-            and trained; otherwise the universal ZBL values are fixed and ``params["physics"] = {}``.
-        zbl_switch_name: ``"envelope"`` (default: ZBL × u_6(r / zbl_cutoff), smooth to second
-            order, ≈ 1 at bonding distances), ``"lammps"`` or ``"none"`` (see :func:`zbl_switch`).
-        zbl_cutoff: ZBL range, Å (≤ ``cutoff``; default ``cutoff``). Pairs beyond it get exactly 0.
-        zbl_inner: inner radius of the LAMMPS switch, Å (default ``zbl_cutoff / 2``).
-        network_scale: fixed factor s_net on the network energy (eV), e.g. the force RMS of the data
-            when the trainer's scale normalisation is off (needed with a trainable ZBL term, which
-            the trainer's scale would multiply too; docs/training.md).
-        element_energies: fixed per-element reference energies μ_Z, eV per atom: a ``[119]`` array
-            indexed by Z (e.g. ``fit_energy_normalisation(..., physics_energies=ZBL).shift``, so the
-            large ZBL offset of bonded molecules is not left to the network); default 0. Use with
-            the trainer's ``normalisation.shift=false``.
         param_dtype: dtype of the parameters.
         **hyper: :class:`DimeNetNetwork` fields (``emb_size``, ``num_blocks``, ``num_bilinear``,
             ``out_emb_size``, ``int_emb_size``, ``basis_emb_size``, ``num_spherical``,
@@ -439,14 +379,13 @@ def dimenet_model(
             ``num_dense_output``, ``rbf_edge``); defaults are the published ones of the variant.
 
     Returns:
-        ``GraphModel(init, energy, cutoff, needs_triplets=True, species)``; ``energy(params, graph,
-        triplets) -> [n_graph]`` eV (``triplets=None``: dense enumeration, small graphs only).
+        ``GraphModel(init, energy, cutoff, needs_triplets=True, species)``; ``triplets=None`` in
+        ``energy`` means the dense enumeration (small graphs only).
     """
     if variant not in _NETWORK_DEFAULTS:
         raise ValueError(f"unknown variant {variant!r}; use 'dimenet' or 'dimenet++'")
     check_positive("cutoff", cutoff)
-    species = tuple(int(z) for z in species)
-    species_table(species)  # validates
+    species = check_species_list(species)
     known = set(DimeNetNetwork.__dataclass_fields__) - {"species", "variant", "cutoff", "param_dtype", "parent", "name"}
     unknown = sorted(set(hyper) - known)
     if unknown:
@@ -460,84 +399,30 @@ def dimenet_model(
         species=species, variant=variant, cutoff=float(cutoff), param_dtype=param_dtype,
         **{**_NETWORK_DEFAULTS[variant], **hyper},
     )
-    scale = float(network_scale)
-
-    mu = None if element_energies is None else np.asarray(element_energies, np.float64)
-    if mu is not None and mu.shape != (_N_Z,):
-        raise ValueError(f"element_energies must be a [{_N_Z}] array indexed by atomic number, got {list(mu.shape)}")
-    if mu is not None:
-        mu = mu.copy()
-        mu[0] = 0.0  # padding atoms add nothing
-
-    def learned(params, inputs):
-        graph, triplets = inputs
-        e = scale * network.apply({"params": params}, graph, triplets)
-        if mu is not None:
-            z = graph.nodes["atomic_numbers"]
-            per_atom = jnp.asarray(mu, e.dtype)[z]  # μ_0 = padding is 0
-            e = e + jax.ops.segment_sum(per_atom, node_graph_index(graph), num_segments=e.shape[0])
-        return e
-
-    if zbl:
-        zc = float(cutoff if zbl_cutoff is None else zbl_cutoff)
-        if not 0 < zc <= cutoff:
-            raise ValueError(f"zbl_cutoff must be in (0, cutoff={cutoff}] Å, got {zc}")
-        switch = zbl_switch(zbl_switch_name, zc, zbl_inner)
-
-        def physics(params, inputs):
-            graph, _ = inputs
-            zp = params if zbl_trainable else ZBL_UNIVERSAL
-            if switch is None:  # bare ZBL, truncated at the ZBL range
-                return pair_energy(graph, lambda r, zi, zj: jnp.where(r < zc, zbl_energy(r, zi, zj, zp), 0.0))
-            return zbl_pair_energy(graph, zp, switch)
-
-        terms = additive(physics, learned)
-    else:
-        terms = pure_network(learned)
 
     def init(key, graph, triplets=None):
-        """``{"physics": ZBLParams | {}, "learned": network params}`` for this graph's shapes."""
-        learned_params = network.init(key, graph, triplets)["params"]
-        physics_params = _zbl_params_array(ZBL_UNIVERSAL, param_dtype) if (zbl and zbl_trainable) else {}
-        return {"physics": physics_params, "learned": learned_params}
+        """The network parameters for this graph's shapes."""
+        return network.init(key, graph, triplets)["params"]
 
     def energy(params, graph, triplets=None):
-        """``[n_graph]`` eV: ZBL (if on) plus the network; ValueError for elements not in species."""
+        """``[n_graph]`` eV; ValueError for elements not in species."""
         check_species(graph.nodes["atomic_numbers"], species)
-        return terms(params, (graph, triplets)).total
+        return network.apply({"params": params}, graph, triplets)
 
     return GraphModel(init=init, energy=energy, cutoff=float(cutoff), needs_triplets=True, species=species)
 
 
-def dimenet(species: Sequence[int], *, zbl: bool = False, **kwargs) -> GraphModel:
+def dimenet(species: Sequence[int], **kwargs) -> GraphModel:
     """DimeNet (bilinear interaction; emb 128, 6 blocks, 8 bilinear, 6 radial, 7 spherical, r_c 5 Å,
-    p = 6) as a ``GraphModel``; ``zbl=True`` gives DimezblNet. Keywords as :func:`dimenet_model`."""
-    return dimenet_model(species, variant="dimenet", zbl=zbl, **kwargs)
+    p = 6) as a ``GraphModel``. Keywords as :func:`dimenet_model`."""
+    return dimenet_model(species, variant="dimenet", **kwargs)
 
 
-def dimenet_pp(species: Sequence[int], *, zbl: bool = False, **kwargs) -> GraphModel:
+def dimenet_pp(species: Sequence[int], **kwargs) -> GraphModel:
     """DimeNet++ (emb 128, out-emb 256, int-emb 64, basis-emb 8, 4 blocks, 6 radial, 7 spherical,
-    r_c 5 Å, p = 6) as a ``GraphModel``; ``zbl=True`` adds the ZBL term. Keywords as :func:`dimenet_model`."""
-    return dimenet_model(species, variant="dimenet++", zbl=zbl, **kwargs)
+    r_c 5 Å, p = 6) as a ``GraphModel``. Keywords as :func:`dimenet_model`."""
+    return dimenet_model(species, variant="dimenet++", **kwargs)
 
 
-def dense_triplet_energy_fn(model: GraphModel):
-    """``(params, graph) -> [n_graph]`` eV with dense in-jit triplets, for :mod:`hybridpot.testing` checks.
-
-    The checks rebuild and trace graphs, so triplets cannot come from the host; this uses
-    :func:`all_edge_pairs` (O(n_edge²), small molecules only). Cached per model so the checks'
-    compiled functions are reused.
-    """
-    return _energy_fn_cache(model)
-
-
-@functools.lru_cache(maxsize=32)
-def _energy_fn_cache(model: GraphModel):
-    def fn(params, graph):
-        return model.energy(params, graph, None)
-
-    return fn
-
-
-#: Model kinds for model files (:mod:`hybridpot.io.registry` finds this dict).
+#: Model kinds for model files (:mod:`hybridpot.potentials.registry` finds this dict).
 MODEL_KINDS = {"dimenet": dimenet, "dimenet++": dimenet_pp}

@@ -16,7 +16,7 @@ triplet path of trainers and calculators:
     E^{(3)}_g = \sum_{k \to j \to i} a_{Z_j} \cos\theta_{kji}\, f_c(r_{kj}) f_c(r_{ji}).
 
 :func:`pair_mlp_model` wraps the module into a :class:`~hybridpot.models.GraphModel`; it is the
-``"pair_mlp"`` kind of model files (:mod:`hybridpot.io.registry`).
+``"pair_mlp"`` kind of model files (:mod:`hybridpot.potentials.registry`).
 """
 
 from __future__ import annotations
@@ -31,13 +31,15 @@ import numpy as np
 
 from hybridpot.basis.envelopes import cosine_cutoff
 from hybridpot.basis.gaussian import gaussian_basis, gaussian_centers
-from hybridpot.graph import edge_distances, edge_graph_index, triplet_angles, triplet_mask
-from hybridpot.models.base import GraphModel
+from hybridpot.elements import N_ELEMENTS, species_index_table
+from hybridpot.graph import (
+    edge_distances,
+    edge_graph_index,
+    triplet_angles,
+    triplet_mask,
+)
 from hybridpot.models.mlp import MLP
-from hybridpot.potential import pair_energy
-
-#: Number of rows of the embedding table when no species are given (atomic numbers 0..118).
-_ALL_ELEMENTS = 119
+from hybridpot.potential import GraphModel, pair_energy
 
 
 class PairMLP(nn.Module):
@@ -65,13 +67,11 @@ class PairMLP(nn.Module):
 
     @nn.compact
     def __call__(self, graph, triplets=None):
-        if self.species is None:
-            table = jnp.arange(_ALL_ELEMENTS, dtype=jnp.int32)
-            n_rows = _ALL_ELEMENTS
-        else:
-            lookup = np.zeros(_ALL_ELEMENTS, np.int32)
-            lookup[list(self.species)] = np.arange(len(self.species))
-            table = jnp.asarray(lookup)
+        if self.species is None:  # one embedding row per atomic number
+            table = jnp.arange(N_ELEMENTS, dtype=jnp.int32)
+            n_rows = N_ELEMENTS
+        else:  # unknown elements are rejected host-side; padding atoms read row 0 and are masked
+            table = jnp.asarray(np.maximum(species_index_table(self.species), 0))
             n_rows = len(self.species)
         embed = nn.Embed(n_rows, self.embedding_dim, param_dtype=self.param_dtype)
         mlp = MLP(tuple(self.hidden), 1, activation=nn.silu, param_dtype=self.param_dtype)
@@ -149,5 +149,5 @@ def _pair_mlp_model(cutoff, species, n_basis, hidden, embedding_dim, three_body,
     )
 
 
-#: Model kinds this module provides (found by :mod:`hybridpot.io.registry` for model files).
+#: Model kinds this module provides (found by :mod:`hybridpot.potentials.registry` for model files).
 MODEL_KINDS = {"pair_mlp": pair_mlp_model}

@@ -32,8 +32,15 @@ Buckingham continuation below its maximum. Concrete parameters are validated (a
 ``ValueError`` names the problem); traced values are not inspected.
 """
 
-from hybridpot.physics.buckingham import BuckinghamParams, buckingham_energy, buckingham_r_max
-from hybridpot.physics.coulomb import coulomb_energy, damped_shifted_force_coulomb_energy
+from hybridpot.physics.buckingham import (
+    BuckinghamParams,
+    buckingham_energy,
+    buckingham_r_max,
+)
+from hybridpot.physics.coulomb import (
+    coulomb_energy,
+    damped_shifted_force_coulomb_energy,
+)
 from hybridpot.physics.embedded_atom import (
     SecondMomentParams,
     second_moment_atomic_energies,

@@ -14,7 +14,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from hybridpot._checks import check_shape
-from hybridpot.spectroscopy.dvr import _check_uniform_grid, _grid_spacing, vibrational_states
+from hybridpot.spectroscopy.dvr import (
+    _check_uniform_grid,
+    _grid_spacing,
+    vibrational_states,
+)
 
 
 def franck_condon_grid() -> np.ndarray:

@@ -1,10 +1,12 @@
 """Training: full-batch compiled loops and the minibatch trainer of graph potentials.
 
 The graph trainer (:func:`fit`, :func:`resume`) trains vmapped ensembles of any
-:class:`~hybridpot.models.GraphModel` on energies, forces and stresses; see docs/training.md.
+:class:`~hybridpot.potential.GraphModel` (a network, a physics term or a hybrid of
+:mod:`hybridpot.hybrid`) on energies, forces and stresses; see docs/training.md.
 """
 
-from hybridpot.train.checkpoint import load_checkpoint, save_checkpoint, unflatten_like
+from hybridpot._store import load_checkpoint, save_checkpoint, unflatten_like
+from hybridpot.structures import Dataset, Structure
 from hybridpot.train.config import (
     DataConfig,
     LossConfig,
@@ -18,10 +20,15 @@ from hybridpot.train.config import (
     load_config,
     save_config,
 )
-from hybridpot.train.data import Batch, Dataset, GraphSet, Structure, collate, make_buckets, prefetch
+from hybridpot.train.data import Batch, GraphSet, collate, make_buckets, prefetch
 from hybridpot.train.full_batch import FitResult, fit_full_batch, polish_lbfgs
-from hybridpot.train.losses import UNITS, Predictions, elementwise_loss, metrics_from_sums
-from hybridpot.train.normalisation import EnergyNormalisation, fit_energy_normalisation, normalised_energy
+from hybridpot.train.losses import (
+    UNITS,
+    Predictions,
+    elementwise_loss,
+    metrics_from_sums,
+)
+from hybridpot.train.normalisation import fit_energy_normalisation
 from hybridpot.train.optimizers import ema_update, make_optimizer, make_schedule
 from hybridpot.train.trainer import (
     NonFiniteError,
@@ -38,7 +45,6 @@ __all__ = [
     "Batch",
     "DataConfig",
     "Dataset",
-    "EnergyNormalisation",
     "FitResult",
     "GraphSet",
     "LossConfig",
@@ -69,7 +75,6 @@ __all__ = [
     "make_optimizer",
     "make_schedule",
     "metrics_from_sums",
-    "normalised_energy",
     "polish_lbfgs",
     "predict",
     "prefetch",

@@ -1,9 +1,11 @@
 """Typed, validated training configuration: dataclasses, YAML files and ``key.sub=value`` overrides.
 
-A :class:`TrainConfig` is a tree of frozen dataclasses (hashable, so a config is a static argument
-of compiled functions). :func:`config_from_dict` validates a plain dict against it: unknown keys
-and values of the wrong type raise ``ValueError`` naming the key (``optim.learnin_rate``). The
-full config is written to every run folder (``config.yaml``) and into every checkpoint.
+A :class:`TrainConfig` is a tree of frozen pydantic dataclasses (plain dataclasses to the rest of
+the code: hashable, so a config is a static argument of compiled functions, and
+``dataclasses.replace`` revalidates). :func:`config_from_dict` validates a plain dict against it
+with pydantic: unknown keys are rejected, and every unknown key, value of the wrong type or value
+out of range raises ``ValueError`` naming the dotted key (``optim.learnin_rate``). The full config
+is written to every run folder (``config.yaml``) and into every checkpoint.
 
 Example::
 
@@ -14,14 +16,35 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import types
 import typing
-from typing import Any, Literal, Sequence
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import (
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic.dataclasses import dataclass
+
+# Strictness is per field rather than ``ConfigDict(strict=True)``, which would also refuse a mapping
+# for a section: bools are not numbers, strings are not parsed (YAML gives real types), a float is
+# not an int, and an int is accepted (and converted) for a float.
+_SECTION = ConfigDict(extra="forbid", strict=False)
+_IntGe0 = Annotated[StrictInt, Field(ge=0)]
+_IntGe1 = Annotated[StrictInt, Field(ge=1)]
+_FloatGe0 = Annotated[StrictFloat, Field(ge=0)]
+_FloatGt0 = Annotated[StrictFloat, Field(gt=0)]
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclass(frozen=True, config=_SECTION)
 class DataConfig:
     """Batching and padding.
 
@@ -33,22 +56,19 @@ class DataConfig:
         prefetch: batches prepared ahead by a background thread (0: none).
     """
 
-    batch_size: int = 8
-    n_buckets: int = 3
-    bucket_ratio: float = 1.5
-    shuffle: bool = True
-    prefetch: int = 2
-
-    def __post_init__(self):
-        _require(self.batch_size >= 1, "data.batch_size", self.batch_size, ">= 1")
-        _require(self.n_buckets >= 1, "data.n_buckets", self.n_buckets, ">= 1")
-        _require(self.bucket_ratio > 1.0, "data.bucket_ratio", self.bucket_ratio, "> 1")
-        _require(self.prefetch >= 0, "data.prefetch", self.prefetch, ">= 0")
+    batch_size: _IntGe1 = 8
+    n_buckets: _IntGe1 = 3
+    bucket_ratio: Annotated[StrictFloat, Field(gt=1)] = 1.5
+    shuffle: StrictBool = True
+    prefetch: _IntGe0 = 2
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclass(frozen=True, config=_SECTION)
 class LossConfig:
-    """Loss: ``w_E·L(E) + w_F·L(F) + w_σ·L(σ) [+ λ·⟨learned²⟩]``, each a masked mean of an elementwise loss.
+    """Loss: ``w_E·L(E) + w_F·L(F) + w_σ·L(σ)``, each a masked mean of an elementwise loss.
+
+    A penalty on the learned part of a hybrid (APHYNITY) belongs to the model, not to this
+    section: ``hybridpot.hybrid.aphynity(physics, learned, penalty=λ)``.
 
     Attributes:
         kind: elementwise loss ``"mse"``, ``"mae"`` or ``"huber"``.
@@ -57,27 +77,17 @@ class LossConfig:
         energy_per_atom: compare E/N (eV/atom) instead of E (eV).
         forces_weight: w_F (per force component, eV/Å).
         stress_weight: w_σ (per stress component, eV/Å³); structures without stress are skipped.
-        learned_weight: λ of the APHYNITY-style penalty λ·⟨(s·E_model/N)²⟩ on the learned part
-            of a hybrid (eV/atom, the per-element shift excluded; needs the trainer's
-            ``physics_energy``): of the fits to the data, prefer the one where the network
-            explains least (Yin et al. 2021, with a fixed multiplier).
     """
 
     kind: Literal["mse", "mae", "huber"] = "mse"
-    huber_delta: float = 0.01
-    energy_weight: float = 1.0
-    energy_per_atom: bool = True
-    forces_weight: float = 10.0
-    stress_weight: float = 0.0
-    learned_weight: float = 0.0
-
-    def __post_init__(self):
-        for name in ("energy_weight", "forces_weight", "stress_weight", "learned_weight"):
-            _require(getattr(self, name) >= 0, f"loss.{name}", getattr(self, name), ">= 0")
-        _require(self.huber_delta > 0, "loss.huber_delta", self.huber_delta, "> 0")
+    huber_delta: _FloatGt0 = 0.01
+    energy_weight: _FloatGe0 = 1.0
+    energy_per_atom: StrictBool = True
+    forces_weight: _FloatGe0 = 10.0
+    stress_weight: _FloatGe0 = 0.0
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclass(frozen=True, config=_SECTION)
 class OptimConfig:
     """optax optimiser, learning-rate schedule, gradient clipping and parameter EMA.
 
@@ -96,30 +106,27 @@ class OptimConfig:
     """
 
     name: Literal["adam", "amsgrad", "adamw"] = "adam"
-    learning_rate: float = 1e-3
-    weight_decay: float = 0.0
-    b1: float = 0.9
-    b2: float = 0.999
-    eps: float = 1e-8
-    warmup_steps: int = 0
+    learning_rate: _FloatGt0 = 1e-3
+    weight_decay: StrictFloat = 0.0
+    b1: StrictFloat = 0.9
+    b2: StrictFloat = 0.999
+    eps: StrictFloat = 1e-8
+    warmup_steps: _IntGe0 = 0
     decay: Literal["constant", "cosine", "exponential"] = "constant"
-    final_lr_fraction: float = 0.01
-    clip_norm: float | None = None
-    ema_decay: float | None = 0.99
+    final_lr_fraction: Annotated[StrictFloat, Field(gt=0, le=1)] = 0.01
+    clip_norm: _FloatGt0 | None = None
+    ema_decay: Annotated[StrictFloat, Field(ge=0, lt=1)] | None = 0.99
 
-    def __post_init__(self):
-        _require(self.learning_rate > 0, "optim.learning_rate", self.learning_rate, "> 0")
-        _require(self.warmup_steps >= 0, "optim.warmup_steps", self.warmup_steps, ">= 0")
-        _require(0 < self.final_lr_fraction <= 1, "optim.final_lr_fraction", self.final_lr_fraction, "in (0, 1]")
-        if self.clip_norm is not None:
-            _require(self.clip_norm > 0, "optim.clip_norm", self.clip_norm, "> 0")
-        if self.ema_decay is not None:
-            _require(0 <= self.ema_decay < 1, "optim.ema_decay", self.ema_decay, "in [0, 1)")
-        if self.weight_decay and self.name != "adamw":
-            raise ValueError(f"optim.weight_decay={self.weight_decay} needs optim.name='adamw', got {self.name!r}")
+    @field_validator("weight_decay")
+    @classmethod
+    def _weight_decay_needs_adamw(cls, value: float, info: ValidationInfo) -> float:
+        name = info.data.get("name", "adamw")  # absent when ``name`` itself failed: reported already
+        if value and name != "adamw":
+            raise ValueError(f"needs optim.name='adamw', got optim.name={name!r}")
+        return value
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclass(frozen=True, config=_SECTION)
 class NormalisationConfig:
     """Per-element energy shift and energy scale fitted on the training set.
 
@@ -128,11 +135,11 @@ class NormalisationConfig:
         scale: scale the model output by the RMS of the (residual) force components.
     """
 
-    shift: bool = True
-    scale: bool = True
+    shift: StrictBool = True
+    scale: StrictBool = True
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclass(frozen=True, config=_SECTION)
 class RunConfig:
     """Length, seeds, evaluation, checkpoints, precision and devices of a run.
 
@@ -153,27 +160,21 @@ class RunConfig:
         progress: show a tqdm progress bar.
     """
 
-    seed: int = 0
-    n_seeds: int = 1
-    shared_data_order: bool = False
-    max_steps: int = 1000
-    log_every: int = 10
-    eval_every: int = 100
-    checkpoint_every: int = 100
-    patience: int | None = None
-    min_delta: float = 0.0
+    seed: StrictInt = 0
+    n_seeds: _IntGe1 = 1
+    shared_data_order: StrictBool = False
+    max_steps: _IntGe1 = 1000
+    log_every: _IntGe1 = 10
+    eval_every: _IntGe1 = 100
+    checkpoint_every: _IntGe1 = 100
+    patience: _IntGe1 | None = None
+    min_delta: StrictFloat = 0.0
     dtype: Literal["float32", "float64"] = "float32"
     parallel: Literal["none", "data", "seeds"] = "none"
-    progress: bool = True
-
-    def __post_init__(self):
-        for name in ("n_seeds", "max_steps", "log_every", "eval_every", "checkpoint_every"):
-            _require(getattr(self, name) >= 1, f"run.{name}", getattr(self, name), ">= 1")
-        if self.patience is not None:
-            _require(self.patience >= 1, "run.patience", self.patience, ">= 1")
+    progress: StrictBool = True
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclass(frozen=True, config=_SECTION)
 class TrainConfig:
     """The whole training configuration (see the section dataclasses)."""
 
@@ -184,88 +185,69 @@ class TrainConfig:
     run: RunConfig = dataclasses.field(default_factory=RunConfig)
 
 
-def _require(ok: bool, key: str, value, what: str) -> None:
-    if not ok:
-        raise ValueError(f"{key} must be {what}, got {value!r}")
+_VALIDATOR = TypeAdapter(TrainConfig)
+_UNKNOWN_KEY = ("unexpected_keyword_argument", "invalid_key")  # pydantic's error types for unknown keys
+
+_LEARNED_WEIGHT_REMOVED = (
+    "loss.learned_weight was removed: the APHYNITY penalty belongs to the model now; compose it with "
+    "hybridpot.hybrid.aphynity(physics, learned, penalty=λ) (in a train file: strategy: {name: aphynity, "
+    "penalty: λ})"
+)
 
 
-def _type_name(tp) -> str:
-    if typing.get_origin(tp) is Literal:
-        return " | ".join(repr(a) for a in typing.get_args(tp))
-    if _is_union(tp):
-        return " | ".join(_type_name(a) for a in typing.get_args(tp))
-    return getattr(tp, "__name__", str(tp))
+def _section_fields(path: Sequence[str]) -> list[str]:
+    """Field names of the section at ``path`` (``()``: the top level)."""
+    cls: Any = TrainConfig
+    for name in path:
+        cls = typing.get_type_hints(cls)[name]
+    return [f.name for f in dataclasses.fields(cls)]
 
 
-def _is_union(tp) -> bool:
-    return typing.get_origin(tp) in (typing.Union, types.UnionType)
+def _error_message(err: ValidationError) -> str:
+    """One message for all of pydantic's errors, each naming its dotted key (and value)."""
+    unknown: dict[tuple, list[str]] = {}
+    problems = []
+    for e in err.errors():
+        key = ".".join(map(str, e["loc"]))
+        if e["type"] in _UNKNOWN_KEY:
+            unknown.setdefault(e["loc"][:-1], []).append(key)
+        else:
+            why = str(e["ctx"]["error"]) if e["type"] == "value_error" else e["msg"]
+            problems.append(f"{key}={e['input']!r}: {why}")
+    unknown_keys = [
+        f"unknown config key(s) {keys}; known keys of {'.'.join(section) or 'the config'}: {_section_fields(section)}"
+        for section, keys in unknown.items()
+    ]
+    return "; ".join(unknown_keys + problems)
 
 
-def _check_value(key: str, value, tp):
-    """``value`` converted to ``tp`` (int → float only), or ``ValueError`` naming ``key``."""
-    if _is_union(tp):
-        for arg in typing.get_args(tp):
-            if arg is type(None):
-                if value is None:
-                    return None
-                continue
-            try:
-                return _check_value(key, value, arg)
-            except ValueError:
-                pass
-        raise ValueError(f"{key}: expected {_type_name(tp)}, got {value!r} ({type(value).__name__})")
-    if typing.get_origin(tp) is Literal:
-        if value in typing.get_args(tp) and isinstance(value, str):
-            return value
-        raise ValueError(f"{key}: expected one of {_type_name(tp)}, got {value!r}")
-    if dataclasses.is_dataclass(tp):
-        if isinstance(value, tp):
-            return value
-        if not isinstance(value, dict):
-            raise ValueError(f"{key}: expected a mapping for section {tp.__name__}, got {value!r}")
-        return _from_dict(tp, value, key + ".")
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-    elif tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    elif tp is str:
-        if isinstance(value, str):
-            return value
-    raise ValueError(f"{key}: expected {_type_name(tp)}, got {value!r} ({type(value).__name__})")
-
-
-def _from_dict(cls, data: dict, prefix: str):
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    unknown = [k for k in data if k not in names]
-    if unknown:
-        raise ValueError(
-            f"unknown config key(s) {[prefix + str(k) for k in unknown]}; "
-            f"known keys of {prefix.rstrip('.') or 'the config'}: {names}"
-        )
-    kwargs = {k: _check_value(prefix + k, v, hints[k]) for k, v in data.items()}
-    try:
-        return cls(**kwargs)
-    except ValueError as err:
-        raise ValueError(f"{err}") from None
+def _migrate(data: dict) -> dict:
+    """Bring a config written by an older version (run folders, checkpoints) to the current keys."""
+    loss = data.get("loss")
+    if isinstance(loss, dict) and "learned_weight" in loss:
+        if loss["learned_weight"] != 0:
+            raise ValueError(_LEARNED_WEIGHT_REMOVED)
+        data = {**data, "loss": {k: v for k, v in loss.items() if k != "learned_weight"}}
+    return data
 
 
 def config_from_dict(data: dict | None) -> TrainConfig:
     """Validate a nested dict (e.g. parsed YAML) into a :class:`TrainConfig`; missing keys take defaults.
 
+    A ``loss.learned_weight`` of 0 (written by older versions) is dropped.
+
     Raises:
-        ValueError: naming unknown keys (with the known ones) or values of the wrong type.
+        ValueError: naming unknown keys (with the known ones of their section), values of the
+            wrong type or out of range (with the value), or a non-zero ``loss.learned_weight``.
     """
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ValueError(f"a config must be a mapping, got {type(data).__name__}")
-    return _from_dict(TrainConfig, data, "")
+        raise ValueError(f"a config must be a mapping, got {type(data).__name__}")  # noqa: TRY004
+    try:
+        return _VALIDATOR.validate_python(_migrate(data))
+    except ValidationError as err:
+        raise ValueError(_error_message(err)) from None
 
 
 def config_to_dict(config: TrainConfig) -> dict:
@@ -285,48 +267,25 @@ _Loader.add_implicit_resolver(
         |\.[0-9_]+(?:[eE][-+][0-9]+)?
         |[-+]?\.(?:inf|Inf|INF)
         |\.(?:nan|NaN|NAN))$""",
-        re.X,
+        re.VERBOSE,
     ),
     list("-+0123456789."),
 )
 
 
 def _parse_scalar(key: str, text: str, tp):
-    """Parse an override string to the field type ``tp``."""
-    low = text.strip().lower()
-    if _is_union(tp):
-        args = typing.get_args(tp)
-        if type(None) in args and low in ("none", "null", "~"):
-            return None
-        errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _parse_scalar(key, text, arg)
-            except ValueError as err:
-                errors.append(str(err))
-        raise ValueError(f"{key}: cannot parse {text!r} as {_type_name(tp)}")
-    if typing.get_origin(tp) is Literal:
-        return _check_value(key, text.strip(), tp)
-    if tp is bool:
-        if low in ("true", "yes", "1", "on"):
-            return True
-        if low in ("false", "no", "0", "off"):
-            return False
-    elif tp is int:
-        try:
-            return int(text.strip())
-        except ValueError:
-            pass
-    elif tp is float:
-        try:
-            return float(text.strip())
-        except ValueError:
-            pass
-    elif tp is str:
-        return text
-    raise ValueError(f"{key}: cannot parse {text!r} as {_type_name(tp)}")
+    """Parse an override string to the field type ``tp`` (ranges are left to :func:`config_from_dict`).
+
+    pydantic's lax parsing of strings (``true``/``yes``/``on``/``1`` for a bool, ``3e-4`` for a
+    float); ``none``, ``null`` or ``~`` give None where the field allows it.
+    """
+    text = text.strip()
+    if text.lower() in ("none", "null", "~") and type(None) in typing.get_args(tp):
+        return None
+    try:
+        return TypeAdapter(tp).validate_python(text, strict=False)
+    except ValidationError as err:
+        raise ValueError(f"{key}: cannot parse {text!r}: {err.errors()[0]['msg']}") from None
 
 
 def apply_overrides(data: dict, overrides: Sequence[str]) -> dict:

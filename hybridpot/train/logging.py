@@ -40,7 +40,7 @@ class MetricsLog:
 
     def truncate_after(self, step: int) -> None:
         """Drop rows with ``row["step"] > step`` (used on resume, so the log has no repeated steps)."""
-        from hybridpot.train.checkpoint import atomic_write
+        from hybridpot._store import atomic_write
 
         rows = [r for r in self.read() if r.get("step", 0) <= step]
         text = "".join(json.dumps(r) + "\n" for r in rows)
@@ -86,7 +86,7 @@ def plot_learning_curve(rows: Sequence[dict], path: str, units: str = "") -> Non
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    from hybridpot.train.checkpoint import atomic_write
+    from hybridpot._store import atomic_write
 
     atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100))
     plt.close(fig)

@@ -9,8 +9,9 @@ or a whole validation set are exact, and padding (nodes and graphs of the paddin
         + \lambda \frac{\sum_g (E^\text{learned}_g / N_g)^2}{N_g},
 
 with :math:`\ell` the MSE, MAE or Huber elementwise loss, :math:`\Delta E_g` in eV or eV/atom,
-and the last term (``learned_weight`` λ, hybrids only) the APHYNITY-style penalty on the learned
-part :math:`E^\text{learned} = s\,E^\text{model}` of a hybrid (the per-element shift excluded).
+and the last term (λ, the ``penalty`` of an :func:`hybridpot.hybrid.aphynity` hybrid) the APHYNITY
+penalty on the learned part :math:`E^\text{learned} = s\,E^\text{model}` of a hybrid (the
+per-element shift excluded).
 Metrics (MAE, RMSE) are reported in :data:`UNITS`.
 """
 
@@ -111,10 +112,13 @@ def loss_sums(pred: Predictions, batch, config) -> dict:
     return out
 
 
-def total_loss(sums: dict, config) -> jax.Array:
-    """Weighted loss ``Σ_q w_q · Σℓ_q / max(count_q, 1)`` from (summed) :func:`loss_sums`; scalar."""
+def total_loss(sums: dict, config, penalty: float = 0.0) -> jax.Array:
+    """Weighted loss ``Σ_q w_q · Σℓ_q / max(count_q, 1)`` from (summed) :func:`loss_sums`; scalar.
+
+    ``penalty``: λ of the learned part's mean square per atom, (eV/atom)⁻² (APHYNITY; 0: none).
+    """
     weights = {"energy": config.energy_weight, "forces": config.forces_weight, "stress": config.stress_weight,
-               "learned": config.learned_weight}
+               "learned": penalty}
     total = 0.0
     for name, (s, n) in sums.items():
         if weights[name]:

@@ -11,40 +11,19 @@ The trained energy of structure g is
 * :math:`s` (eV) the RMS of the residual force components :math:`F - F^\text{phys}` (eV/Å, read as
   eV per unit length of the model's output), so the network predicts O(1) numbers.
 
-:math:`E^\text{phys}` is a *fixed* physics term given to the trainer (``physics_energy``); a
-physics term with trainable parameters lives inside the ``GraphModel`` and is then scaled by
-:math:`s` too: set ``normalisation.scale=false`` for such hybrids.
+:math:`E^\text{phys}` is the physics part of a hybrid model at its initial parameters (a fixed
+term, or the starting point of a trainable one); the scale multiplies the learned part only
+(:mod:`hybridpot.potentials.assembled`).
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from typing import Sequence
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
-from hybridpot.graph.batch import node_graph_index
-
-#: Length of the per-element shift table (atomic numbers 0..118; 0 is padding, always 0 eV).
-N_ELEMENTS = 119
-
-
-class EnergyNormalisation(NamedTuple):
-    """Per-element shift and global scale.
-
-    Attributes:
-        shift: ``[119]`` eV per atom, indexed by atomic number (0 for padding and unseen elements).
-        scale: ``[]`` eV, multiplies the model's output.
-    """
-
-    shift: np.ndarray
-    scale: np.ndarray
-
-
-def identity_normalisation(dtype=np.float64) -> EnergyNormalisation:
-    """No shift (zeros) and unit scale."""
-    return EnergyNormalisation(np.zeros(N_ELEMENTS, dtype), np.asarray(1.0, dtype))
+from hybridpot.elements import N_ELEMENTS
+from hybridpot.potentials.normalisation import EnergyNormalisation
 
 
 def fit_energy_normalisation(
@@ -94,13 +73,3 @@ def fit_energy_normalisation(
         rms = float(np.sqrt(np.mean(flat**2))) if flat.size else 0.0
         scale = rms if np.isfinite(rms) and rms > 0 else 1.0
     return EnergyNormalisation(shift.astype(dtype), np.asarray(scale, dtype))
-
-
-def normalised_energy(model_energy: jax.Array, graph, normalisation: EnergyNormalisation) -> jax.Array:
-    """``s · model_energy + Σ_i μ_{Z_i}`` per graph: ``[n_graph]`` eV (padding nodes add 0). Jittable."""
-    z = graph.nodes["atomic_numbers"]
-    shift = jnp.asarray(normalisation.shift)[z]
-    n_graph = graph.n_node.shape[0]
-    per_graph = jax.ops.segment_sum(shift, node_graph_index(graph), num_segments=n_graph)
-    scale = jnp.asarray(normalisation.scale)
-    return scale.astype(model_energy.dtype) * model_energy + per_graph.astype(model_energy.dtype)

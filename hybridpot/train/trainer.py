@@ -13,6 +13,12 @@ Run folder::
     checkpoints/last.{npz,json}   written every ``checkpoint_every`` steps and at the end
     checkpoints/best.{npz,json}   EMA parameters of each member at its best validation loss
 
+The model is any :class:`~hybridpot.potential.GraphModel`; what is trained is the assembled potential
+(:mod:`hybridpot.potentials.assembled`): the model with the per-element shift and scale on its learned
+part. A hybrid's strategy (:mod:`hybridpot.hybrid`) says how it trains: ``aphynity`` adds its penalty
+on the learned part to the loss, ``sequential`` fits the physics term alone first (run folder
+``<run_dir>/physics_stage``), then freezes it and fits the rest.
+
 Loss and gradients that are not finite stop the run with :class:`NonFiniteError` naming the step,
 the member and the structures of its batch; the update of that step is not applied and no
 checkpoint is written after it, so the last checkpoint holds the last good state.
@@ -31,12 +37,21 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from hybridpot import _store as ckpt
 from hybridpot.graph import Bucket, PaddingBuckets
 from hybridpot.graph.batch import graph_mask
-from hybridpot.models.base import GraphModel
-from hybridpot.potential import energy_and_forces, energy_forces_stress
-from hybridpot.train import checkpoint as ckpt
-from hybridpot.train.config import LossConfig, OptimConfig, TrainConfig, config_from_dict, config_to_dict, save_config
+from hybridpot.hybrid.freezing import train_only
+from hybridpot.potential import GraphModel, energy_and_forces, energy_forces_stress
+from hybridpot.potentials.assembled import Potential, assembled_terms
+from hybridpot.potentials.normalisation import EnergyNormalisation, normalised_energy
+from hybridpot.train.config import (
+    LossConfig,
+    OptimConfig,
+    TrainConfig,
+    config_from_dict,
+    config_to_dict,
+    save_config,
+)
 from hybridpot.train.data import (
     Batch,
     Dataset,
@@ -49,13 +64,22 @@ from hybridpot.train.data import (
     steps_per_epoch,
 )
 from hybridpot.train.logging import MetricsLog, plot_learning_curve, progress_bar
-from hybridpot.train.losses import UNITS, Predictions, loss_sums, metric_sums, metrics_from_sums, total_loss
-from hybridpot.train.normalisation import EnergyNormalisation, fit_energy_normalisation, normalised_energy
-from hybridpot.train.optimizers import ema_init, ema_update, make_optimizer, make_schedule
+from hybridpot.train.losses import (
+    UNITS,
+    Predictions,
+    loss_sums,
+    metric_sums,
+    metrics_from_sums,
+    total_loss,
+)
+from hybridpot.train.normalisation import fit_energy_normalisation
+from hybridpot.train.optimizers import (
+    ema_init,
+    ema_update,
+    make_optimizer,
+    make_schedule,
+)
 from hybridpot.train.parallel import local_mesh, place, shardings
-
-#: ``physics_energy(graph, triplets) -> [n_graph]`` eV: a fixed (untrained) physics term.
-PhysicsEnergy = Callable[[Any, Any], jax.Array]
 
 CHECKPOINT_FORMAT = "hybridpot-checkpoint-1"
 
@@ -87,6 +111,7 @@ class TrainResult(NamedTuple):
         best_params: EMA parameters of each member at its best validation loss (final EMA
             without validation data).
         normalisation: the per-element shift and scale the model was trained with.
+        model: the model that was trained.
         history: ``train_loss [n_steps, n_seeds]``, ``valid_step [n_evals]``,
             ``valid_loss [n_evals, n_seeds]``.
         valid_metrics: last validation metrics, ``{name: [n_seeds]}`` in :data:`UNITS`.
@@ -102,6 +127,7 @@ class TrainResult(NamedTuple):
     ema_params: Any
     best_params: Any
     normalisation: EnergyNormalisation
+    model: GraphModel
     history: dict
     valid_metrics: dict
     n_compilations: int
@@ -110,6 +136,11 @@ class TrainResult(NamedTuple):
     steps_per_second: float
     stopped_early: bool
     run_dir: str
+
+    @property
+    def potential(self) -> Potential:
+        """The assembled potential with the best parameters (what :func:`evaluate` and :func:`predict` take)."""
+        return Potential(self.model, self.best_params, self.normalisation)
 
 
 class NonFiniteError(RuntimeError):
@@ -143,38 +174,57 @@ def _vmap(fn: Callable, in_axes=0) -> Callable:
 
 
 class _Static(NamedTuple):
-    """Everything that fixes the compiled program (hashable: the key of the compile cache)."""
+    """Everything that fixes the compiled program (hashable: the key of the compile cache).
+
+    ``part``: what the loss sees, ``"total"`` or, in the first stage of a sequential hybrid,
+    ``"physics"`` (the physics term plus the per-element shift). ``trainable``: the top-level
+    parameter groups the optimiser updates (None: all).
+    """
 
     model: GraphModel
-    physics: PhysicsEnergy | None
     loss: LossConfig
     optim: OptimConfig
     total_steps: int
     with_stress: bool
     with_forces: bool
+    part: str = "total"
+    trainable: frozenset | None = None
+
+
+def _penalty(model: GraphModel) -> float:
+    """APHYNITY λ of a hybrid's strategy (0 for every other model)."""
+    return 0.0 if model.hybrid is None else float(model.hybrid.strategy.penalty)
+
+
+def _has_learned_part(model: GraphModel) -> bool:
+    """Whether the model is a hybrid with both parts, so its learned part is worth reporting."""
+    parts = model.hybrid
+    return parts is not None and parts.strategy.uses_physics and parts.strategy.uses_learned
 
 
 def _predict(static: _Static, params, norm: EnergyNormalisation, batch: Batch) -> Predictions:
     trip = batch.triplets
 
     def energy_fn(p, g):
-        e = normalised_energy(static.model.energy(p, g, trip), g, norm)
-        if static.physics is not None:
-            e = e + static.physics(g, trip).astype(e.dtype)
-        return e
+        terms = assembled_terms(static.model, p, norm, g, trip)
+        if static.part == "physics":
+            return terms.physics + normalised_energy(jnp.zeros_like(terms.physics), g, norm), terms.learned
+        return terms.total, terms.learned
 
+    g = batch.graph
     if static.with_stress:
-        pred = Predictions(*energy_forces_stress(energy_fn)(params, batch.graph))
+        energy, forces, stress, learned = energy_forces_stress(energy_fn, has_aux=True)(params, g)
+        pred = Predictions(energy, forces, stress)
     elif static.with_forces:
-        pred = Predictions(*energy_and_forces(energy_fn)(params, batch.graph))
+        energy, forces, learned = energy_and_forces(energy_fn, has_aux=True)(params, g)
+        pred = Predictions(energy, forces)
     else:  # energy-only labels: no backward pass through the model
-        pred = Predictions(jnp.where(graph_mask(batch.graph), energy_fn(params, batch.graph), 0.0), None)
-    if static.physics is not None:
-        # the learned part s·E_model of the hybrid: total − physics − per-element shift (the
-        # physics term is a cheap closed form; a second pass through the model would not be)
-        g = batch.graph
-        shift = normalised_energy(jnp.zeros_like(pred.energy), g, norm)
-        learned = pred.energy - shift - static.physics(g, trip).astype(pred.energy.dtype)
+        energy, learned = energy_fn(params, g)
+        pred = Predictions(jnp.where(graph_mask(g), energy, 0.0), None)
+    if _has_learned_part(static.model) and static.part == "total":
+        # the learned part s·E_model of the hybrid without the per-element shift (a constant per
+        # composition), read from the same forward pass as the total
+        learned = learned - normalised_energy(jnp.zeros_like(learned), g, norm)
         pred = pred._replace(learned=jnp.where(graph_mask(g), learned, 0.0))
     return pred
 
@@ -190,12 +240,18 @@ def _shard_sums(static: _Static, params, norm, batch: Batch):
     return jax.tree.map(lambda x: x.sum(0), ls), jax.tree.map(lambda x: x.sum(0), ms)
 
 
+def _optimizer(static: _Static) -> optax.GradientTransformation:
+    tx = make_optimizer(static.optim, max(static.total_steps, 1))
+    return tx if static.trainable is None else train_only(tx, static.trainable)
+
+
 @functools.lru_cache(maxsize=64)
 def _train_step(static: _Static):
-    tx = make_optimizer(static.optim, max(static.total_steps, 1))
+    tx = _optimizer(static)
+    penalty = _penalty(static.model) if static.part == "total" else 0.0
 
     def loss_fn(params, norm, batch):
-        return total_loss(_shard_sums(static, params, norm, batch)[0], static.loss)
+        return total_loss(_shard_sums(static, params, norm, batch)[0], static.loss, penalty)
 
     def one_member(state: TrainState, batch: Batch, norm, active):
         loss, grads = jax.value_and_grad(loss_fn)(state.params, norm, batch)
@@ -212,12 +268,15 @@ def _train_step(static: _Static):
 
 
 @functools.lru_cache(maxsize=64)
-def _init_fn(model: GraphModel, optim: OptimConfig, total_steps: int, dtype: str):
-    tx = make_optimizer(optim, max(total_steps, 1))
+def _init_fn(static: _Static, dtype: str):
+    tx = _optimizer(static)
+    model = static.model
 
-    def init(keys, example: Batch) -> TrainState:
+    def init(keys, example: Batch, start) -> TrainState:
         params = jax.vmap(lambda k: model.init(k, example.graph, example.triplets))(keys)
         params = _cast(params, jnp.dtype(dtype))
+        if start is not None:  # given groups (the fitted physics of a sequential hybrid) replace the init
+            params = {**params, **_cast(start, jnp.dtype(dtype))}
         n = keys.shape[0]
         return TrainState(params, jax.vmap(tx.init)(params), jax.vmap(ema_init)(params),
                           jnp.zeros(n, jnp.int32), jnp.ones(n, bool))
@@ -233,7 +292,8 @@ def _schedule_steps(optim: OptimConfig, max_steps: int) -> int:
 
 def _eval_static(static: _Static, with_stress: bool, with_forces: bool) -> _Static:
     """Evaluation does not depend on the optimiser: one compiled program for every optimiser config."""
-    return static._replace(optim=OptimConfig(), total_steps=0, with_stress=with_stress, with_forces=with_forces)
+    return static._replace(optim=OptimConfig(), total_steps=0, with_stress=with_stress, with_forces=with_forces,
+                           trainable=None)
 
 
 def _has_forces(dataset: Dataset | None) -> bool:
@@ -275,10 +335,9 @@ def _cast(tree, dtype):
 
 def _versions() -> dict:
     import flax
+    import jaxlib
 
     import hybridpot
-
-    import jaxlib
 
     return {"hybridpot": hybridpot.__version__, "jax": jax.__version__, "jaxlib": jaxlib.__version__,
             "flax": flax.__version__, "optax": optax.__version__, "numpy": np.__version__,
@@ -303,14 +362,107 @@ def _member_keys(config: TrainConfig):
     return np.stack(init), np.stack(data)
 
 
+# ------------------------------------------------------------------------ pieces of the loop
+class _EarlyStopping:
+    """Per-member best validation loss, evaluations without improvement and the active mask."""
+
+    def __init__(self, state: dict, patience: int | None, min_delta: float, sharding):
+        self.best_loss = np.asarray(state["best_loss"], np.float64)
+        self.bad_evals = np.asarray(state["bad_evals"], np.int64)
+        self.best_step = np.asarray(state["best_step"], np.int64)
+        self.active = np.asarray(state["active"], bool)
+        self.patience, self.min_delta, self.sharding = patience, min_delta, sharding
+        self.active_dev = place(jnp.asarray(self.active), sharding)
+
+    def update(self, step: int, loss: np.ndarray) -> np.ndarray:
+        """Record the validation ``loss`` ``[n_seeds]`` of ``step``; returns the members that improved."""
+        improved = self.active & np.isfinite(loss) & (loss < self.best_loss - self.min_delta)
+        self.best_loss = np.where(improved, loss, self.best_loss)
+        self.bad_evals = np.where(improved, 0, self.bad_evals + self.active)
+        self.best_step = np.where(improved, step, self.best_step)
+        if self.patience is not None:
+            self.active = self.active & (self.bad_evals < self.patience)
+            self.active_dev = place(jnp.asarray(self.active), self.sharding)
+        return improved
+
+    def state(self) -> dict:
+        """Plain-JSON state (checkpoint metadata)."""
+        return {"best_loss": self.best_loss.tolist(), "bad_evals": self.bad_evals.astype(int).tolist(),
+                "best_step": self.best_step.astype(int).tolist(), "active": self.active.tolist()}
+
+
+class _Progress:
+    """Training losses: the non-finite check, ``metrics.jsonl`` rows, the progress bar and the history."""
+
+    def __init__(self, log: MetricsLog, history: dict, config: TrainConfig, start_step: int, n_train: int):
+        self.log, self.config = log, config
+        self.per_epoch = steps_per_epoch(n_train, config.data.batch_size)
+        self.schedule = make_schedule(config.optim, config.run.max_steps)
+        self.train_loss = [np.asarray(history["train_loss"])]
+        self.valid_steps, self.valid_loss = list(history["valid_step"]), list(history["valid_loss"])
+        self.pending: list = []
+        self.postfix: dict = {}
+        self.bar = progress_bar(config.run.max_steps, start_step, config.run.progress)
+
+    def add(self, t: int, idx, loss, ok) -> None:
+        """One step's (device) loss and health; checked at the next :meth:`flush`."""
+        self.pending.append((t, idx, loss, ok))
+        self.bar.update(1)
+
+    def flush(self, step: int, active: np.ndarray) -> None:
+        """Bring the pending losses to the host, check them and log a row.
+
+        Raises:
+            NonFiniteError: an active member met a non-finite loss or gradient.
+        """
+        if not self.pending:
+            return
+        losses = np.stack([np.asarray(jax.device_get(p[2])) for p in self.pending])
+        oks = np.stack([np.asarray(jax.device_get(p[3])) for p in self.pending])
+        bad = ~oks & active[None, :]
+        if bad.any():
+            k = int(np.argmax(bad.any(axis=1)))
+            t, idx = self.pending[k][0], self.pending[k][1]
+            members = np.flatnonzero(bad[k]).tolist()
+            raise NonFiniteError(t + 1, members, [sorted(np.concatenate(idx[m]).tolist()) for m in members])
+        self.train_loss.append(losses)
+        self.log.append({"step": step, "epoch": step / self.per_epoch, "lr": float(self.schedule(step - 1)),
+                         "train_loss": losses.mean(axis=0)})
+        self.postfix["loss"] = f"{float(losses[-1][active].mean() if active.any() else losses[-1].mean()):.4g}"
+        self.bar.set_postfix(self.postfix, refresh=False)
+        self.pending.clear()
+
+    def validation(self, step: int, loss: np.ndarray, metrics: dict) -> None:
+        """Log one evaluation."""
+        self.valid_steps.append(step)
+        self.valid_loss.append(loss)
+        self.log.append({"step": step, "valid_loss": loss, **{f"valid_{k}": v for k, v in metrics.items()}})
+        self.postfix["val"] = f"{float(np.mean(loss)):.4g}"
+        if metrics.get("forces_mae") is not None:
+            self.postfix["F_mae"] = f"{1000 * float(np.mean(metrics['forces_mae'])):.1f} meV/Å"
+        self.bar.set_postfix(self.postfix, refresh=False)
+
+    def history(self, dtype) -> dict:
+        """``train_loss [n_steps, n_seeds]``, ``valid_step [n_evals]``, ``valid_loss [n_evals, n_seeds]``."""
+        tl = np.concatenate(self.train_loss) if len(self.train_loss) > 1 else self.train_loss[0]
+        return {"train_loss": tl, "valid_step": np.asarray(self.valid_steps, np.int64),
+                "valid_loss": np.asarray(self.valid_loss, dtype).reshape(-1, self.config.run.n_seeds)}
+
+    def close(self, run_dir: str) -> None:
+        self.bar.close()
+        try:
+            plot_learning_curve(self.log.read(), os.path.join(run_dir, "learning_curve.png"))
+        except Exception:  # noqa: BLE001 - a plot must never hide the run's own error
+            pass
+
+
 class _Run:
     """State and loop of one run (internal; use :func:`fit` and :func:`resume`)."""
 
     def __init__(self, model: GraphModel, train: Dataset, valid: Dataset | None, config: TrainConfig,
-                 run_dir: str, physics: PhysicsEnergy | None, normalisation: EnergyNormalisation | None = None):
-        self.model, self.config, self.run_dir, self.physics = model, config, run_dir, physics
-        if config.loss.learned_weight > 0 and physics is None:
-            raise ValueError("loss.learned_weight penalises the learned part of a hybrid: it needs physics_energy")
+                 run_dir: str, normalisation: EnergyNormalisation | None = None, *, part: str = "total",
+                 trainable: frozenset | None = None, start_params=None):
+        self.model, self.config, self.run_dir, self.start_params = model, config, run_dir, start_params
         self.dtype = _np_dtype(config)
         rc = config.run
         self.mesh, n_dev = None, 1
@@ -336,8 +488,8 @@ class _Run:
         if with_forces and not _has_forces(train):
             raise ValueError("loss.forces_weight > 0 but no training structure has forces; "
                              "set loss.forces_weight=0 to train on energies only")
-        self.static = _Static(model, physics, config.loss, config.optim, _schedule_steps(config.optim, rc.max_steps),
-                              with_stress, with_forces)
+        self.static = _Static(model, config.loss, config.optim, _schedule_steps(config.optim, rc.max_steps),
+                              with_stress, with_forces, part, trainable)
         has_stress = any(s.stress is not None for s in (valid.structures if valid is not None else []))
         self.eval_static = _eval_static(self.static, with_stress or has_stress, _has_forces(valid))
         self.normalisation = normalisation if normalisation is not None else self._fit_normalisation()
@@ -351,25 +503,39 @@ class _Run:
         nc = self.config.normalisation
         s = self.train_set.structures
         phys_e = phys_f = None
-        if self.physics is not None and (nc.shift or nc.scale):
-            phys_e, phys_f = self._physics_labels()
+        physics = None if self.model.hybrid is None or not self.model.hybrid.strategy.uses_physics \
+            else self.model.hybrid.physics
+        if physics is not None and (nc.shift or nc.scale):
+            phys_e, phys_f = self._physics_labels(physics)
         return fit_energy_normalisation(
             [x.numbers for x in s], np.array([x.energy for x in s]), [x.forces for x in s],
             physics_energies=phys_e, physics_forces=phys_f, fit_shift=nc.shift, fit_scale=nc.scale,
         )
 
-    def _physics_labels(self):
-        physics = self.physics
+    def _example(self) -> Batch:
+        gs = self.train_gs
+        size = (int(gs.n_node[0]), max(int(gs.n_edge[0]), 1), 1, int(gs.n_triplet[0]))
+        example = collate(gs, [[np.array([0])]], PaddingBuckets((Bucket(size[0] + 1, size[1] + 1, 2, size[3]),)))
+        return jax.tree.map(lambda x: x[0, 0], example)
+
+    def _physics_labels(self, physics: GraphModel):
+        """Energies ``[n_train]`` and forces of the physics term (its initial or given parameters,
+        member 0) on the training set: the normalisation is fitted to what the rest must learn."""
+        if self.start_params is not None and "physics" in self.start_params:
+            params = jax.tree.map(lambda x: np.asarray(x)[0], self.start_params["physics"])
+        else:
+            example = self._example()
+            params = physics.init(jnp.asarray(self.init_keys[0]), example.graph, example.triplets)
 
         @jax.jit
-        def fn(batch):
-            return jax.vmap(lambda b: energy_and_forces(lambda p, g: physics(g, b.triplets))(None, b.graph))(batch)
+        def fn(p, batch):
+            return jax.vmap(lambda b: energy_and_forces(lambda q, g: physics.energy(q, g, b.triplets))(p, b.graph))(batch)
 
         gs = self.train_gs
         energies, forces = np.zeros(len(gs)), [None] * len(gs)
         for idx in sequential_batches(len(gs), self.per_shard, 1):
             batch = collate(gs, [idx], self.buckets)
-            e, f = jax.device_get(fn(jax.tree.map(lambda x: x[0], batch)))
+            e, f = jax.device_get(fn(params, jax.tree.map(lambda x: x[0], batch)))
             start = 0
             for j, i in enumerate(idx[0]):
                 n = gs.n_node[i]
@@ -378,11 +544,8 @@ class _Run:
         return energies, forces
 
     def initial_state(self) -> TrainState:
-        gs = self.train_gs
-        size = (int(gs.n_node[0]), max(int(gs.n_edge[0]), 1), 1, int(gs.n_triplet[0]))
-        example = collate(gs, [[np.array([0])]], PaddingBuckets((Bucket(size[0] + 1, size[1] + 1, 2, size[3]),)))
-        init = _init_fn(self.model, self.static.optim, self.static.total_steps, np.dtype(self.dtype).name)
-        state = init(jnp.asarray(self.init_keys), jax.tree.map(lambda x: x[0, 0], example))
+        init = _init_fn(self.static, np.dtype(self.dtype).name)
+        state = init(jnp.asarray(self.init_keys), self._example(), self.start_params)
         return place(state, self.sh_state)
 
     # ------------------------------------------------------------ evaluation
@@ -390,6 +553,17 @@ class _Run:
         """Validation loss ``[n_seeds]`` and metrics of ``params`` (stacked) on the valid set."""
         return _evaluate_graphs(self.eval_static, params, self.norm_dev, self.valid_gs, self.buckets,
                                 self.config.data.batch_size, self.n_shards, self.sh_eval, self.config.loss)
+
+    def _validate(self, step: int, state: TrainState, best, stopping: _EarlyStopping, progress: _Progress):
+        """Evaluate the EMA parameters, update early stopping, keep and save each improved member's best."""
+        loss, metrics = self.evaluate(state.ema_params)
+        improved = stopping.update(step, loss)
+        progress.validation(step, loss, metrics)
+        if improved.any():
+            ema = jax.device_get(state.ema_params)
+            best = jax.tree.map(lambda b, e: np.where(improved.reshape((-1,) + (1,) * (e.ndim - 1)), e, b), best, ema)
+            self.save_best(step, best, stopping.state())
+        return best, metrics
 
     # ------------------------------------------------------------ checkpoints
     def _metadata(self, kind: str, step: int, es: dict) -> dict:
@@ -404,7 +578,9 @@ class _Run:
             "versions": _versions(),
             "units": {**UNITS, "positions": "Å", "normalisation.shift": "eV/atom", "normalisation.scale": "eV"},
             "model": {"cutoff": float(self.model.cutoff), "needs_triplets": bool(self.model.needs_triplets),
-                      "species": None if self.model.species is None else [int(z) for z in self.model.species]},
+                      "species": None if self.model.species is None else [int(z) for z in self.model.species],
+                      "strategy": None if self.model.hybrid is None else self.model.hybrid.strategy.name,
+                      "part": self.static.part},
             "normalisation": {"shift": shift, "scale": float(self.normalisation.scale)},
             "rng": {"init_keys": self.init_keys.tolist(), "data_keys": self.data_keys.tolist()},
             "data_order": {"epoch": step // per_epoch, "position": step % per_epoch, "steps_per_epoch": per_epoch,
@@ -417,127 +593,69 @@ class _Run:
             "time": time.time(),
         }
 
+    def _normalisation_tree(self) -> dict:
+        return {"shift": self.normalisation.shift, "scale": self.normalisation.scale}
+
     def save_last(self, step, state, best, history, es) -> None:
-        tree = {"state": state, "best": best, "history": history,
-                "normalisation": {"shift": self.normalisation.shift, "scale": self.normalisation.scale}}
+        tree = {"state": state, "best": best, "history": history, "normalisation": self._normalisation_tree()}
         ckpt.save_checkpoint(os.path.join(self.ckpt_dir, "last"), tree, self._metadata("last", step, es))
 
     def save_best(self, step, best, es) -> None:
-        tree = {"params": best, "normalisation": {"shift": self.normalisation.shift, "scale": self.normalisation.scale}}
+        tree = {"params": best, "normalisation": self._normalisation_tree()}
         ckpt.save_checkpoint(os.path.join(self.ckpt_dir, "best"), tree, self._metadata("best", step, es))
 
     # ------------------------------------------------------------------ loop
-    def loop(self, start_step: int, state: TrainState, best, history: dict, es: dict, callback) -> TrainResult:
-        cfg, rc = self.config, self.config.run
-        total, bs = rc.max_steps, cfg.data.batch_size
+    def _batches(self, start_step: int):
+        """The data feed: ``(t, indices, shape key, placed batch)`` of every step from ``start_step``."""
+        cfg = self.config
         n_train = len(self.train_gs)
-        per_epoch = steps_per_epoch(n_train, bs)
+        for t in range(start_step, cfg.run.max_steps):
+            idx = batch_indices(self.data_keys, t, n_train, cfg.data.batch_size, self.n_shards, cfg.data.shuffle)
+            batch = collate(self.train_gs, idx, self.buckets)
+            yield t, idx, _shape_key(batch), place(batch, self.sh_batch)
+
+    def loop(self, start_step: int, state: TrainState, best, history: dict, es: dict, callback) -> TrainResult:
+        rc, total = self.config.run, self.config.run.max_steps
         step_fn = _train_step(self.static)
         cache_before = _cache_size(step_fn)
-        schedule = make_schedule(cfg.optim, total)
-        active = np.asarray(es["active"], bool)
-        active_dev = place(jnp.asarray(active), self.sh_state)
+        stopping = _EarlyStopping(es, rc.patience, rc.min_delta, self.sh_state)
+        progress = _Progress(self.log, history, self.config, start_step, len(self.train_gs))
+        stream = prefetch(self._batches(start_step), self.config.data.prefetch)
         shapes_seen: set = set()
         valid_metrics: dict = {}
-        pending: list = []
-        postfix: dict = {}
-        train_loss = [np.asarray(history["train_loss"])]
-        valid_steps, valid_loss = list(history["valid_step"]), list(history["valid_loss"])
-
-        def produce():
-            for t in range(start_step, total):
-                idx = batch_indices(self.data_keys, t, n_train, bs, self.n_shards, cfg.data.shuffle)
-                batch = collate(self.train_gs, idx, self.buckets)
-                yield t, idx, _shape_key(batch), place(batch, self.sh_batch)
-
-        def make_history():
-            return {"train_loss": np.concatenate(train_loss) if len(train_loss) > 1 else train_loss[0],
-                    "valid_step": np.asarray(valid_steps, np.int64),
-                    "valid_loss": np.asarray(valid_loss, self.dtype).reshape(-1, rc.n_seeds)}
-
-        def flush(step):
-            if not pending:
-                return
-            losses = np.stack([np.asarray(jax.device_get(p[2])) for p in pending])
-            oks = np.stack([np.asarray(jax.device_get(p[3])) for p in pending])
-            bad = ~oks & active[None, :]
-            if bad.any():
-                k = int(np.argmax(bad.any(axis=1)))
-                t, idx = pending[k][0], pending[k][1]
-                members = np.flatnonzero(bad[k]).tolist()
-                raise NonFiniteError(t + 1, members, [sorted(np.concatenate(idx[m]).tolist()) for m in members])
-            train_loss.append(losses)
-            row = {"step": step, "epoch": step / per_epoch, "lr": float(schedule(step - 1)),
-                   "train_loss": losses.mean(axis=0)}
-            self.log.append(row)
-            postfix["loss"] = f"{float(losses[-1][active].mean() if active.any() else losses[-1].mean()):.4g}"
-            bar.set_postfix(postfix, refresh=False)
-            pending.clear()
-
-        bar = progress_bar(total, start_step, rc.progress)
-        stream = prefetch(produce(), cfg.data.prefetch)
         t0 = t1 = None
-        first = start_step
-        step = start_step
+        first = step = start_step
         stopped = False
         try:
             for t, idx, key, batch in stream:
-                state, loss, ok = step_fn(state, batch, self.norm_dev, active_dev)
+                state, loss, ok = step_fn(state, batch, self.norm_dev, stopping.active_dev)
                 shapes_seen.add(key)
-                pending.append((t, idx, loss, ok))
+                progress.add(t, idx, loss, ok)
                 step = t + 1
-                bar.update(1)
-                if t0 is None:
+                if t0 is None:  # throughput counts from the end of the first (compiling) step
                     jax.block_until_ready(loss)
                     t0, first = time.perf_counter(), step
                 do_eval = self.valid_gs is not None and (step % rc.eval_every == 0 or step == total)
                 do_ckpt = step % rc.checkpoint_every == 0 or step == total
-                if step % rc.log_every == 0 or do_eval or do_ckpt or step == total:
-                    flush(step)
+                if step % rc.log_every == 0 or do_eval or do_ckpt:
+                    progress.flush(step, stopping.active)
                 if do_eval:
-                    vloss, valid_metrics = self.evaluate(state.ema_params)
-                    valid_steps.append(step)
-                    valid_loss.append(vloss)
-                    improved = active & np.isfinite(vloss) & (vloss < np.asarray(es["best_loss"]) - rc.min_delta)
-                    best_loss = np.where(improved, vloss, es["best_loss"])
-                    bad_evals = np.where(improved, 0, np.asarray(es["bad_evals"]) + active)
-                    best_step = np.where(improved, step, es["best_step"])
-                    if rc.patience is not None:
-                        active = active & (bad_evals < rc.patience)
-                        active_dev = place(jnp.asarray(active), self.sh_state)
-                    es = {"best_loss": best_loss.tolist(), "bad_evals": bad_evals.astype(int).tolist(),
-                          "best_step": best_step.astype(int).tolist(), "active": active.tolist()}
-                    self.log.append({"step": step, "valid_loss": vloss,
-                                     **{f"valid_{k}": v for k, v in valid_metrics.items()}})
-                    fm = valid_metrics.get("forces_mae")
-                    postfix["val"] = f"{float(np.mean(vloss)):.4g}"
-                    if fm is not None:
-                        postfix["F_mae"] = f"{1000 * float(np.mean(fm)):.1f} meV/Å"
-                    bar.set_postfix(postfix, refresh=False)
-                    if improved.any():
-                        ema = jax.device_get(state.ema_params)
-                        best = jax.tree.map(lambda b, e: np.where(improved.reshape((-1,) + (1,) * (e.ndim - 1)), e, b), best, ema)
-                        self.save_best(step, best, es)
-                if not active.any():
+                    best, valid_metrics = self._validate(step, state, best, stopping, progress)
+                if not stopping.active.any():
                     stopped = do_ckpt = True
-                    flush(step)
                 if do_ckpt:
                     kept = best if self.valid_gs is not None else jax.device_get(state.ema_params)
-                    self.save_last(step, state, kept, make_history(), es)
+                    self.save_last(step, state, kept, progress.history(self.dtype), stopping.state())
                 if callback is not None:
                     callback(step, state)
                 if stopped:
                     break
-            flush(step)
+            progress.flush(step, stopping.active)
             jax.block_until_ready(state)
             t1 = time.perf_counter()
         finally:
             stream.close()
-            bar.close()
-            try:
-                plot_learning_curve(self.log.read(), os.path.join(self.run_dir, "learning_curve.png"))
-            except Exception:  # noqa: BLE001 - a plot must never hide the run's own error
-                pass
+            progress.close(self.run_dir)
 
         if self.valid_gs is None:
             best = jax.device_get(state.ema_params)
@@ -548,8 +666,7 @@ class _Run:
                          "steps_per_second": rate, "stopped_early": stopped})
         return TrainResult(
             params=jax.device_get(state.params), ema_params=jax.device_get(state.ema_params), best_params=best,
-            normalisation=self.normalisation,
-            history=make_history(),
+            normalisation=self.normalisation, model=self.model, history=progress.history(self.dtype),
             valid_metrics=valid_metrics, n_compilations=n_compiled, shapes_seen=frozenset(shapes_seen),
             buckets=self.buckets, steps_per_second=rate, stopped_early=stopped, run_dir=self.run_dir,
         )
@@ -566,7 +683,8 @@ def _evaluate_graphs(static, params, norm, gs: GraphSet, buckets, batch_size: in
         else:
             ls_total = jax.tree.map(np.add, ls_total, ls)
             ms_total = jax.tree.map(np.add, ms_total, ms)
-    loss = np.asarray(total_loss(ls_total, loss_config))
+    penalty = _penalty(static.model) if static.part == "total" else 0.0
+    loss = np.asarray(total_loss(ls_total, loss_config, penalty))
     return loss, metrics_from_sums(ms_total)
 
 
@@ -574,24 +692,30 @@ def _initial_es(n: int) -> dict:
     return {"best_loss": [float("inf")] * n, "bad_evals": [0] * n, "best_step": [0] * n, "active": [True] * n}
 
 
-def fit(model: GraphModel, train: Dataset, valid: Dataset | None, config: TrainConfig, run_dir: str, *,
-        physics_energy: PhysicsEnergy | None = None, callback: Callable | None = None) -> TrainResult:
-    """Train ``config.run.n_seeds`` members of ``model`` on ``train`` (vmapped), validating on ``valid``.
+#: Run folder of the first stage (the physics fit) of a sequential hybrid, inside the run folder.
+PHYSICS_STAGE = "physics_stage"
 
-    Args:
-        model: a :class:`~hybridpot.models.GraphModel` (``energy(params, graph, triplets) -> [n_graph]`` eV).
-        train: training structures (energies eV, forces eV/Å, stress eV/Å³ if used).
-        valid: validation structures for EMA evaluation, early stopping and the best checkpoint (or None).
-        config: :class:`~hybridpot.train.config.TrainConfig`.
-        run_dir: run folder (created; must not hold a previous run's ``checkpoints/last``).
-        physics_energy: fixed physics term ``(graph, triplets) -> [n_graph]`` eV added to the model;
-            the per-element shift is fitted to E − E_physics (see :mod:`hybridpot.train.normalisation`).
-        callback: ``callback(step, state)`` after every step (may raise to stop the run).
-    Returns:
-        :class:`TrainResult`.
-    Raises:
-        NonFiniteError: on a non-finite loss or gradient.
-    """
+
+def _stages(model: GraphModel, run_dir: str):
+    """``[(run_dir, part, trainable)]`` of the stages a model trains in: one, or two for a
+    sequential hybrid whose physics term has parameters (physics alone, then the rest)."""
+    parts = model.hybrid
+    if parts is None or not parts.strategy.physics_first:
+        return [(run_dir, "total", None)]
+    groups = {"learned", "mix"} if parts.strategy.mix_init is not None else {"learned"}
+    return [(os.path.join(run_dir, PHYSICS_STAGE), "physics", frozenset({"physics"})),
+            (run_dir, "total", frozenset(groups))]
+
+
+def _has_physics_params(model: GraphModel, train: Dataset, config: TrainConfig) -> bool:
+    physics = model.hybrid.physics
+    gs = GraphSet(Dataset(train.structures[:1]), model.cutoff, model.needs_triplets, model.species, _np_dtype(config))
+    example = jax.tree.map(lambda x: x[0, 0], collate(gs, [[np.array([0])]], make_buckets([gs], 1, 1, 1.5)))
+    shapes = jax.eval_shape(lambda k: physics.init(k, example.graph, example.triplets), jax.random.PRNGKey(0))
+    return bool(jax.tree.leaves(shapes))
+
+
+def _start_run(run_dir: str, config: TrainConfig) -> None:
     if ckpt.checkpoint_exists(os.path.join(run_dir, "checkpoints", "last")):
         raise FileExistsError(f"{run_dir} already holds a run; use resume() or another folder")
     os.makedirs(run_dir, exist_ok=True)
@@ -599,22 +723,75 @@ def fit(model: GraphModel, train: Dataset, valid: Dataset | None, config: TrainC
     log = os.path.join(run_dir, "metrics.jsonl")
     if os.path.exists(log):
         os.remove(log)
-    run = _Run(model, train, valid, config, run_dir, physics_energy)
+
+
+def _fit_stage(model, train, valid, config, run_dir, normalisation, part, trainable, start, callback) -> TrainResult:
+    _start_run(run_dir, config)
+    run = _Run(model, train, valid, config, run_dir, normalisation, part=part, trainable=trainable,
+               start_params=start)
     state = run.initial_state()
     n = config.run.n_seeds
-    best = jax.device_get(state.ema_params)
     history = {"train_loss": np.zeros((0, n), run.dtype), "valid_step": [], "valid_loss": []}
-    return run.loop(0, state, best, history, _initial_es(n), callback)
+    return run.loop(0, state, jax.device_get(state.ema_params), history, _initial_es(n), callback)
+
+
+def fit(model: GraphModel, train: Dataset, valid: Dataset | None, config: TrainConfig, run_dir: str, *,
+        normalisation: EnergyNormalisation | None = None, callback: Callable | None = None) -> TrainResult:
+    """Train ``config.run.n_seeds`` members of ``model`` on ``train`` (vmapped), validating on ``valid``.
+
+    Args:
+        model: any :class:`~hybridpot.potential.GraphModel`: a network, a physics term, or a hybrid
+            of :mod:`hybridpot.hybrid` (``additive``, ``aphynity``, ``sequential``, ``physinet``, ...),
+            whose strategy says how it trains (see the module).
+        train: training structures (energies eV, forces eV/Å, stress eV/Å³ if used).
+        valid: validation structures for EMA evaluation, early stopping and the best checkpoint (or None).
+        config: :class:`~hybridpot.train.config.TrainConfig`.
+        run_dir: run folder (created; must not hold a previous run's ``checkpoints/last``).
+        normalisation: the per-element shift ``[119]`` eV/atom and scale eV of the learned part;
+            default: fitted on the training set as ``config.normalisation`` says, to E − E_physics
+            for a hybrid (:func:`hybridpot.train.fit_energy_normalisation`).
+        callback: ``callback(step, state)`` after every step (may raise to stop the run).
+    Returns:
+        :class:`TrainResult` (of the last stage for a sequential hybrid).
+    Raises:
+        NonFiniteError: on a non-finite loss or gradient.
+    """
+    stages = _stages(model, run_dir)
+    if len(stages) == 2 and not _has_physics_params(model, train, config):
+        stages = stages[1:]  # a fixed physics term: nothing to fit first
+    start = None
+    result = None
+    for stage_dir, part, trainable in stages:
+        result = _fit_stage(model, train, valid, config, stage_dir, normalisation, part, trainable, start, callback)
+        if part == "physics":
+            start, normalisation = {"physics": result.best_params["physics"]}, result.normalisation
+    return result
 
 
 def resume(run_dir: str, model: GraphModel, train: Dataset, valid: Dataset | None, *,
-           physics_energy: PhysicsEnergy | None = None, callback: Callable | None = None) -> TrainResult:
+           callback: Callable | None = None) -> TrainResult:
     """Continue the run in ``run_dir`` from ``checkpoints/last`` exactly where it stopped.
 
     The config, normalisation, RNG keys, data order, optimiser/EMA state, early-stopping state and
     loss history come from the checkpoint; the datasets must be the ones the run started with
-    (checked by fingerprint). Rows of ``metrics.jsonl`` after the checkpoint are dropped.
+    (checked by fingerprint). Rows of ``metrics.jsonl`` after the checkpoint are dropped. A
+    sequential hybrid stopped in its physics stage finishes that stage, then runs the second.
     """
+    stages = _stages(model, run_dir)
+    last = os.path.join(run_dir, "checkpoints", "last")
+    if len(stages) == 2 and not ckpt.checkpoint_exists(last):
+        physics_dir = stages[0][0]
+        if not ckpt.checkpoint_exists(os.path.join(physics_dir, "checkpoints", "last")):
+            raise FileNotFoundError(f"{run_dir}: no checkpoint to resume from")
+        first = _resume_stage(physics_dir, model, train, valid, "physics", stages[0][2], callback)
+        config = config_from_dict(ckpt.load_checkpoint(os.path.join(physics_dir, "checkpoints", "last"))[1]["config"])
+        return _fit_stage(model, train, valid, config, run_dir, first.normalisation, "total", stages[1][2],
+                          {"physics": first.best_params["physics"]}, callback)
+    part, trainable = stages[-1][1], stages[-1][2]
+    return _resume_stage(run_dir, model, train, valid, part, trainable, callback)
+
+
+def _resume_stage(run_dir, model, train, valid, part, trainable, callback) -> TrainResult:
     arrays, meta = ckpt.load_checkpoint(os.path.join(run_dir, "checkpoints", "last"))
     if meta.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{run_dir}: unknown checkpoint format {meta.get('format')!r}")
@@ -623,7 +800,7 @@ def resume(run_dir: str, model: GraphModel, train: Dataset, valid: Dataset | Non
     if train.fingerprint() != fp["train"] or (None if valid is None else valid.fingerprint()) != fp["valid"]:
         raise ValueError(f"{run_dir}: the datasets differ from the ones the run was started with")
     norm = EnergyNormalisation(arrays["normalisation/shift"], arrays["normalisation/scale"])
-    run = _Run(model, train, valid, config, run_dir, physics_energy, normalisation=norm)
+    run = _Run(model, train, valid, config, run_dir, norm, part=part, trainable=trainable)
     if run.init_keys.tolist() != meta["rng"]["init_keys"] or run.data_keys.tolist() != meta["rng"]["data_keys"]:
         raise ValueError(f"{run_dir}: RNG keys in the checkpoint do not match its config")
     template = jax.device_get(run.initial_state())
@@ -640,7 +817,7 @@ def load_best(run_dir: str) -> tuple[Any, EnergyNormalisation, dict]:
     """``(params [n_seeds, ...] as a dict of named arrays, normalisation, metadata)`` of ``checkpoints/best``.
 
     The parameters come back as ``{name: array}``; rebuild the pytree with
-    :func:`hybridpot.train.checkpoint.unflatten_like` and a template from ``model.init``.
+    :func:`hybridpot.train.unflatten_like` and a template from ``model.init``.
     """
     arrays, meta = ckpt.load_checkpoint(os.path.join(run_dir, "checkpoints", "best"))
     params = {k[len("params/"):]: v for k, v in arrays.items() if k.startswith("params/")}
@@ -652,38 +829,50 @@ def _graphs_for(model, dataset, dtype, batch_size, n_buckets=3):
     return gs, make_buckets([gs], batch_size, n_buckets, 1.5)
 
 
-def evaluate(model: GraphModel, params, normalisation: EnergyNormalisation, dataset: Dataset, config: TrainConfig, *,
-             physics_energy: PhysicsEnergy | None = None) -> dict:
-    """Loss and MAE/RMSE of stacked ``params`` ``[n_seeds, ...]`` on ``dataset``: ``{name: [n_seeds]}``.
+def _device_normalisation(potential, dtype) -> EnergyNormalisation:
+    n = potential.normalisation
+    return EnergyNormalisation(jnp.asarray(np.asarray(n.shift), dtype), jnp.asarray(np.asarray(n.scale), dtype))
+
+
+def evaluate(potential, dataset: Dataset, config: TrainConfig) -> dict:
+    """Loss and MAE/RMSE of every member of ``potential`` on ``dataset``: ``{name: [n_members]}``.
+
+    Args:
+        potential: the assembled potential with stacked params ``[n_members, ...]``: a
+            :class:`~hybridpot.potentials.Potential`, ``TrainResult.potential`` or a
+            :class:`~hybridpot.potentials.TrainedPotential` (anything with ``model``, ``params``,
+            ``normalisation``).
+        dataset: labelled structures.
+        config: its ``loss`` and ``data.batch_size``, ``run.dtype`` are used.
 
     Units: :data:`~hybridpot.train.losses.UNITS`; ``"loss"`` is the training loss of ``config.loss``.
     Force metrics cover the structures with force labels; on a dataset without any, the forces are
     not computed (no backward pass) and no force metrics are returned.
     """
     dtype = _np_dtype(config)
+    model = potential.model
     gs, buckets = _graphs_for(model, dataset, dtype, config.data.batch_size)
     has_stress = any(s.stress is not None for s in dataset.structures)
-    static = _Static(model, physics_energy, config.loss, OptimConfig(), 0, config.loss.stress_weight > 0 or has_stress,
+    static = _Static(model, config.loss, OptimConfig(), 0, config.loss.stress_weight > 0 or has_stress,
                      _has_forces(dataset))
-    norm = EnergyNormalisation(jnp.asarray(normalisation.shift, dtype), jnp.asarray(normalisation.scale, dtype))
-    loss, metrics = _evaluate_graphs(static, _cast(params, dtype), norm, gs, buckets, config.data.batch_size, 1, None, config.loss)
+    loss, metrics = _evaluate_graphs(static, _cast(potential.params, dtype), _device_normalisation(potential, dtype),
+                                     gs, buckets, config.data.batch_size, 1, None, config.loss)
     return {"loss": loss, **metrics}
 
 
-def predict(model: GraphModel, params, normalisation: EnergyNormalisation, dataset: Dataset, *,
-            batch_size: int = 16, dtype=np.float32, physics_energy: PhysicsEnergy | None = None) -> dict:
-    """Energies and forces of every member on ``dataset``.
+def predict(potential, dataset: Dataset, *, batch_size: int = 16, dtype=np.float32) -> dict:
+    """Energies and forces of every member of ``potential`` (as :func:`evaluate`) on ``dataset``.
 
     Returns:
-        ``{"energy": [n_seeds, n_struct] eV, "forces": list over structures of [n_seeds, n_i, 3] eV/Å}``.
+        ``{"energy": [n_members, n_struct] eV, "forces": list over structures of [n_members, n_i, 3] eV/Å}``.
     """
+    model = potential.model
     gs, buckets = _graphs_for(model, dataset, dtype, batch_size)
-    static = _Static(model, physics_energy, LossConfig(), OptimConfig(), 1, False, True)
-    fn = _predict_step(static)
-    norm = EnergyNormalisation(jnp.asarray(normalisation.shift, dtype), jnp.asarray(normalisation.scale, dtype))
-    params = _cast(params, dtype)
-    n_seeds = jax.tree.leaves(params)[0].shape[0]
-    energy = np.zeros((n_seeds, len(gs)))
+    fn = _predict_step(_Static(model, LossConfig(), OptimConfig(), 1, False, True))
+    norm = _device_normalisation(potential, dtype)
+    params = _cast(potential.params, dtype)
+    n_members = jax.tree.leaves(params)[0].shape[0]
+    energy = np.zeros((n_members, len(gs)))
     forces = [None] * len(gs)
     for idx in sequential_batches(len(gs), batch_size, 1):
         batch = jax.tree.map(lambda x: x[0], collate(gs, [idx], buckets))

@@ -18,8 +18,17 @@ from hybridpot.uncertainty.calibration import (
     miscalibration_area,
     rank_correlation,
 )
-from hybridpot.uncertainty.ensemble import EnsembleStatistics, committee_errors, ensemble_predict, ensemble_statistics
-from hybridpot.uncertainty.selection import farthest_point_order, pair_distance_fingerprint, select_uncertain_diverse
+from hybridpot.uncertainty.ensemble import (
+    EnsembleStatistics,
+    committee_errors,
+    ensemble_predict,
+    ensemble_statistics,
+)
+from hybridpot.uncertainty.selection import (
+    farthest_point_order,
+    pair_distance_fingerprint,
+    select_uncertain_diverse,
+)
 
 __all__ = [
     "ActiveLearningConfig",

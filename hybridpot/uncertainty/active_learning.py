@@ -39,15 +39,18 @@ import ase.io
 import jax
 import numpy as np
 
+from hybridpot._store import atomic_write
 from hybridpot.graph.neighbours import neighbour_list
 from hybridpot.io.formats import label_atoms, read_structures, structures_to_atoms
-from hybridpot.io.registry import build_model
-from hybridpot.io.trained import TrainedPotential
+from hybridpot.potentials.registry import build_model
+from hybridpot.potentials.trained import TrainedPotential
 from hybridpot.train import Dataset, TrainConfig, config_to_dict, fit
-from hybridpot.train.checkpoint import atomic_write
 from hybridpot.uncertainty.calibration import calibration_report
 from hybridpot.uncertainty.ensemble import committee_errors, ensemble_predict
-from hybridpot.uncertainty.selection import pair_distance_fingerprint, select_uncertain_diverse
+from hybridpot.uncertainty.selection import (
+    pair_distance_fingerprint,
+    select_uncertain_diverse,
+)
 
 STRATEGIES = ("uncertainty", "random")
 STATE_FORMAT = "hybridpot-active-learning-1"
@@ -204,8 +207,7 @@ def explore(potential: TrainedPotential, starts: Sequence, config: ExplorationCo
 
 def _test_row(potential: TrainedPotential, test: Dataset) -> dict:
     dtype = np.float64 if jax.config.read("jax_enable_x64") else np.float32
-    stats = ensemble_predict(potential.model, potential.params, potential.normalisation, test,
-                             physics_energy=potential.physics_energy, dtype=dtype)
+    stats = ensemble_predict(potential, test, dtype=dtype)
     errors = committee_errors(stats, test)
     e_err, _ = errors["energy_per_atom"]
     row = {"energy_per_atom_rmse": float(np.sqrt(np.mean(e_err**2)))}

@@ -94,12 +94,13 @@ def ensemble_statistics(energies, forces: Sequence, *, ddof: int = 0) -> Ensembl
     )
 
 
-def ensemble_predict(model, params, normalisation, dataset, *, physics_energy=None, batch_size: int = 16,
-                     dtype=np.float32, ddof: int = 0) -> EnsembleStatistics:
-    """:func:`ensemble_statistics` of stacked ``params`` ``[M, ...]`` on ``dataset`` (a
-    :class:`hybridpot.train.Dataset`), through :func:`hybridpot.train.predict`."""
-    out = predict(model, params, normalisation, dataset, batch_size=batch_size, dtype=dtype,
-                  physics_energy=physics_energy)
+def ensemble_predict(potential, dataset, *, batch_size: int = 16, dtype=np.float32,
+                     ddof: int = 0) -> EnsembleStatistics:
+    """:func:`ensemble_statistics` of every member of ``potential`` (a
+    :class:`~hybridpot.potentials.Potential` or :class:`~hybridpot.potentials.TrainedPotential`,
+    params ``[M, ...]``) on ``dataset`` (a :class:`hybridpot.train.Dataset`), through
+    :func:`hybridpot.train.predict`."""
+    out = predict(potential, dataset, batch_size=batch_size, dtype=dtype)
     return ensemble_statistics(out["energy"], out["forces"], ddof=ddof)
 
 

@@ -69,3 +69,38 @@ def test_train_only_freezes_other_groups():
     np.testing.assert_allclose(updates["learned"], -0.1)
     with pytest.raises(ValueError, match="no parameter group"):
         train_only(optax.sgd(0.1), {"network"}).init(params)
+
+
+def test_combinators_on_graph_models_keep_their_parts():
+    """On GraphModels a combinator returns a GraphModel whose energy is the strategy's total of the
+    parts' own energies; mismatched terms get clear errors."""
+    from hybridpot.graph import build_graph
+    from hybridpot.hybrid import STRATEGIES, aphynity, hybrid_terms, sequential
+    from hybridpot.models import pair_mlp_model
+    from hybridpot.potentials import physics_term
+
+    net = pair_mlp_model(cutoff=3.0, species=[1, 8], hidden=[4], dtype="float64")
+    zbl = physics_term("zbl", cutoff=2.0, trainable=True)
+    g = build_graph(np.array([[0.0, 0, 0], [0.96, 0, 0], [-0.24, 0.93, 0]]), [8, 1, 1], 3.0)
+    for name, combinator in STRATEGIES.items():
+        model = combinator(zbl, net, **({"penalty": 0.1} if name == "aphynity" else {}))
+        params = model.init(jax.random.PRNGKey(0), g, None)
+        assert model.cutoff == 3.0 and model.species == (1, 8) and model.hybrid.strategy.name == name
+        terms = hybrid_terms(model, params, g)
+        e_phys = zbl.energy(params["physics"], g, None)
+        e_net = net.energy(params["learned"], g, None)
+        np.testing.assert_array_equal(terms.physics, e_phys)
+        np.testing.assert_array_equal(terms.learned, e_net)
+        k, lw = (params["mix"]["k"], params["mix"]["l"]) if name == "physinet" else (1.0, 1.0)
+        np.testing.assert_allclose(model.energy(params, g, None), k * e_phys + lw * e_net, rtol=1e-14)
+    assert aphynity(zbl, net, penalty=0.3).hybrid.strategy.penalty == 0.3
+    assert sequential(zbl, net).hybrid.strategy.physics_first
+    assert pure_network(net).energy(pure_network(net).init(jax.random.PRNGKey(0), g, None), g, None).shape == (1,)
+    with pytest.raises(ValueError, match="beyond the learned model's cutoff"):
+        additive(physics_term("zbl", cutoff=4.0), net)
+    with pytest.raises(TypeError, match="not one of each"):
+        additive(phys, net)
+    with pytest.raises(TypeError, match="composes GraphModels"):
+        aphynity(phys, learned, penalty=1.0)
+    with pytest.raises(ValueError, match="no cutoff"):
+        pure_physics(physics_term("zbl"))

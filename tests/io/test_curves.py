@@ -3,8 +3,18 @@
 import numpy as np
 import pytest
 
-from hybridpot.io import DiatomicCurves, bundled_h2_curves, load_curves, reference_h2_curves
-from hybridpot.units import BOHR_TO_ANGSTROM, HARTREE_TO_EV, HARTREE_TO_INV_CM, KCAL_PER_MOL_TO_EV
+from hybridpot.io import (
+    DiatomicCurves,
+    bundled_h2_curves,
+    load_curves,
+    reference_h2_curves,
+)
+from hybridpot.units import (
+    BOHR_TO_ANGSTROM,
+    HARTREE_TO_EV,
+    HARTREE_TO_INV_CM,
+    KCAL_PER_MOL_TO_EV,
+)
 
 
 def _write(tmp_path, text, name="curves.txt"):

@@ -42,7 +42,7 @@ def test_units_labels_and_splits(tmp_path):
 
 
 @pytest.mark.parametrize("drop", ["z", "R", "E", "F"])
-def test_missing_key_names_file_and_key(tmp_path, drop):
+def test_missingkey_names_file_and_key(tmp_path, drop):
     d = _frames()
     d.pop(drop)
     path = _write(tmp_path / "broken.npz", **d)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hybridpot.io import TrainedPotential
+from hybridpot.potentials import TrainedPotential
 
 #: Cu Morse (Girifalco & Weizer 1959), shifted to 0 at infinity, smoothly cut off at 4 Å.
 MORSE_CU = {"kind": "morse", "d_e": 0.3429, "a": 1.3588, "r_e": 2.866, "shift": -0.3429, "envelope_cutoff": 4.0}
@@ -13,7 +13,7 @@ MORSE_CU = {"kind": "morse", "d_e": 0.3429, "a": 1.3588, "r_e": 2.866, "shift": 
 def hybrid_potential(n_members: int = 1, three_body: bool = False, scale: float = 0.05,
                      cutoff: float = 4.0) -> TrainedPotential:
     """Morse + a small random pair MLP (learned part scaled by ``scale`` eV), Al/Cu, float64."""
-    from hybridpot.train.normalisation import EnergyNormalisation
+    from hybridpot.potentials import EnergyNormalisation
 
     norm = EnergyNormalisation(np.zeros(119), np.asarray(scale))
     return TrainedPotential.from_init("pair_mlp", {"cutoff": cutoff, "species": [13, 29], "dtype": "float64",

@@ -6,11 +6,11 @@ import pytest
 from ase import Atoms
 from ase.calculators.calculator import PropertyNotImplementedError
 from ase.calculators.fd import calculate_numerical_forces, calculate_numerical_stress
+from md_helpers import copper, hybrid_potential
 
 from hybridpot.graph import build_triplets
 from hybridpot.md import HybridpotCalculator
 from hybridpot.potential import energy_forces_stress
-from md_helpers import copper, hybrid_potential
 
 
 @pytest.fixture(scope="module")

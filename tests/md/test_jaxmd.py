@@ -7,9 +7,9 @@ import pytest
 
 jax_md = pytest.importorskip("jax_md")
 from jax_md import quantity, simulate, space  # noqa: E402
+from md_helpers import copper, hybrid_potential  # noqa: E402
 
 from hybridpot.md import HybridpotCalculator, jax_md_pair  # noqa: E402
-from md_helpers import copper, hybrid_potential  # noqa: E402
 
 #: jax-md time unit with Å, eV, amu: Å·sqrt(amu/eV) = 10.1805 fs.
 FS = 1.0 / 10.1805

@@ -15,14 +15,13 @@ from hybridpot.hybrid import additive
 from hybridpot.models import (
     angular_triplets,
     behler_parrinello,
-    compose_graph_model,
     fit_descriptor_scaling,
-    second_moment_energy,
     symmetry_function_descriptors,
     symmetry_function_spec,
 )
 from hybridpot.physics import second_moment_params
 from hybridpot.potential import energy_and_forces
+from hybridpot.potentials import embedded_atom_term
 
 SPECIES = (13, 28)
 CUTOFF, ANGULAR = 4.2, 3.3
@@ -200,7 +199,8 @@ def test_unknown_element_raises_naming_it(model_and_params, cells):
     e = jax.jit(model.energy)(params, g, build_triplets(g))
     assert np.isnan(np.asarray(e)).all()
     with pytest.raises(ValueError, match="Cu"):
-        second_moment_energy(second_moment_params(2), g, SPECIES, CUTOFF)
+        eam = embedded_atom_term(SPECIES, CUTOFF, **second_moment_params(2)._asdict())
+        eam.energy({}, g, None)
 
 
 def test_jit_vmap_over_params(model_and_params):
@@ -216,28 +216,17 @@ def test_jit_vmap_over_params(model_and_params):
 
 def test_additive_hybrid_is_physics_plus_network_exactly(model_and_params, spec):
     model, params, graphs = model_and_params
-    phys = second_moment_params(2, r0=2.6)
-    physics = lambda p, g: second_moment_energy(p, g, SPECIES, CUTOFF)  # noqa: E731
-    hybrid = compose_graph_model(additive, physics, phys, model)
-    hp = hybrid.init(jax.random.PRNGKey(0), graphs[0], None)
+    physics = embedded_atom_term(SPECIES, CUTOFF, **second_moment_params(2, r0=2.6)._asdict(), trainable=True)
+    hybrid = additive(physics, model)
+    hp = hybrid.init(jax.random.PRNGKey(0), graphs[0], build_triplets(graphs[0]))
     hp["learned"] = params
     for g in graphs:
         t = build_triplets(g)
         total = np.asarray(hybrid.energy(hp, g, t))
-        expected = np.asarray(physics(hp["physics"], g)) + np.asarray(model.energy(params, g, t))
+        expected = np.asarray(physics.energy(hp["physics"], g, None)) + np.asarray(model.energy(params, g, t))
         assert np.array_equal(total, expected)
     fn = energy_fn_with_triplets(hybrid.energy, graphs)
     testing.assert_forces_match_finite_differences(fn, hp, graphs[0], delta=1e-5, rtol=1e-6, atol=1e-7)
-
-
-def test_second_moment_baseline_forces_and_padding(cells):
-    pos, numbers, cell = cells[0]
-    g = build_graph(pos, numbers, CUTOFF, cell=cell, pbc=True)
-    params = second_moment_params(2, r0=2.6)
-    fn = lambda p, graph: second_moment_energy(p, graph, SPECIES, CUTOFF)  # noqa: E731
-    testing.assert_forces_match_finite_differences(fn, params, g, rtol=1e-6, atol=1e-7)
-    testing.assert_stress_matches_finite_differences(fn, params, g, rtol=1e-6, atol=1e-8)
-    testing.assert_padding_invariant(fn, params, g)
 
 
 def test_radial_only_spec_needs_no_triplets_and_matches_the_radial_blocks(spec, cells):

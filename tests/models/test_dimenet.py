@@ -1,7 +1,8 @@
-"""DimeNet / DimeNet++ / ZBL hybrid: the reusable model checks, triplets, ZBL on/off, species.
+"""DimeNet / DimeNet++ / DimezblNet (their ZBL composition): the reusable model checks, triplets, ZBL on/off, species.
 
 Small widths and float64 (conftest) keep every check fast; triplets come from the dense in-jit
-enumeration (``dense_triplet_energy_fn``) in the ``hybridpot.testing`` checks, which rebuild graphs.
+enumeration (``hybridpot.testing.model_energy_fn``) in the ``hybridpot.testing`` checks, which
+rebuild graphs.
 """
 
 from __future__ import annotations
@@ -14,10 +15,17 @@ import numpy as np
 import pytest
 
 from hybridpot import testing
-from hybridpot.graph import PaddingBuckets, batch_graphs, build_graph, build_triplets, pad_to_bucket
+from hybridpot.graph import (
+    PaddingBuckets,
+    batch_graphs,
+    build_graph,
+    build_triplets,
+    pad_to_bucket,
+)
 from hybridpot.io import bundled_md17
-from hybridpot.models import dense_triplet_energy_fn, dimenet_model, zbl_pair_energy
-from hybridpot.models.dimenet import all_edge_pairs, glorot_orthogonal, zbl_switch
+from hybridpot.models import dimenet_model
+from hybridpot.models.dimenet import all_edge_pairs, glorot_orthogonal
+from hybridpot.potentials import dimezblnet, zbl_term
 
 CUTOFF = 4.0
 SMALL = dict(emb_size=6, out_emb_size=6, int_emb_size=4, basis_emb_size=3, num_bilinear=3, num_blocks=1,
@@ -31,8 +39,10 @@ def small_model(variant="dimenet++", zbl=True, **kw):
         args.pop("out_emb_size"), args.pop("int_emb_size"), args.pop("basis_emb_size")
     else:
         args.pop("num_bilinear")
-    return dimenet_model((1, 6, 8), variant=variant, cutoff=CUTOFF, zbl=zbl, zbl_trainable=True,
-                         param_dtype=jnp.float64, **args)
+    if zbl:
+        return dimezblnet((1, 6, 8), variant=variant, cutoff=CUTOFF, zbl_trainable=True, param_dtype=jnp.float64,
+                          **args)
+    return dimenet_model((1, 6, 8), variant=variant, cutoff=CUTOFF, param_dtype=jnp.float64, **args)
 
 
 def random_params(model, graph, seed=0):
@@ -61,7 +71,7 @@ def test_dimenet_pp_zbl_model_checks(ethanol):
     model = small_model("dimenet++")
     g0, g1 = build(pos[0], numbers), build(pos[1], numbers)
     params = random_params(model, g0)
-    fn = dense_triplet_energy_fn(model)
+    fn = testing.model_energy_fn(model)
     testing.assert_forces_match_finite_differences(fn, params, g0, rtol=1e-5, atol=1e-6)
     testing.assert_invariant_under_rotation_translation(fn, params, build, pos[0], numbers)
     testing.assert_permutation_invariant(fn, params, build, pos[0], numbers)
@@ -77,7 +87,7 @@ def test_dimenet_bilinear_forces_rotation_and_padding(ethanol):
     model = small_model("dimenet", zbl=False)
     g0 = build(pos[0], numbers)
     params = random_params(model, g0)
-    fn = dense_triplet_energy_fn(model)
+    fn = testing.model_energy_fn(model)
     testing.assert_forces_match_finite_differences(fn, params, g0, rtol=1e-5, atol=1e-6)
     testing.assert_invariant_under_rotation_translation(fn, params, build, pos[0], numbers)
     testing.assert_padding_invariant(fn, params, g0)
@@ -122,9 +132,10 @@ def test_zbl_on_off_differs_by_the_zbl_sum_only(ethanol):
     off = small_model(zbl=False)
     g = build(pos[0], numbers)
     params_on = random_params(on, g)
-    params_off = {"physics": {}, "learned": params_on["learned"]}
+    params_off = params_on["learned"]
     diff = on.energy(params_on, g, None) - off.energy(params_off, g, None)
-    zbl = zbl_pair_energy(g, params_on["physics"], zbl_switch("envelope", 1.5))
+    zbl_model = zbl_term(1.5, "envelope", trainable=True)
+    zbl = zbl_model.energy(params_on["physics"], g, None)
     np.testing.assert_allclose(diff, zbl, rtol=1e-12, atol=1e-12)
     assert float(zbl[0]) > 0
     # an expanded ethanol: every pair beyond 1.5 Å (still within the network cutoff)
@@ -134,8 +145,7 @@ def test_zbl_on_off_differs_by_the_zbl_sum_only(ethanol):
     assert float(d_far[0]) == 0.0
 
     def zbl_far(p):  # the ZBL term adds no force either
-        return zbl_pair_energy(far._replace(nodes={**far.nodes, "positions": p}), params_on["physics"],
-                               zbl_switch("envelope", 1.5)).sum()
+        return zbl_model.energy(params_on["physics"], far._replace(nodes={**far.nodes, "positions": p}), None).sum()
 
     assert np.all(np.asarray(jax.grad(zbl_far)(far.nodes["positions"])) == 0)
 

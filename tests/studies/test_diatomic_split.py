@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from hybridpot.studies.diatomic import nested_training_sets, complement_indices
+from hybridpot.studies.diatomic import complement_indices, nested_training_sets
 
 # New indices per step for N = 164, from the paper's code (shared/papers/elhaloui2025-code-notes.md).
 PUBLISHED_NEW = [

@@ -7,11 +7,11 @@ import time
 import jax
 import numpy as np
 import pytest
+from train_helpers import emt_data  # noqa: F401  (fixture)
 
 from hybridpot.graph import build_triplets
 from hybridpot.train import Dataset, GraphSet, collate, make_buckets, prefetch
 from hybridpot.train.data import batch_indices, epoch_order
-from train_helpers import emt_data  # noqa: F401  (fixture)
 
 
 def test_epoch_order_is_a_pure_function_of_key_and_epoch():

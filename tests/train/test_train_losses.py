@@ -6,11 +6,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from train_helpers import emt_data  # noqa: F401  (fixture)
 
 from hybridpot.graph import PaddingBuckets
+from hybridpot.potentials import EnergyNormalisation, normalised_energy
 from hybridpot.train import (
     Dataset,
-    EnergyNormalisation,
     GraphSet,
     LossConfig,
     OptimConfig,
@@ -22,10 +23,8 @@ from hybridpot.train import (
     make_optimizer,
     make_schedule,
     metrics_from_sums,
-    normalised_energy,
 )
 from hybridpot.train.losses import loss_sums, metric_sums, total_loss
-from train_helpers import emt_data  # noqa: F401  (fixture)
 
 
 def test_elementwise_losses():

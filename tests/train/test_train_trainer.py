@@ -8,9 +8,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from train_helpers import emt_data, emt_structures, pair_mlp_model  # noqa: F401  (fixture)
 
 from hybridpot.graph import batch_graphs, build_graph
-from hybridpot.potential import energy_and_forces, pair_energy
+from hybridpot.hybrid import additive, aphynity
+from hybridpot.potential import GraphModel, energy_and_forces, pair_energy
+from hybridpot.potentials import Potential
 from hybridpot.train import (
     Dataset,
     NonFiniteError,
@@ -24,7 +27,6 @@ from hybridpot.train import (
 )
 from hybridpot.train.data import batch_indices
 from hybridpot.train.trainer import _member_keys
-from train_helpers import emt_data, emt_structures, pair_mlp_model  # noqa: F401  (fixture)
 
 
 def _config(**sections):
@@ -38,6 +40,13 @@ def _config(**sections):
     for k, v in sections.items():
         base[k] = {**base.get(k, {}), **v}
     return config_from_dict(base)
+
+
+def _pair_term(u) -> GraphModel:
+    """A fixed physics term of the user's own: the pair sum of ``u(r)`` eV over the graph's edges."""
+    return GraphModel(init=lambda key, graph, triplets=None: {},
+                      energy=lambda params, graph, triplets=None: pair_energy(graph, lambda r, zi, zj: u(r)),
+                      cutoff=None)
 
 
 def _leaves(tree):
@@ -69,9 +78,9 @@ def test_fit_writes_a_run_and_compiles_at_most_once_per_bucket(emt_data, tmp_pat
     assert meta["config"]["run"]["n_seeds"] == 2 and meta["data_order"]["steps_per_epoch"] == 5
     assert meta["data_order"]["epoch"] == 2 and meta["data_order"]["position"] == 2
     # evaluation uses the EMA parameters: the last recorded validation loss is theirs
-    loss_ema = evaluate(pair_mlp_model(), result.ema_params, result.normalisation, valid, cfg)["loss"]
+    loss_ema = evaluate(Potential(result.model, result.ema_params, result.normalisation), valid, cfg)["loss"]
     np.testing.assert_allclose(loss_ema, result.history["valid_loss"][-1], rtol=1e-10)
-    loss_raw = evaluate(pair_mlp_model(), result.params, result.normalisation, valid, cfg)["loss"]
+    loss_raw = evaluate(Potential(result.model, result.params, result.normalisation), valid, cfg)["loss"]
     assert not np.allclose(loss_raw, loss_ema)
     # refuses to overwrite a run
     with pytest.raises(FileExistsError):
@@ -156,18 +165,20 @@ def test_early_stopping(emt_data, tmp_path):
 def test_float32_stress_loss_triplets_and_a_fixed_physics_term(emt_data, tmp_path):
     """float32 (the default precision), a stress loss, a model reading triplets, a physics term."""
     train, valid = emt_data
-    model = pair_mlp_model(three_body=True, dtype=jnp.float32)
+    learned = pair_mlp_model(three_body=True, dtype=jnp.float32)
+    repulsion = _pair_term(lambda r: 0.1 * jnp.exp(-2.0 * (r - 2.5)))  # a fixed repulsion, eV
+    model = additive(repulsion, learned)
 
-    def physics(graph, triplets):  # a fixed repulsion, eV
-        return pair_energy(graph, lambda r, zi, zj: 0.1 * jnp.exp(-2.0 * (r - 2.5)))
+    def physics(graph, triplets):
+        return repulsion.energy({}, graph, triplets)
 
     cfg = _config(loss={"stress_weight": 1.0, "kind": "huber", "huber_delta": 0.1},
                   run={"max_steps": 4, "eval_every": 4, "n_seeds": 1, "dtype": "float32"}, data={"n_buckets": 1})
     assert config_from_dict({}).run.dtype == "float32"
-    result = fit(model, train, valid, cfg, str(tmp_path), physics_energy=physics)
+    result = fit(model, train, valid, cfg, str(tmp_path))
     assert all(x.dtype == np.float32 for x in _leaves(result.params))
     assert np.all(np.isfinite(result.history["train_loss"]))
-    assert "stress_mae" in result.valid_metrics and "three_body" in result.params["params"]
+    assert "stress_mae" in result.valid_metrics and "three_body" in result.params["learned"]["params"]
     # the shift was fitted to E - E_physics (physics evaluated in float64 here)
     graphs = [build_graph(s.positions, s.numbers, 4.0, cell=s.cell, pbc=s.pbc) for s in train.structures]
     e_phys, f = jax.jit(energy_and_forces(lambda p, g: physics(g, None)))(None, batch_graphs(graphs))
@@ -177,46 +188,43 @@ def test_float32_stress_loss_triplets_and_a_fixed_physics_term(emt_data, tmp_pat
     np.testing.assert_allclose(result.normalisation.shift, expected.shift, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(result.normalisation.scale, expected.scale, rtol=1e-5)
     # predict = physics + shift + scale * model, consistent with the validation metrics of the run
-    pred = predict(model, result.best_params, result.normalisation, valid, batch_size=4, physics_energy=physics)
+    pred = predict(result.potential, valid, batch_size=4)
     e_ref = np.array([s.energy for s in valid.structures])
     np.testing.assert_allclose(np.abs(pred["energy"][0] - e_ref).mean(), result.valid_metrics["energy_mae"][0], rtol=1e-4)
 
 
 def test_learned_part_penalty_of_a_hybrid(emt_data, tmp_path):
-    """loss.learned_weight adds λ·⟨(s·E_model/N)²⟩ to the loss and shrinks the learned part."""
+    """aphynity(physics, model, penalty=λ) adds λ·⟨(s·E_model/N)²⟩ to the loss and shrinks the learned part."""
     train, valid = emt_data
     model = pair_mlp_model()
-
-    def physics(graph, triplets):  # a rough Morse-like pair term, eV
-        return pair_energy(graph, lambda r, zi, zj: 0.3 * (jnp.exp(-2.0 * (r - 2.6)) - 2.0 * jnp.exp(-(r - 2.6))))
-
+    # a rough Morse-like pair term, eV
+    physics = _pair_term(lambda r: 0.3 * (jnp.exp(-2.0 * (r - 2.6)) - 2.0 * jnp.exp(-(r - 2.6))))
     lam = 1e3
-    runs = {}
-    for weight in (0.0, lam):
-        cfg = _config(loss={"learned_weight": weight}, run={"max_steps": 24, "eval_every": 24, "n_seeds": 1})
-        runs[weight] = (cfg, fit(model, train, valid, cfg, str(tmp_path / str(weight)), physics_energy=physics))
-    cfg_plain, plain = runs[0.0]
-    cfg_pen, penalised = runs[lam]
+    cfg = _config(run={"max_steps": 24, "eval_every": 24, "n_seeds": 1})
+    hybrids = {0.0: additive(physics, model), lam: aphynity(physics, model, penalty=lam)}
+    runs = {w: fit(h, train, valid, cfg, str(tmp_path / str(w))) for w, h in hybrids.items()}
+    plain, penalised = runs[0.0], runs[lam]
     size = penalised.valid_metrics["learned_per_atom_rmse"][0]
     # the validation loss is the plain loss plus λ times the mean square of the learned part per atom
-    with_pen = evaluate(model, penalised.best_params, penalised.normalisation, valid, cfg_pen, physics_energy=physics)
-    without = evaluate(model, penalised.best_params, penalised.normalisation, valid, cfg_plain, physics_energy=physics)
+    with_pen = evaluate(penalised.potential, valid, cfg)
+    without = evaluate(Potential(hybrids[0.0], penalised.best_params, penalised.normalisation), valid, cfg)
     np.testing.assert_allclose(with_pen["loss"] - without["loss"], lam * size**2, rtol=1e-9)
     # the learned part is s·E_model per structure
     graphs = [build_graph(s.positions, s.numbers, model.cutoff, cell=s.cell, pbc=s.pbc) for s in valid.structures]
-    params0 = jax.tree.map(lambda x: x[0], penalised.best_params)
+    params0 = jax.tree.map(lambda x: x[0], penalised.best_params["learned"])
     e_model = np.asarray(model.energy(params0, batch_graphs(graphs), None))
     n = np.array([len(s.numbers) for s in valid.structures])
     direct = float(penalised.normalisation.scale) * e_model / n
     np.testing.assert_allclose(size, np.sqrt(np.mean(direct**2)), rtol=1e-8)
     # ... and the penalty made it smaller than in the unpenalised run (whose validation reports it too)
-    e_plain = np.asarray(model.energy(jax.tree.map(lambda x: x[0], plain.best_params), batch_graphs(graphs), None))
+    e_plain = np.asarray(model.energy(jax.tree.map(lambda x: x[0], plain.best_params["learned"]), batch_graphs(graphs),
+                                      None))
     plain_size = plain.valid_metrics["learned_per_atom_rmse"][0]
     np.testing.assert_allclose(plain_size, np.sqrt(np.mean((float(plain.normalisation.scale) * e_plain / n) ** 2)),
                                rtol=1e-8)
     assert size < 0.75 * plain_size
-    with pytest.raises(ValueError, match="needs physics_energy"):
-        fit(model, train, valid, cfg_pen, str(tmp_path / "nophys"))
+    with pytest.raises(ValueError, match="penalty must be >= 0"):
+        aphynity(physics, model, penalty=-1.0)
 
 
 def test_energy_only_labels_train_and_evaluate_without_forces(emt_data, tmp_path):
@@ -235,8 +243,8 @@ def test_energy_only_labels_train_and_evaluate_without_forces(emt_data, tmp_path
     np.testing.assert_allclose(result.history["train_loss"], reference.history["train_loss"], rtol=1e-12)
     assert "forces_mae" in reference.valid_metrics
     # evaluation skips the forces where there are no labels, and the energy errors are the same
-    without = evaluate(pair_mlp_model(), result.best_params, result.normalisation, valid_e, cfg)
-    labelled = evaluate(pair_mlp_model(), result.best_params, result.normalisation, valid, cfg)
+    without = evaluate(result.potential, valid_e, cfg)
+    labelled = evaluate(result.potential, valid, cfg)
     assert not any("forces" in k for k in without) and "forces_mae" in labelled
     np.testing.assert_allclose(without["energy_mae"], labelled["energy_mae"], rtol=1e-12)
     np.testing.assert_allclose(without["loss"], labelled["loss"], rtol=1e-12)

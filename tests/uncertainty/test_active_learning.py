@@ -11,7 +11,11 @@ from ase.io import read
 
 from hybridpot.io.formats import read_structures
 from hybridpot.train import Dataset, config_from_dict
-from hybridpot.uncertainty import ActiveLearningConfig, ExplorationConfig, run_active_learning
+from hybridpot.uncertainty import (
+    ActiveLearningConfig,
+    ExplorationConfig,
+    run_active_learning,
+)
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "..", "hybridpot", "data", "alni_emt.extxyz")
 MODEL = ("pair_mlp", {"cutoff": 4.0, "species": [13, 28], "hidden": [8], "n_basis": 6, "dtype": "float64"})

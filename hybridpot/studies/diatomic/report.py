@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hybridpot.train.checkpoint import atomic_write
+from hybridpot._store import atomic_write
 from hybridpot.units import HARTREE_TO_INV_CM
 
 MODEL_LABELS = {

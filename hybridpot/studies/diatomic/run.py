@@ -16,14 +16,32 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-from hybridpot.io import DiatomicCurves, bundled_h2_curves, load_curves, reference_h2_curves
+from hybridpot.io import (
+    DiatomicCurves,
+    bundled_h2_curves,
+    load_curves,
+    reference_h2_curves,
+)
 from hybridpot.spectroscopy import franck_condon_grid
 from hybridpot.studies.diatomic import evaluation as ev
 from hybridpot.studies.diatomic import report
-from hybridpot.studies.diatomic.protocols import FRACTIONS_PERCENT, MODELS, STATES, Protocol, get_protocol
+from hybridpot.studies.diatomic.protocols import (
+    FRACTIONS_PERCENT,
+    MODELS,
+    STATES,
+    Protocol,
+    get_protocol,
+)
 from hybridpot.studies.diatomic.run_store import RunStore, unit_fingerprint
-from hybridpot.studies.diatomic.split import nested_training_sets, complement_indices
-from hybridpot.studies.diatomic.training import MORSE, Curves, PhysicsTerm, pad_training_sets, predict, train_model
+from hybridpot.studies.diatomic.split import complement_indices, nested_training_sets
+from hybridpot.studies.diatomic.training import (
+    MORSE,
+    Curves,
+    PhysicsTerm,
+    pad_training_sets,
+    predict,
+    train_model,
+)
 from hybridpot.units import HARTREE_TO_INV_CM
 
 #: The paper's seeds (network initialisation); more seeds continue from 100.

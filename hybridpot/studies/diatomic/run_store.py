@@ -19,7 +19,12 @@ import jax
 import numpy as np
 
 from hybridpot import __version__
-from hybridpot.train.checkpoint import checkpoint_exists, load_checkpoint, save_checkpoint, unflatten_like
+from hybridpot._store import (
+    checkpoint_exists,
+    load_checkpoint,
+    save_checkpoint,
+    unflatten_like,
+)
 
 _FORMAT = "hybridpot-diatomic-unit-2"
 
@@ -69,7 +74,7 @@ class RunStore:
     """The finished units of one study, in ``folder`` (created on first write).
 
     ``load(name, fingerprint, template)`` returns the stored pytree or None; ``save`` writes one
-    atomically. Units are trainer checkpoints (:func:`hybridpot.train.checkpoint.save_checkpoint`:
+    atomically. Units are trainer checkpoints (:func:`hybridpot.train.save_checkpoint`:
     ``.npz`` arrays + ``.json`` metadata); ``template`` is the unit's output structure (e.g. from
     ``jax.eval_shape``), used to rebuild the pytree and to check every stored shape and dtype.
     """

@@ -1,14 +1,15 @@
-r"""A trained potential as one object: model, parameters of every ensemble member, normalisation, physics.
+r"""A trained potential as one value: model specs, parameters of every ensemble member, normalisation.
 
-The energy of structure g with the parameters θ of one member is
+The energy of structure g with the parameters θ of one member is the assembled potential of
+:mod:`hybridpot.potentials.assembled`,
 
 .. math::
-    E_g(\theta) = \underbrace{E^\text{phys}_g}_{\text{physics}}
-      + \underbrace{\sum_{i \in g} \mu_{Z_i} + s\, E^\text{model}_g(\theta)}_{\text{learned}}
+    E_g(\theta) = \mathrm{strategy}\Big(\underbrace{E^\text{phys}_g}_{\text{physics}},\
+      \underbrace{\textstyle\sum_{i \in g} \mu_{Z_i} + s\, E^\text{model}_g(\theta)}_{\text{learned}}\Big)
 
-(eV; :mod:`hybridpot.train.normalisation`). :meth:`TrainedPotential.energy_fn` returns it as a pure
-function ``energy_fn(params, graph) -> [n_graph]`` that can go inside any ``jax.jit``, ``jax.vmap``
-or ``jax.grad`` — also a gradient with respect to the parameters::
+(eV). :meth:`TrainedPotential.energy_fn` returns it as a pure function
+``energy_fn(params, graph) -> [n_graph]`` that can go inside any ``jax.jit``, ``jax.vmap`` or
+``jax.grad`` — also a gradient with respect to the parameters::
 
     pot = load_potential("model.npz")
     energy = pot.energy_fn()
@@ -36,10 +37,20 @@ import jax.numpy as jnp
 import jraph
 import numpy as np
 
+from hybridpot.elements import N_ELEMENTS, check_species
 from hybridpot.graph import build_graph, build_triplets, pad_graph
-from hybridpot.io.registry import build_model, build_physics
-from hybridpot.models.base import GraphModel, check_species
-from hybridpot.train.normalisation import EnergyNormalisation, N_ELEMENTS, normalised_energy
+from hybridpot.potential import GraphModel
+from hybridpot.potentials.assembled import Potential, assembled_terms
+from hybridpot.potentials.normalisation import (
+    EnergyNormalisation,
+    identity_normalisation,
+)
+from hybridpot.potentials.physics_terms import build_physics
+from hybridpot.potentials.registry import (
+    build_model,
+    build_potential_model,
+    check_strategy,
+)
 
 #: Parts :meth:`TrainedPotential.energy_fn` can return.
 PARTS = ("total", "physics", "learned")
@@ -55,11 +66,15 @@ class TrainedPotential:
     """A trained hybridpot potential: everything needed to evaluate it, and to save it.
 
     Attributes:
-        model_kind: registry name of the model (``"pair_mlp"``; :mod:`hybridpot.io.registry`).
+        model_kind: registry name of the learned model (``"pair_mlp"``; :mod:`hybridpot.potentials.registry`).
         model_args: JSON-serialisable keyword arguments of the model's constructor.
-        params: model parameters with a leading ``[n_members]`` axis (1 for a single model).
+        params: parameters of :attr:`model` with a leading ``[n_members]`` axis (1 for a single
+            model): the learned model's alone, or ``{"physics", "learned"[, "mix"]}`` of a hybrid.
         normalisation: per-element shift ``[119]`` eV/atom and scale ``[]`` eV of the learned term.
-        physics: spec ``{"kind": ..., **args}`` of the fixed physics term, or None.
+        physics: spec ``{"kind": ..., **args}`` of the physics term
+            (:func:`hybridpot.potentials.build_physics`), or None.
+        strategy: spec ``{"name": ..., **args}`` of the hybrid strategy
+            (:data:`hybridpot.hybrid.STRATEGIES`); None means ``additive`` with a physics term.
         config: the training config (plain dict), or None.
         metadata: free-form JSON-serialisable facts (training run, metrics, ...).
     """
@@ -69,10 +84,12 @@ class TrainedPotential:
     params: Any
     normalisation: EnergyNormalisation
     physics: dict | None = None
+    strategy: dict | None = None
     config: dict | None = None
     metadata: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
+        object.__setattr__(self, "strategy", check_strategy(self.strategy, self.physics is not None))
         shift = np.asarray(self.normalisation.shift)
         if shift.shape != (N_ELEMENTS,) or np.shape(self.normalisation.scale) != ():
             raise ValueError(
@@ -89,13 +106,24 @@ class TrainedPotential:
     # ---------------------------------------------------------------- the model
     @functools.cached_property
     def model(self) -> GraphModel:
-        """The :class:`~hybridpot.models.GraphModel` rebuilt from ``model_kind`` and ``model_args``."""
-        return build_model(self.model_kind, self.model_args)
+        """The :class:`~hybridpot.potential.GraphModel` the parameters belong to: the learned model,
+        or its composition with the physics term by the strategy."""
+        return build_potential_model(self.model_kind, self.model_args, self.physics, self.strategy)
 
     @functools.cached_property
-    def physics_energy(self) -> Callable | None:
-        """``physics_energy(graph, triplets) -> [n_graph]`` eV, or None without a physics term."""
+    def learned_model(self) -> GraphModel:
+        """The learned model alone, rebuilt from ``model_kind`` and ``model_args``."""
+        return build_model(self.model_kind, self.model_args) if self.physics is not None else self.model
+
+    @functools.cached_property
+    def physics_model(self) -> GraphModel | None:
+        """The physics term as a ``GraphModel`` (None without one)."""
         return build_physics(self.physics)
+
+    @property
+    def potential(self) -> Potential:
+        """The assembled potential (model, every member's params, normalisation) consumers evaluate."""
+        return Potential(self.model, self.params, self.normalisation)
 
     @property
     def cutoff(self) -> float:
@@ -132,8 +160,8 @@ class TrainedPotential:
         """A pure ``energy_fn(params, graph, triplets=None) -> [n_graph]`` eV for one member's params.
 
         Args:
-            part: ``"total"`` (physics + learned), ``"physics"`` (the fixed physics term; zeros
-                without one) or ``"learned"`` (per-element shift + scale × model).
+            part: ``"total"``, ``"physics"`` (the physics term; zeros without one) or
+                ``"learned"`` (per-element shift + scale × model), as the strategy combines them.
 
         The function is jittable, vmappable and differentiable in ``params`` and in the graph's
         positions, shifts and cell. ``graph`` follows :mod:`hybridpot.graph` (built with
@@ -147,26 +175,16 @@ class TrainedPotential:
 
     @functools.lru_cache(maxsize=None)  # noqa: B019 - one function per (potential, part), by design
     def _energy_fn(self, part: str) -> Callable:
-        model, physics = self.model, self.physics_energy
-        shift = jnp.asarray(np.asarray(self.normalisation.shift))
-        scale = jnp.asarray(np.asarray(self.normalisation.scale))
-        norm = EnergyNormalisation(shift, scale)
-        needs_triplets = self.needs_triplets
-
-        def physics_part(graph, triplets, dtype):
-            if physics is None:
-                return jnp.zeros(graph.n_node.shape[0], dtype)
-            return physics(graph, triplets).astype(dtype)
+        model = self.model
+        norm = EnergyNormalisation(jnp.asarray(np.asarray(self.normalisation.shift)),
+                                   jnp.asarray(np.asarray(self.normalisation.scale)))
+        index = PARTS.index(part)
 
         def energy_fn(params, graph: jraph.GraphsTuple, triplets=None):
-            if needs_triplets and triplets is None:
+            if model.needs_triplets and triplets is None:
                 raise ValueError("this model reads angular triplets: pass triplets=hybridpot.graph.build_triplets(graph)")
-            if part == "physics":
-                return physics_part(graph, triplets, graph.nodes["positions"].dtype)
-            e = normalised_energy(model.energy(params, graph, triplets), graph, norm)
-            if part == "total":
-                e = e + physics_part(graph, triplets, e.dtype)
-            return e
+            terms = assembled_terms(model, params, norm, graph, triplets)
+            return (terms.total, terms.physics, terms.learned)[index]
 
         return energy_fn
 
@@ -197,40 +215,42 @@ class TrainedPotential:
 
     @classmethod
     def from_init(cls, model_kind: str, model_args: dict | None = None, *, n_members: int = 1, seed: int = 0,
-                  physics: dict | None = None, normalisation: EnergyNormalisation | None = None,
-                  metadata: dict | None = None) -> "TrainedPotential":
+                  physics: dict | None = None, strategy: dict | None = None,
+                  normalisation: EnergyNormalisation | None = None, metadata: dict | None = None) -> "TrainedPotential":
         """An *untrained* potential: ``model.init`` with ``PRNGKey(seed + i)`` for member i.
 
         For tests, examples and as a starting point; ``normalisation`` defaults to no shift and
         unit scale (eV).
         """
-        model = build_model(model_kind, model_args)
+        model = build_potential_model(model_kind, model_args, physics, strategy)
         positions, numbers = _dummy_structure(model)
         graph = build_graph(positions, numbers, model.cutoff, min_distance=0.01)
         triplets = build_triplets(graph) if model.needs_triplets else None
         members = [model.init(jax.random.PRNGKey(seed + i), graph, triplets) for i in range(int(n_members))]
         params = jax.tree.map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *members)
         if normalisation is None:
-            normalisation = EnergyNormalisation(np.zeros(N_ELEMENTS), np.asarray(1.0))
-        return cls(model_kind, dict(model_args or {}), params, normalisation, physics=physics,
+            normalisation = identity_normalisation()
+        return cls(model_kind, dict(model_args or {}), params, normalisation, physics=physics, strategy=strategy,
                    metadata=dict(metadata or {}))
 
     @classmethod
     def from_run(cls, run_dir: str, model_kind: str, model_args: dict | None = None, *,
-                 physics: dict | None = None, metadata: dict | None = None) -> "TrainedPotential":
+                 physics: dict | None = None, strategy: dict | None = None,
+                 metadata: dict | None = None) -> "TrainedPotential":
         """The best parameters of a training run (``run_dir/checkpoints/best``), every member.
 
         Args:
             run_dir: folder written by :func:`hybridpot.train.fit`.
             model_kind, model_args: how to rebuild the model that was trained (registry name and
                 constructor arguments).
-            physics: spec of the fixed physics term the run was trained with (None: none).
+            physics, strategy: specs of the physics term and strategy the run's model was composed
+                with (None: none, and additive).
             metadata: extra facts to keep (merged over the run's own: step, datasets, versions).
         """
         from hybridpot.train import load_best
 
         arrays, normalisation, meta = load_best(run_dir)
-        model = build_model(model_kind, model_args)
+        model = build_potential_model(model_kind, model_args, physics, strategy)
         n = _leading_size(arrays, f"{run_dir}/checkpoints/best.npz")
         params = unflatten_params(params_template(model, n), arrays, source=f"{run_dir}/checkpoints/best.npz",
                                   model_kind=model_kind)
@@ -238,7 +258,8 @@ class TrainedPotential:
                     "early_stopping": meta.get("early_stopping"), "training_versions": meta.get("versions")}
         return cls(model_kind, dict(model_args or {}), params,
                    EnergyNormalisation(np.asarray(normalisation.shift), np.asarray(normalisation.scale)),
-                   physics=physics, config=meta.get("config"), metadata={**run_meta, **(metadata or {})})
+                   physics=physics, strategy=strategy, config=meta.get("config"),
+                   metadata={**run_meta, **(metadata or {})})
 
 
 def _dummy_structure(model: GraphModel):
@@ -278,10 +299,10 @@ def unflatten_params(template, arrays: dict, *, source: str, model_kind: str, pr
     Dtypes are kept as stored. Raises ``ValueError`` naming ``source``, the array and the
     mismatch (with the version that wrote the file when known).
     """
-    from hybridpot.train.checkpoint import _key_name
+    from hybridpot._store import key_name
 
     named, treedef = jax.tree_util.tree_flatten_with_path(template)
-    expected = {prefix + "/".join(_key_name(p) for p in path): leaf for path, leaf in named}
+    expected = {prefix + "/".join(key_name(p) for p in path): leaf for path, leaf in named}
     stored = {k for k in arrays if k.startswith(prefix)}
     hint = (f" (file written by hybridpot {written_by}; this is hybridpot "
             f"{_own_version()})") if written_by else ""

@@ -4,9 +4,14 @@ import numpy as np
 from ase.build import bulk
 from model_file_checks import assert_same_energy_and_forces
 
-from hybridpot.io import TrainedPotential, load_potential, model_kinds, save_potential
 from hybridpot.models.behler_parrinello import behler_parrinello_model_args
 from hybridpot.models.descriptors import DescriptorScaling, symmetry_function_spec
+from hybridpot.potentials import (
+    TrainedPotential,
+    load_potential,
+    model_kinds,
+    save_potential,
+)
 
 
 def test_behler_parrinello_model_file_round_trip(tmp_path):

@@ -27,7 +27,8 @@ import numpy as np
 _METADATA = "__metadata__"
 
 
-def _key_name(entry) -> str:
+def key_name(entry) -> str:
+    """The name of one pytree path entry (dict key, attribute or index) as it appears in array names."""
     for attr in ("key", "name", "idx"):
         if hasattr(entry, attr):
             return str(getattr(entry, attr))
@@ -38,7 +39,7 @@ def flatten_with_names(tree: Any) -> dict[str, np.ndarray]:
     """Leaves of ``tree`` as numpy arrays keyed by their path (``"a/b/0"``). PRNG key arrays become key data."""
     out = {}
     for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
-        name = "/".join(_key_name(p) for p in path)
+        name = "/".join(key_name(p) for p in path)
         if isinstance(leaf, jax.Array) and jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
             leaf = jax.random.key_data(leaf)
         if name in out:
@@ -56,7 +57,7 @@ def unflatten_like(template: Any, arrays: dict[str, np.ndarray], prefix: str = "
     named, treedef = jax.tree_util.tree_flatten_with_path(template)
     leaves = []
     for path, leaf in named:
-        name = prefix + "/".join(_key_name(p) for p in path)
+        name = prefix + "/".join(key_name(p) for p in path)
         if name not in arrays:
             raise ValueError(f"checkpoint has no array {name!r}")
         a = arrays[name]

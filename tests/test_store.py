@@ -41,7 +41,7 @@ WRITER = textwrap.dedent(
     """
     import sys
     import numpy as np
-    from hybridpot.train.checkpoint import save_checkpoint
+    from hybridpot._store import save_checkpoint
     path = sys.argv[1]
     step = 0
     while True:

@@ -1,19 +1,25 @@
 """Model files: a trained potential saved without pickle, loadable in a fresh process.
 
 A model file ``model.npz`` (with a ``model.json`` sidecar holding the same metadata, for people
-and tools) is written by the checkpoint writer of :mod:`hybridpot.train.checkpoint` (atomic,
+and tools) is written by the checkpoint writer of :mod:`hybridpot._store` (atomic,
 ``allow_pickle=False``) and holds
 
-* arrays ``params/...`` (leading ``[n_members]`` axis), ``normalisation/shift`` ``[119]`` eV/atom,
+* arrays ``params/...`` (leading ``[n_members]`` axis; ``params/physics/...``,
+  ``params/learned/...`` for a hybrid), ``normalisation/shift`` ``[119]`` eV/atom,
   ``normalisation/scale`` ``[]`` eV;
 * metadata: ``format`` (``"hybridpot-model"``), ``format_version``, the model kind and its
-  constructor arguments (so the ``GraphModel`` is rebuilt through :mod:`hybridpot.io.registry`),
-  cutoff, species, the physics-term spec, units, package versions, the training config and free
-  metadata.
+  constructor arguments (so the ``GraphModel`` is rebuilt through
+  :mod:`hybridpot.potentials.registry`), cutoff, species, the physics-term and strategy specs,
+  units, package versions, the training config and free metadata.
 
 Reading checks the format and its version, rebuilds the model and checks every parameter's name
 and shape against it; each failure is a ``ModelFileError`` (a ``ValueError``) naming the file,
 the problem and the versions involved.
+
+Format 1 (hybridpot 0.1 before the composable strategies) is read and converted: its fixed physics
+term was added to the learned model (now ``additive``, the learned parameters move under
+``learned/``), and its DimeNet kinds carried ZBL, the network scale and element energies as
+arguments (now a physics spec and the normalisation).
 """
 
 from __future__ import annotations
@@ -27,14 +33,19 @@ import zipfile
 import jax
 import numpy as np
 
-from hybridpot.io.trained import TrainedPotential, params_template, unflatten_params
-from hybridpot.train.checkpoint import flatten_with_names, load_checkpoint, save_checkpoint
-from hybridpot.train.normalisation import EnergyNormalisation
+from hybridpot._store import flatten_with_names, load_checkpoint, save_checkpoint
+from hybridpot.potentials.normalisation import EnergyNormalisation
+from hybridpot.potentials.registry import build_potential_model
+from hybridpot.potentials.trained import (
+    TrainedPotential,
+    params_template,
+    unflatten_params,
+)
 
 #: Value of the ``format`` metadata key of model files.
 MODEL_FORMAT = "hybridpot-model"
-#: Newest model-file format version this hybridpot writes and reads.
-MODEL_FORMAT_VERSION = 1
+#: Newest model-file format version this hybridpot writes and reads (2: composable strategies).
+MODEL_FORMAT_VERSION = 2
 #: Units of every quantity a model file holds or its potential returns.
 MODEL_UNITS = {"length": "Å", "energy": "eV", "forces": "eV/Å", "stress": "eV/Å³",
                "normalisation.shift": "eV/atom", "normalisation.scale": "eV"}
@@ -73,7 +84,8 @@ def save_potential(path, potential: TrainedPotential) -> str:
     """
     stem = _stem(path)
     for name, value in (("model_args", potential.model_args), ("physics", potential.physics),
-                        ("config", potential.config), ("metadata", potential.metadata)):
+                        ("strategy", potential.strategy), ("config", potential.config),
+                        ("metadata", potential.metadata)):
         try:
             json.dumps(value, allow_nan=True)
         except TypeError as err:
@@ -86,6 +98,7 @@ def save_potential(path, potential: TrainedPotential) -> str:
                   "species": None if model.species is None else [int(z) for z in model.species],
                   "needs_triplets": bool(model.needs_triplets)},
         "physics": potential.physics,
+        "strategy": potential.strategy,
         "n_members": potential.n_members,
         "units": MODEL_UNITS,
         "versions": package_versions(),
@@ -153,32 +166,66 @@ def load_potential(path) -> TrainedPotential:
     """
     arrays, meta, file, writer = _read(path)
     m = meta["model"]
-    kind, args = m.get("kind"), m.get("args") or {}
+    kind, args = m.get("kind"), dict(m.get("args") or {})
+    physics, strategy = meta.get("physics"), meta.get("strategy")
+    params_arrays = {k[len("params/"):]: v for k, v in arrays.items() if k.startswith("params/")}
+    shift, scale = arrays.get("normalisation/shift"), arrays.get("normalisation/scale")
+    if shift is None or scale is None:
+        raise ModelFileError(f"{file}: missing array 'normalisation/shift' or 'normalisation/scale' (file damaged)")
+    normalisation = EnergyNormalisation(np.asarray(shift), np.asarray(scale))
+    if meta["format_version"] == 1:
+        args, physics, params_arrays, normalisation = _from_format_1(file, kind, args, physics, params_arrays,
+                                                                      normalisation)
     try:
-        from hybridpot.io.registry import build_model
-
-        model = build_model(kind, args)
+        model = build_potential_model(kind, args, physics, strategy)
     except ValueError as err:
         raise ModelFileError(f"{file} (written by hybridpot {writer}): {err}") from None
     if abs(float(model.cutoff) - float(m.get("cutoff", model.cutoff))) > 1e-12:
         raise ModelFileError(f"{file}: model {kind!r} rebuilt with cutoff {model.cutoff} Å but the file says "
                              f"{m['cutoff']} Å (written by hybridpot {writer})")
     n = int(meta["n_members"])
-    params_arrays = {k[len("params/"):]: v for k, v in arrays.items() if k.startswith("params/")}
     try:
         params = unflatten_params(params_template(model, n), params_arrays, source=file, model_kind=kind,
                                   written_by=writer)
-        shift, scale = arrays["normalisation/shift"], arrays["normalisation/scale"]
-        potential = TrainedPotential(kind, dict(args), params, EnergyNormalisation(shift, scale),
-                                     physics=meta.get("physics"), config=meta.get("config"),
-                                     metadata={**(meta.get("metadata") or {}), "file": file,
-                                               "written_by": meta.get("versions"), "created": meta.get("created")})
-        potential.physics_energy  # noqa: B018 - build the physics term now, so a bad spec fails here
-    except KeyError as err:
-        raise ModelFileError(f"{file}: missing array {err} (file damaged)") from None
+        return TrainedPotential(kind, args, params, normalisation, physics=physics, strategy=strategy,
+                                config=meta.get("config"),
+                                metadata={**(meta.get("metadata") or {}), "file": file,
+                                          "written_by": meta.get("versions"), "created": meta.get("created")})
     except ModelFileError:
         raise
     except ValueError as err:
         text = str(err)
         raise ModelFileError(text if text.startswith(file) else f"{file}: {text}") from None
-    return potential
+
+
+#: Arguments of the DimeNet kinds of format 1 that are a physics term or a normalisation now.
+_V1_DIMENET_ARGS = ("zbl", "zbl_trainable", "zbl_switch_name", "zbl_cutoff", "zbl_inner", "network_scale",
+                    "element_energies")
+
+
+def _from_format_1(file, kind, args, physics, params, normalisation):
+    """``(args, physics, params, normalisation)`` of a format-1 file in today's layout (see the module)."""
+    if kind in ("dimenet", "dimenet++"):
+        old = {k: args.pop(k) for k in _V1_DIMENET_ARGS if k in args}
+        # the model held {"physics": ZBL or {}, "learned": network}; the file-level scale multiplied it all
+        s_file = float(normalisation.scale)
+        s_net = float(old.get("network_scale", 1.0))
+        mu = np.zeros_like(np.asarray(normalisation.shift, np.float64))
+        if old.get("element_energies") is not None:
+            mu = np.asarray(old["element_energies"], np.float64)
+            mu[0] = 0.0
+        if old.get("zbl"):
+            if abs(s_file - 1.0) > 1e-12:
+                raise ModelFileError(f"{file}: a format-1 DimezblNet file whose normalisation scale ({s_file}) "
+                                     "also multiplied ZBL has no equivalent today; retrain it")
+            zc = float(old.get("zbl_cutoff") or args.get("cutoff", 5.0))
+            physics = {"kind": "zbl", "cutoff": zc, "switch": old.get("zbl_switch_name", "envelope"),
+                       "inner": old.get("zbl_inner"), "trainable": bool(old.get("zbl_trainable", False))}
+        else:
+            params = {k[len("learned/"):]: v for k, v in params.items() if k.startswith("learned/")}
+        normalisation = EnergyNormalisation(np.asarray(normalisation.shift) + s_file * mu,
+                                            np.asarray(s_file * s_net))
+        return args, physics, params, normalisation
+    if physics is not None:  # a fixed physics term added to the model: additive, params under learned/
+        params = {f"learned/{k}": v for k, v in params.items()}
+    return args, physics, params, normalisation

@@ -8,7 +8,10 @@ import sys
 import numpy as np
 import pytest
 
-from hybridpot.io import (
+from hybridpot._store import load_checkpoint, save_checkpoint
+from hybridpot.models import pair_mlp_model
+from hybridpot.potentials import (
+    EnergyNormalisation,
     ModelFileError,
     TrainedPotential,
     build_model,
@@ -18,9 +21,6 @@ from hybridpot.io import (
     register_model_kind,
     save_potential,
 )
-from hybridpot.models import pair_mlp_model
-from hybridpot.train.checkpoint import load_checkpoint, save_checkpoint
-from hybridpot.train.normalisation import EnergyNormalisation
 
 ARGS = {"cutoff": 3.5, "species": [1, 8], "hidden": [8], "dtype": "float64"}
 PHYSICS = {"kind": "zbl", "envelope_cutoff": 1.5}
@@ -66,7 +66,7 @@ def test_loads_in_a_fresh_process(tmp_path):
     expected = _energies(pot, _water())
     code = (
         "import jax, sys, numpy as np; jax.config.update('jax_enable_x64', True)\n"
-        "from ase import Atoms\nfrom hybridpot.io import load_potential\n"
+        "from ase import Atoms\nfrom hybridpot.potentials import load_potential\n"
         "pot = load_potential(sys.argv[1])\n"
         "atoms = Atoms('OH2', positions=[[0, 0, 0], [0.96, 0, 0], [-0.24, 0.93, 0]])\n"
         "e = jax.jit(jax.vmap(pot.energy_fn(), in_axes=(0, None)))(pot.params, pot.graph(atoms))\n"

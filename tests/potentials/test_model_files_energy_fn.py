@@ -5,8 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hybridpot.graph import batch_graphs
-from hybridpot.io import TrainedPotential, with_positions
-from hybridpot.train.normalisation import EnergyNormalisation
+from hybridpot.potentials import EnergyNormalisation, TrainedPotential, with_positions
 
 
 def _setup():
@@ -28,7 +27,7 @@ def test_parts_add_up_and_vmap_over_members_equals_a_loop():
     total = jax.jit(jax.vmap(pot.energy_fn(), in_axes=(0, None)))(pot.params, g)
     loop = [energy(pot.member_params(i), g) for i in range(3)]
     np.testing.assert_allclose(total, np.stack(loop), rtol=1e-12)
-    phys = jax.jit(pot.energy_fn("physics"))(None, g)
+    phys = jax.jit(pot.energy_fn("physics"))(pot.member_params(1), g)
     learned = jax.jit(pot.energy_fn("learned"))(pot.member_params(1), g)
     np.testing.assert_allclose(phys + learned, total[1], rtol=1e-12)
     # batched graphs: one energy per graph

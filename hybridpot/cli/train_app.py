@@ -1,18 +1,23 @@
-"""The file that drives ``hybridpot train``: the trainer's config plus data files, model and physics.
+"""The ``hybridpot train`` application: a train file → data, the composed model, a run, a model file.
 
 One YAML file holds the trainer's sections (``data``, ``loss``, ``optim``, ``normalisation``,
-``run``: :mod:`hybridpot.train.config`) and four more:
+``run``: :mod:`hybridpot.train.config`) and five more:
 
 * ``dataset``: the data files and their units (:class:`DatasetFiles`);
-* ``model``: ``kind`` (a registry name, :mod:`hybridpot.io.registry`) and the constructor's
+* ``model``: ``kind`` (a registry name, :mod:`hybridpot.potentials.registry`) and the constructor's
   arguments; ``species`` and ``dtype`` default to the training data's elements and ``run.dtype``
   when the constructor takes them;
-* ``physics``: the fixed physics term ``{kind: ..., ...}`` or null;
+* ``physics``: the physics term ``{kind: ..., ...}`` (:mod:`hybridpot.potentials.physics_terms`)
+  or null;
+* ``strategy``: how the physics term and the model compose and train, ``{name: ..., ...}``
+  (:data:`hybridpot.hybrid.STRATEGIES`: ``additive``, ``aphynity`` with ``penalty``,
+  ``sequential``, ``physinet``); null means ``additive`` (with a physics term);
 * ``output``: the run folder; the model file is written to ``<output>/model.npz``.
 
 ``key=value`` overrides (``--set`` on the command line) reach every section:
-``dataset.train=data.xyz``, ``model.cutoff=5.0``, ``physics.kind=zbl``, ``optim.learning_rate=3e-4``.
-Values of ``dataset``/``model``/``physics``/``output`` are parsed as YAML (``[16, 16]``, ``null``).
+``dataset.train=data.xyz``, ``model.cutoff=5.0``, ``physics.kind=zbl``, ``strategy.name=aphynity``,
+``optim.learning_rate=3e-4``. Values of ``dataset``/``model``/``physics``/``strategy``/``output`` are
+parsed as YAML (``[16, 16]``, ``null``).
 """
 
 from __future__ import annotations
@@ -20,20 +25,31 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import os
-from typing import Sequence
+from typing import Annotated, Sequence
 
 import numpy as np
 import yaml
+from pydantic import (
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+)
+from pydantic.dataclasses import dataclass
 
+from hybridpot.potentials.physics_terms import build_physics
+from hybridpot.potentials.registry import check_strategy
 from hybridpot.train.config import TrainConfig, apply_overrides, config_from_dict
 
 #: Sections of a train file besides the trainer's own.
-EXTRA_SECTIONS = ("dataset", "model", "physics", "output")
+EXTRA_SECTIONS = ("dataset", "model", "physics", "strategy", "output")
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclass(frozen=True, config=ConfigDict(extra="forbid"))
 class DatasetFiles:
-    """Where the labelled structures are and in which units.
+    """Where the labelled structures are and in which units (validated by pydantic, as the trainer's config).
 
     Attributes:
         train: training file (extxyz or any ASE-readable file, ``.db``, MD17 ``.npz``).
@@ -45,26 +61,16 @@ class DatasetFiles:
         energy_key, forces_key, stress_key: label names when not ``energy``/``forces``/``stress``.
     """
 
-    train: str
-    valid: str | None = None
-    valid_fraction: float = 0.1
-    split_seed: int = 0
-    format: str | None = None
-    energy_unit: str = "eV"
-    length_unit: str = "Å"
-    energy_key: str | None = None
-    forces_key: str | None = None
-    stress_key: str | None = None
-
-    def __post_init__(self):
-        if not isinstance(self.train, str) or not self.train:
-            raise ValueError(f"dataset.train must name a file, got {self.train!r}")
-        if not 0.0 <= float(self.valid_fraction) < 1.0:
-            raise ValueError(f"dataset.valid_fraction must be in [0, 1), got {self.valid_fraction!r}")
-        for name in ("valid", "format", "energy_key", "forces_key", "stress_key"):
-            v = getattr(self, name)
-            if v is not None and not isinstance(v, str):
-                raise ValueError(f"dataset.{name} must be a string or null, got {v!r}")
+    train: Annotated[StrictStr, Field(min_length=1)]
+    valid: StrictStr | None = None
+    valid_fraction: Annotated[StrictFloat, Field(ge=0.0, lt=1.0)] = 0.1
+    split_seed: StrictInt = 0
+    format: StrictStr | None = None
+    energy_unit: StrictStr = "eV"
+    length_unit: StrictStr = "Å"
+    energy_key: StrictStr | None = None
+    forces_key: StrictStr | None = None
+    stress_key: StrictStr | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,6 +83,7 @@ class TrainFile:
         model_kind: registry name of the model.
         model_args: constructor arguments (before data-derived defaults).
         physics: physics-term spec or None.
+        strategy: strategy spec or None (additive with a physics term).
         output: run folder.
         source: the file it came from (None for a dict).
     """
@@ -86,6 +93,7 @@ class TrainFile:
     model_kind: str
     model_args: dict
     physics: dict | None
+    strategy: dict | None
     output: str
     source: str | None = None
 
@@ -136,14 +144,13 @@ def parse_train_file(data: dict | None, overrides: Sequence[str] = (), *, source
     ds = data.get("dataset")
     if not isinstance(ds, dict) or not ds.get("train"):
         raise ValueError(f"{where}the train file must name the training data: dataset.train (a file)")
-    known = [f.name for f in dataclasses.fields(DatasetFiles)]
-    unknown = sorted(set(ds) - set(known))
-    if unknown:
-        raise ValueError(f"{where}unknown dataset key(s) {unknown}; known: {known}")
     try:
         dataset = DatasetFiles(**ds)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{where}{err}") from None
+    except ValidationError as err:
+        known = [f.name for f in dataclasses.fields(DatasetFiles)]
+        problems = [f"unknown dataset key {e['loc'][0]!r} (known: {known})" if e["type"] == "unexpected_keyword_argument"
+                    else f"dataset.{'.'.join(map(str, e['loc']))}={e['input']!r}: {e['msg']}" for e in err.errors()]
+        raise ValueError(where + "; ".join(problems)) from None
 
     model = data.get("model")
     if not isinstance(model, dict) or not model.get("kind"):
@@ -152,10 +159,17 @@ def parse_train_file(data: dict | None, overrides: Sequence[str] = (), *, source
     physics = data.get("physics")
     if physics is not None and (not isinstance(physics, dict) or "kind" not in physics):
         raise ValueError(f"{where}physics must be null or a mapping with a 'kind', got {physics!r}")
+    strategy = data.get("strategy")
+    try:
+        check_strategy(strategy, physics is not None)
+        if physics is not None:
+            build_physics(physics)
+    except ValueError as err:
+        raise ValueError(f"{where}{err}") from None
     output = data.get("output") or "runs/hybridpot"
     if not isinstance(output, str):
         raise ValueError(f"{where}output must be a folder name, got {output!r}")
-    return TrainFile(config, dataset, str(model["kind"]), model_args, physics, output, source)
+    return TrainFile(config, dataset, str(model["kind"]), model_args, physics, strategy, output, source)
 
 
 def load_train_file(path, overrides: Sequence[str] = ()) -> TrainFile:
@@ -183,7 +197,7 @@ def load_train_file(path, overrides: Sequence[str] = ()) -> TrainFile:
 def complete_model_args(kind: str, args: dict, species: Sequence[int], dtype: str) -> dict:
     """``args`` with ``species`` (sorted atomic numbers) and ``dtype`` filled in when the
     constructor of ``kind`` takes them and they are not given."""
-    from hybridpot.io.registry import model_constructor
+    from hybridpot.potentials.registry import model_constructor
 
     params = inspect.signature(model_constructor(kind)).parameters
     out = dict(args)
@@ -203,9 +217,11 @@ def train_from_file(spec: TrainFile, *, progress: bool | None = None):
     import jax
 
     from hybridpot.io.formats import read_structures
-    from hybridpot.io.model_files import save_potential
-    from hybridpot.io.registry import build_model, build_physics
-    from hybridpot.io.trained import TrainedPotential
+    from hybridpot.potentials import (
+        TrainedPotential,
+        build_potential_model,
+        save_potential,
+    )
     from hybridpot.train import fit
 
     config = spec.config
@@ -229,11 +245,11 @@ def train_from_file(spec: TrainFile, *, progress: bool | None = None):
             train, valid = train.split(n_valid, seed=ds.split_seed)
     species = np.unique(np.concatenate([s.numbers for s in train.structures + (valid.structures if valid else [])]))
     args = complete_model_args(spec.model_kind, spec.model_args, species.tolist(), config.run.dtype)
-    model = build_model(spec.model_kind, args)
-    physics = build_physics(spec.physics)
-    result = fit(model, train, valid, config, spec.output, physics_energy=physics)
+    model = build_potential_model(spec.model_kind, args, spec.physics, spec.strategy)
+    result = fit(model, train, valid, config, spec.output)
     metrics = {k: np.asarray(v).tolist() for k, v in result.valid_metrics.items()}
     potential = TrainedPotential.from_run(spec.output, spec.model_kind, args, physics=spec.physics,
+                                          strategy=spec.strategy,
                                           metadata={"valid_metrics": metrics, "train_file": spec.source,
                                                     "n_train": len(train), "n_valid": 0 if valid is None else len(valid)})
     path = save_potential(os.path.join(spec.output, "model.npz"), potential)
@@ -264,8 +280,11 @@ model:
   # species: [13, 29]        # default: the elements of the training data
   # dtype: float32           # default: run.dtype
 
-physics: null                # fixed physics term, e.g. {kind: zbl, envelope_cutoff: 2.0}
-                             # kinds: zbl, morse, lennard_jones, buckingham, harmonic
+physics: null                # physics term, e.g. {kind: zbl, cutoff: 2.0, switch: envelope}
+                             # kinds: zbl, morse, lennard_jones, buckingham, harmonic,
+                             # embedded_atom, coulomb; trainable: true fits its parameters
+strategy: null               # with a physics term: additive (null), {name: aphynity, penalty: 0.1},
+                             # {name: sequential} (physics first, then the model), {name: physinet}
 
 output: runs/my_potential    # run folder; the model file is <output>/model.npz
 
@@ -278,7 +297,6 @@ loss:
   energy_per_atom: true
   forces_weight: 10.0
   stress_weight: 0.0         # > 0 trains on stress (periodic structures with stress labels)
-  learned_weight: 0.0        # > 0 with a physics term: APHYNITY-style penalty on the learned part
 optim:
   name: adam
   learning_rate: 1.0e-3

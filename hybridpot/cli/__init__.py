@@ -1,6 +1,6 @@
 """The ``hybridpot`` command line.
 
-Subcommands: ``train CONFIG`` (a train file, :mod:`hybridpot.io.train_files`), ``evaluate MODEL
+Subcommands: ``train CONFIG`` (a train file, :mod:`hybridpot.cli.train_app`), ``evaluate MODEL
 DATA``, ``md MODEL STRUCTURE`` (ASE molecular dynamics), ``dimer MODEL A B`` (dimer-curve plot),
 ``template`` (an annotated train file) and ``study diatomic``.
 
@@ -39,7 +39,7 @@ def _study_diatomic(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from hybridpot.io.train_files import load_train_file, train_from_file
+    from hybridpot.cli.train_app import load_train_file, train_from_file
 
     spec = load_train_file(args.config, args.set)
     if args.out is not None:
@@ -74,15 +74,14 @@ def _enable_x64_for(potential) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from hybridpot.io import load_potential
+    from hybridpot.potentials import load_potential
     from hybridpot.train import UNITS, config_from_dict, evaluate
 
     potential = load_potential(args.model)
     _enable_x64_for(potential)
     data = _read_data(args)
     config = config_from_dict(potential.config or {})
-    metrics = evaluate(potential.model, potential.params, potential.normalisation, data, config,
-                       physics_energy=potential.physics_energy)
+    metrics = evaluate(potential, data, config)
     print(f"{args.data}: {len(data)} structures, model {potential.model_kind} ({potential.n_members} member(s))")
     print("| quantity | MAE | RMSE | unit |\n|---|---|---|---|")
     for q in ("energy", "energy_per_atom", "forces", "stress"):
@@ -111,11 +110,15 @@ def _committee_report(potential, data, args: argparse.Namespace) -> list:
     import jax
     import numpy as np
 
-    from hybridpot.uncertainty import calibration_report, committee_errors, ensemble_predict, fit_sigma_scale
+    from hybridpot.uncertainty import (
+        calibration_report,
+        committee_errors,
+        ensemble_predict,
+        fit_sigma_scale,
+    )
 
     def errors(dataset):
-        stats = ensemble_predict(potential.model, potential.params, potential.normalisation, dataset,
-                                 physics_energy=potential.physics_energy,
+        stats = ensemble_predict(potential, dataset,
                                  dtype=np.float64 if jax.config.read("jax_enable_x64") else np.float32)
         return committee_errors(stats, dataset)
 
@@ -162,8 +165,9 @@ def _md(args: argparse.Namespace) -> None:
     from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
     from ase.md.verlet import VelocityVerlet
 
-    from hybridpot.io import load_potential, read_atoms
+    from hybridpot.io import read_atoms
     from hybridpot.md import HybridpotCalculator
+    from hybridpot.potentials import load_potential
 
     if args.steps < 0 or args.dt <= 0 or args.temperature < 0 or args.write_every < 1:
         raise ValueError("--steps must be >= 0, --dt > 0 fs, --temperature >= 0 K and --write-every >= 1")
@@ -200,8 +204,8 @@ def _md(args: argparse.Namespace) -> None:
 
 
 def _dimer(args: argparse.Namespace) -> None:
-    from hybridpot.io import load_potential
     from hybridpot.plots import dimer_curve
+    from hybridpot.potentials import load_potential
 
     potential = load_potential(args.model)
     dimer_curve(potential, args.element_a, args.element_b, path=args.out)
@@ -209,7 +213,7 @@ def _dimer(args: argparse.Namespace) -> None:
 
 
 def _template(args: argparse.Namespace) -> None:
-    from hybridpot.io.train_files import TEMPLATE
+    from hybridpot.cli.train_app import TEMPLATE
 
     sys.stdout.write(TEMPLATE)
 
@@ -328,7 +332,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hybridpot: error: {error}", file=sys.stderr)
         return 2
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,9 +1,10 @@
-"""Sequential Phy-ML: fit the physics term, freeze it, then train the learned term on the rest.
+"""Freezing parameter groups, the training half of Sequential Phy-ML: fit the physics term, freeze it,
+then train the learned term on the rest.
 
-The model is :func:`hybridpot.hybrid.compose.additive`; what makes it sequential is the
-training: stage 1 trains ``params["physics"]`` with :func:`~hybridpot.hybrid.compose.pure_physics`,
-stage 2 keeps them fixed and trains ``params["learned"]`` with the additive model. Freezing is an
-optimiser transformation, so it composes with any optax optimiser.
+Stage 1 trains ``params["physics"]`` with :func:`~hybridpot.hybrid.compose.pure_physics`, stage 2
+keeps them fixed and trains ``params["learned"]`` with the additive model (the graph trainer does
+both for a :func:`~hybridpot.hybrid.compose.sequential` hybrid). Freezing is an optimiser
+transformation, so it composes with any optax optimiser.
 """
 
 from __future__ import annotations

@@ -1,0 +1,47 @@
+r"""The per-element energy shift and the energy scale of the learned part of a potential.
+
+The assembled potential (:mod:`hybridpot.potentials.assembled`) evaluates
+
+.. math::
+    E_g = \mathrm{strategy}\Big(E^\text{phys}_g,\ \sum_{i \in g} \mu_{Z_i} + s\, E^\text{model}_g(\theta)\Big),
+
+with :math:`\mu_Z` eV/atom and :math:`s` eV (fitted by :func:`hybridpot.train.fit_energy_normalisation`).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from hybridpot.elements import N_ELEMENTS
+from hybridpot.graph.batch import node_graph_index
+
+
+class EnergyNormalisation(NamedTuple):
+    """Per-element shift and global scale.
+
+    Attributes:
+        shift: ``[119]`` eV per atom, indexed by atomic number (0 for padding and unseen elements).
+        scale: ``[]`` eV, multiplies the model's output.
+    """
+
+    shift: np.ndarray
+    scale: np.ndarray
+
+
+def identity_normalisation(dtype=np.float64) -> EnergyNormalisation:
+    """No shift (zeros) and unit scale."""
+    return EnergyNormalisation(np.zeros(N_ELEMENTS, dtype), np.asarray(1.0, dtype))
+
+
+def normalised_energy(model_energy: jax.Array, graph, normalisation: EnergyNormalisation) -> jax.Array:
+    """``s · model_energy + Σ_i μ_{Z_i}`` per graph: ``[n_graph]`` eV (padding nodes add 0). Jittable."""
+    z = graph.nodes["atomic_numbers"]
+    shift = jnp.asarray(normalisation.shift)[z]
+    n_graph = graph.n_node.shape[0]
+    per_graph = jax.ops.segment_sum(shift, node_graph_index(graph), num_segments=n_graph)
+    scale = jnp.asarray(normalisation.scale)
+    return scale.astype(model_energy.dtype) * model_energy + per_graph.astype(model_energy.dtype)
