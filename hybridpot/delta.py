@@ -7,7 +7,7 @@ $$E_\text{corr}(R) \approx E_\text{high}(R) - E_\text{low}(R),\qquad
 E(R) = E_\text{low}(R) + E_\text{corr}(R),\qquad F = F_\text{low} + F_\text{corr}$$
 
 (eV, eV/Å; stress eV/Å³ likewise). The low level is not a JAX function, so it cannot be the
-``physics_energy`` of ``hybridpot.train.fit``: the correction is trained on labels
+physics term of a hybrid (:mod:`hybridpot.hybrid`): the correction is trained on labels
 E_high − E_low (``delta_dataset``) as an ordinary potential, and the two are added again in ASE
 (``delta_calculator``)::
 
@@ -100,7 +100,7 @@ def delta_calculator(low_calculator, potential, **calculator_kwargs):
     Args:
         low_calculator: the ASE calculator of the low level the correction was trained on top of
             (same method and settings as the training labels).
-        potential: the trained correction, a ``hybridpot.io.TrainedPotential`` or a model-file
+        potential: the trained correction, a ``hybridpot.potentials.TrainedPotential`` or a model-file
             path.
         calculator_kwargs: passed to ``hybridpot.md.HybridpotCalculator`` (``skin``, ``dtype``,
             ``members``, ...).

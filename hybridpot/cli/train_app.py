@@ -274,7 +274,7 @@ dataset:
   stress_key: null
 
 model:
-  kind: pair_mlp             # required: a registered model kind (`hybridpot.io.model_kinds()`)
+  kind: pair_mlp             # required: a registered model kind (`hybridpot.potentials.model_kinds()`)
   cutoff: 4.0                # every other key is a constructor argument of that kind
   hidden: [16, 16]
   # species: [13, 29]        # default: the elements of the training data
