@@ -54,7 +54,10 @@ def _flat(tree):
     return np.concatenate([np.ravel(np.asarray(x)) for x in jax.tree.leaves(tree)])
 
 
-@pytest.mark.parametrize("learned_name", ["pair_mlp", "behler_parrinello", "dimenet++"])
+# the pair MLP runs in the default suite; the BP and DimeNet++ runs (minutes on 2 CPU cores, most of
+# it compiling three strategies' steps) with `pytest -m slow`
+@pytest.mark.parametrize("learned_name", ["pair_mlp", pytest.param("behler_parrinello", marks=pytest.mark.slow),
+                                          pytest.param("dimenet++", marks=pytest.mark.slow)])
 def test_one_combinator_trains_every_model_family(emt_data, tmp_path, learned_name):
     train, valid = emt_data
     learned = _learned(learned_name, train)
