@@ -43,6 +43,7 @@ def bench_hybridpot(frames, batch_size: int, lr: float) -> dict:
     import jax
 
     from hybridpot.models import dimenet_pp
+    from hybridpot.potentials import Potential
     from hybridpot.train import TrainConfig, fit, predict
     from hybridpot.train.config import DataConfig, LossConfig, NormalisationConfig, OptimConfig, RunConfig
 
@@ -65,9 +66,10 @@ def bench_hybridpot(frames, batch_size: int, lr: float) -> dict:
 
     with tempfile.TemporaryDirectory() as run_dir:
         result = fit(model, data, None, config, run_dir, callback=callback)
-    predict(model, result.params, result.normalisation, data, batch_size=batch_size)  # compile
+    potential = Potential(model, result.params, result.normalisation)  # the last (raw) parameters
+    predict(potential, data, batch_size=batch_size)  # compile
     t0 = time.perf_counter()
-    predict(model, result.params, result.normalisation, data, batch_size=batch_size)
+    predict(potential, data, batch_size=batch_size)
     infer = frames.n_frames / (time.perf_counter() - t0)
     return dict(train_steps_per_s=result.steps_per_second, infer_structures_per_s=infer,
                 compilations=result.n_compilations, epoch_steps=n_steps, first_step_s=first["t"] - t_import,

@@ -24,19 +24,19 @@ import numpy as np
 from hybridpot.graph import build_graph, build_triplets
 from hybridpot.io.qm9 import load_qm9
 from hybridpot.models import dimenet_pp
+from hybridpot.potentials import Potential, identity_normalisation
 from hybridpot.train import Dataset, Structure, evaluate
 from hybridpot.train.config import DataConfig, LossConfig, RunConfig, TrainConfig
-from hybridpot.train.normalisation import identity_normalisation
 
 
 def timed_evaluate(model, params, dataset, config, reps: int) -> tuple[float, np.ndarray]:
     """Best wall-clock seconds of ``reps`` calls after a compiling one, and the energy MAE ``[n_seeds]``."""
-    norm = identity_normalisation(np.float32)
-    evaluate(model, params, norm, dataset, config)  # compiles
+    potential = Potential(model, params, identity_normalisation(np.float32))
+    evaluate(potential, dataset, config)  # compiles
     best = np.inf
     for _ in range(reps):
         t0 = time.perf_counter()
-        out = evaluate(model, params, norm, dataset, config)
+        out = evaluate(potential, dataset, config)
         best = min(best, time.perf_counter() - t0)
     return best, np.asarray(out["energy_mae"])
 

@@ -13,15 +13,10 @@ import numpy as np
 import scipy.optimize
 
 from hybridpot.graph import batch_graphs, build_graph
-from hybridpot.models import (
-    SymmetryFunctionSpec,
-    behler_parrinello,
-    fit_descriptor_scaling,
-    second_moment_energy,
-    symmetry_function_spec,
-)
+from hybridpot.models import SymmetryFunctionSpec, behler_parrinello, fit_descriptor_scaling, symmetry_function_spec
 from hybridpot.physics import SecondMomentParams, second_moment_params
-from hybridpot.potential import energy_and_forces
+from hybridpot.potential import GraphModel, energy_and_forces
+from hybridpot.potentials import embedded_atom_term
 from hybridpot.train import Dataset
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -63,6 +58,13 @@ def make_bp(dataset: Dataset, hidden=(32, 32), cutoff: float = CUTOFF, num_angul
     return behler_parrinello(spec, scaling, hidden=hidden), spec, scaling
 
 
+def second_moment_term(params: SecondMomentParams, cutoff: float = CUTOFF, trainable: bool = False) -> GraphModel:
+    """The second-moment embedded-atom baseline over :data:`SPECIES` as a physics term
+    (:func:`hybridpot.potentials.embedded_atom_term`) with the ``[S, S]`` fields of ``params``:
+    fixed (``params = {}``) or, with ``trainable``, reading its parameters from ``params``."""
+    return embedded_atom_term(SPECIES, cutoff, **params._asdict(), trainable=trainable)
+
+
 def fit_second_moment(dataset: Dataset, cutoff: float = CUTOFF, force_weight: float = 1.0, maxiter: int = 400):
     """Least-squares fit of the second-moment baseline (+ per-element energy offsets) to energies
     per atom and forces of ``dataset`` (L-BFGS-B, float64, one batched graph).
@@ -92,7 +94,8 @@ def fit_second_moment(dataset: Dataset, cutoff: float = CUTOFF, force_weight: fl
     x0 = np.concatenate([np.log(np.asarray(start.a)[iu]), np.log(np.asarray(start.p)[iu]),
                          np.log(np.asarray(start.xi)[iu]), np.log(np.asarray(start.q)[iu]),
                          np.asarray(start.r0)[iu], np.zeros(len(SPECIES))])
-    ef = energy_and_forces(lambda p, g: second_moment_energy(p, g, SPECIES, cutoff))
+    term = second_moment_term(start, cutoff, trainable=True)  # energy(params, graph) of any SecondMomentParams
+    ef = energy_and_forces(lambda p, g: term.energy(p, g, None))
     e_scale = np.std(e_ref / n_atoms) + 1e-3
     f_scale = np.sqrt(np.mean(f_ref**2)) + 1e-3
 

@@ -25,12 +25,13 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import CUTOFF, SPECIES, make_spec  # noqa: E402
+from common import CUTOFF, SPECIES, make_spec, second_moment_term  # noqa: E402
 from md_glue import radial_distribution, run_nvt  # noqa: E402
 
-from hybridpot.models import DescriptorScaling, behler_parrinello, second_moment_energy  # noqa: E402
+from hybridpot.hybrid import additive  # noqa: E402
+from hybridpot.models import DescriptorScaling, behler_parrinello  # noqa: E402
 from hybridpot.physics import SecondMomentParams  # noqa: E402
-from hybridpot.train.normalisation import EnergyNormalisation, normalised_energy  # noqa: E402
+from hybridpot.potentials import EnergyNormalisation, assembled_terms  # noqa: E402
 
 PARAMS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "alni_bp_params.npz")
 
@@ -47,15 +48,13 @@ def load_potential(name: str, path: str = PARAMS, hidden=(32, 32), triplet_chunk
     params = jax.tree_util.tree_unflatten(
         treedef, [jnp.asarray(z[f"{name}/params/{jax.tree_util.keystr(k)}"]) for k, _ in leaves])
     norm = EnergyNormalisation(jnp.asarray(z[f"{name}/shift"], jnp.float32), jnp.asarray(z[f"{name}/scale"], jnp.float32))
-    sm = None
-    if f"{name}/sm/a" in z:
+    if f"{name}/sm/a" in z:  # the hybrid: the fitted baseline (float32, passed as its params) + the network
         sm = SecondMomentParams(*(jnp.asarray(z[f"{name}/sm/{f}"], jnp.float32) for f in SecondMomentParams._fields))
+        model = additive(second_moment_term(sm, CUTOFF, trainable=True), model)
+        params = {"physics": sm, "learned": params}
 
     def energy_fn(graph, triplets):
-        e = normalised_energy(model.energy(params, graph, triplets), graph, norm)
-        if sm is not None:
-            e = e + second_moment_energy(sm, graph, SPECIES, CUTOFF)
-        return e
+        return assembled_terms(model, params, norm, graph, triplets).total
 
     return energy_fn
 

@@ -5,9 +5,10 @@ Models (all through :func:`hybridpot.train.fit`):
 * ``bp``: the BP network alone (per-element energy shift and force-RMS scale of the trainer);
 * ``sm+bp`` (Sequential Phy-ML / Δ-learning): a second-moment embedded-atom baseline
   (:mod:`hybridpot.physics.embedded_atom`) is first fitted by least squares to the same training
-  structures, then frozen and passed as the trainer's ``physics_energy``; the network learns the rest;
-* ``sm+bp λ=…`` (APHYNITY-style): the same hybrid trained with ``loss.learned_weight = λ``
-  (``--learned-weights``), a penalty on the size of the learned part;
+  structures, then frozen (a fixed :func:`hybridpot.potentials.embedded_atom_term`) and composed with
+  the network by :func:`hybridpot.hybrid.additive`; the network learns the rest;
+* ``sm+bp λ=…`` (APHYNITY-style): the same hybrid as :func:`hybridpot.hybrid.aphynity` with
+  ``penalty=λ`` (``--learned-weights``), a penalty on the size of the learned part;
 * ``sm``: the fitted baseline alone, for reference.
 
 The descriptor is set by ``--cutoff``, ``--radial`` and ``--angular-eta`` (0: a radial-only BP).
@@ -23,7 +24,6 @@ Reports energy RMSE (meV/atom) and force RMSE (meV/Å) on the test set, as a mar
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import sys
@@ -35,10 +35,18 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import CUTOFF, SPECIES, fit_second_moment, graphs_of, load_dataset, make_bp, split_indices  # noqa: E402
+from common import (  # noqa: E402
+    CUTOFF,
+    fit_second_moment,
+    graphs_of,
+    load_dataset,
+    make_bp,
+    second_moment_term,
+    split_indices,
+)
 
 from hybridpot.graph import batch_graphs  # noqa: E402
-from hybridpot.models import second_moment_energy  # noqa: E402
+from hybridpot.hybrid import additive, aphynity  # noqa: E402
 from hybridpot.potential import energy_and_forces  # noqa: E402
 from hybridpot.train import Dataset, config_from_dict, evaluate, fit  # noqa: E402
 
@@ -58,7 +66,8 @@ def config(steps: int, batch_size: int, seed: int, learning_rate: float = 3e-3):
 def physics_metrics(params, offsets, dataset: Dataset) -> dict:
     """Energy-per-atom and force RMSE of the fitted baseline alone on ``dataset``."""
     graph = batch_graphs(graphs_of(dataset))
-    e, f = energy_and_forces(lambda p, g: second_moment_energy(p, g, SPECIES, CUTOFF))(params, graph)
+    term = second_moment_term(params, CUTOFF)
+    e, f = energy_and_forces(lambda p, g: term.energy(p, g, None))({}, graph)
     n = np.asarray(graph.n_node, np.float64)
     shift = np.array([sum(offsets[z] for z in s.numbers) for s in dataset.structures])
     e_ref = np.array([s.energy for s in dataset.structures])
@@ -105,17 +114,16 @@ def main(argv=None):
         if any(name == "sm+bp" for name, _ in runs):
             t0 = time.time()
             sm_params, offsets, info = fit_second_moment(train)
-            physics = _physics_fn(sm_params)
+            physics = second_moment_term(sm_params, CUTOFF)  # fixed: the trainer does not update it
             extra = {"sm_fit": info, "sm_test": physics_metrics(sm_params, offsets, test), "sm_params": sm_params}
             rows.append({"n_train": n, "model": "sm", **extra["sm_test"], "seconds": time.time() - t0})
             print(_row(rows[-1]), flush=True)
         for name, weight in runs:
             t0 = time.time()
-            run_physics = physics if name == "sm+bp" else None
-            run_cfg = dataclasses.replace(cfg, loss=dataclasses.replace(cfg.loss, learned_weight=weight))
+            run_model = _run_model(model, physics if name == "sm+bp" else None, weight)
             with tempfile.TemporaryDirectory() as run_dir:
-                result = fit(model, train, valid, run_cfg, run_dir, physics_energy=run_physics)
-            metrics = evaluate(model, result.best_params, result.normalisation, test, run_cfg, physics_energy=run_physics)
+                result = fit(run_model, train, valid, cfg, run_dir)
+            metrics = evaluate(result.potential, test, cfg)
             label = name if not weight else f"{name} λ={weight:g}"
             rows.append({"n_train": n, "model": label, "energy_per_atom_rmse": float(metrics["energy_per_atom_rmse"][0]),
                          "forces_rmse": float(metrics["forces_rmse"][0]), "steps": args.steps,
@@ -133,13 +141,12 @@ def main(argv=None):
         _save(args.save_params, saved, pool[: max(args.sizes)])
 
 
-def _physics_fn(sm_params):
-    """A fixed ``physics_energy(graph, triplets)`` for the trainer (one function object per fit)."""
-
-    def physics(graph, triplets):
-        return second_moment_energy(sm_params, graph, SPECIES, CUTOFF)
-
-    return physics
+def _run_model(model, physics, weight: float):
+    """The model one run trains: the BP network alone (``physics`` None), the Δ-learning hybrid
+    ``additive(physics, model)``, or with ``weight`` λ > 0 ``aphynity(physics, model, penalty=λ)``."""
+    if physics is None:
+        return model
+    return aphynity(physics, model, penalty=weight) if weight else additive(physics, model)
 
 
 def _row(r: dict) -> str:
@@ -163,7 +170,10 @@ def _save(path, saved, train_idx):
     """Parameters (member 0), normalisation, scaling and baseline of the largest runs, for MD."""
     arrays = {"train_idx": np.asarray(train_idx)}
     for name, (result, spec, scaling, extra) in saved.items():
-        flat = jax.tree_util.tree_flatten_with_path(jax.tree_util.tree_map(lambda x: np.asarray(x)[0], result.best_params))[0]
+        # the network's own parameters (a hybrid's "learned" group; its fixed physics group is
+        # empty and stored below as sm/*), keyed as md_jaxmd.py rebuilds them
+        params = result.best_params["learned"] if result.model.hybrid is not None else result.best_params
+        flat = jax.tree_util.tree_flatten_with_path(jax.tree_util.tree_map(lambda x: np.asarray(x)[0], params))[0]
         for keypath, leaf in flat:
             arrays[f"{name}/params/{jax.tree_util.keystr(keypath)}"] = leaf
         arrays[f"{name}/shift"] = np.asarray(result.normalisation.shift)

@@ -142,8 +142,7 @@ def run(args) -> dict:
             t0 = time.time()
             with tempfile.TemporaryDirectory() as run_dir:
                 result = fit(model, subset(sets[name], train_idx), subset(sets[name], valid_idx), cfg, run_dir)
-            pred = predict(model, result.best_params, result.normalisation, subset(sets[name], test_idx),
-                           dtype=np.dtype(cfg.run.dtype))
+            pred = predict(result.potential, subset(sets[name], test_idx), dtype=np.dtype(cfg.run.dtype))
             energy, forces = pred["energy"], np.stack(pred["forces"], axis=1)  # [n_seeds, n], [n_seeds, n, A, 3]
             if name == "delta":  # E = E_low + E_corr, F = F_low + F_corr
                 energy, forces = e_low_test[None] + energy, f_low_test[None] + forces

@@ -4,10 +4,11 @@ Protocol (issue 5): per molecule, 1000 training and 1000 validation frames, test
 frames of the shared file (file order is already a random permutation; PROVENANCE.md). Energy and
 force MAE of every seed (vmapped members of one run) in kcal/mol and kcal/mol/Å, printed as a
 markdown table next to the published Table 2 values. Both models use the same network, seeds and
-data order; each network is sized by what it has to learn: its energy is scaled (a fixed
-constructor factor, so the ZBL term is not rescaled) by the RMS of the training forces it must
-supply, F for the plain model and F − F_ZBL for the hybrid (at bonding distances the ZBL forces are
-5–8× the DFT ones), and shifted by per-element reference energies fitted to E or E − E_ZBL.
+data order; each network is sized by what it has to learn: its energy is scaled (the fixed scale
+of the learned part, passed to ``fit`` as its normalisation, so the ZBL term is not rescaled) by
+the RMS of the training forces it must supply, F for the plain model and F − F_ZBL for the hybrid
+(at bonding distances the ZBL forces are 5–8× the DFT ones), and shifted by per-element reference
+energies fitted to E or E − E_ZBL.
 
 Example (the small-network runs recorded in docs/studies/md17.md)::
 
@@ -65,8 +66,7 @@ def run(args) -> list[dict]:
     """Train both models per (molecule, label set); return one result row per model."""
     from hybridpot.io.md17 import load_md17, protocol_split
     from hybridpot.models import dimenet_pp
-    from hybridpot.models.dimenet import zbl_switch
-    from hybridpot.potential import structure_zbl_energies
+    from hybridpot.potentials import EnergyNormalisation, dimezblnet, structure_energies, zbl_term
     from hybridpot.train import TrainConfig, evaluate, fit, fit_energy_normalisation
     from hybridpot.train.config import DataConfig, LossConfig, NormalisationConfig, OptimConfig, RunConfig
     from hybridpot.units import EV_TO_KCAL_PER_MOL
@@ -80,8 +80,8 @@ def run(args) -> list[dict]:
                 te = te[: args.n_test]
             train, valid, test = frames.to_dataset(tr), frames.to_dataset(va), frames.to_dataset(te)
             species = tuple(sorted(set(frames.numbers.tolist())))
-            zbl_train, zbl_forces = structure_zbl_energies(frames.positions[tr], frames.numbers, 5.0,
-                                                           zbl_switch("envelope", 5.0), return_forces=True)
+            zbl_train, zbl_forces = structure_energies(zbl_term(5.0, "envelope"), frames.positions[tr], frames.numbers,
+                                                       return_forces=True)
             config = TrainConfig(
                 data=DataConfig(batch_size=args.batch_size, n_buckets=1, prefetch=2),
                 loss=LossConfig(kind="mse", energy_weight=1.0, energy_per_atom=False, forces_weight=args.forces_weight),
@@ -92,19 +92,20 @@ def run(args) -> list[dict]:
                               checkpoint_every=args.max_steps, log_every=10, progress=False),
             )
             for zbl in (False, True):
-                # per-element reference energies fitted to E − E_ZBL (ZBL model) or E, fixed in the model
+                # per-element reference energies fitted to E − E_ZBL (ZBL model) or E, fixed (not refitted by fit)
                 force_rms = float(np.sqrt(np.mean((frames.forces[tr] - (np.stack(zbl_forces) if zbl else 0.0)) ** 2)))
                 mu = fit_energy_normalisation([frames.numbers] * len(tr), frames.energy[tr], fit_scale=False,
                                               physics_energies=zbl_train if zbl else None).shift
-                model = dimenet_pp(species, zbl=zbl, network_scale=force_rms, element_energies=mu, emb_size=args.emb_size,
-                                   out_emb_size=args.out_emb_size, int_emb_size=args.int_emb_size,
-                                   basis_emb_size=args.basis_emb_size, num_blocks=args.num_blocks)
+                hyper = dict(emb_size=args.emb_size, out_emb_size=args.out_emb_size, int_emb_size=args.int_emb_size,
+                             basis_emb_size=args.basis_emb_size, num_blocks=args.num_blocks)
+                # DimezblNet++ = additive(ZBL, DimeNet++); μ and the force-RMS scale act on the network only
+                model = dimezblnet(species, **hyper) if zbl else dimenet_pp(species, **hyper)
                 name = "DimezblNet++" if zbl else "DimeNet++"
                 run_dir = os.path.join(args.run_dir, f"{mol}_{labels}_{'zbl' if zbl else 'nozbl'}_{int(time.time())}")
                 t0 = time.perf_counter()
-                result = fit(model, train, valid, config, run_dir)
+                result = fit(model, train, valid, config, run_dir, normalisation=EnergyNormalisation(mu, np.asarray(force_rms)))
                 train_s = time.perf_counter() - t0
-                m = evaluate(model, result.best_params, result.normalisation, test, config)
+                m = evaluate(result.potential, test, config)
                 e_mae = np.asarray(m["energy_mae"]) * EV_TO_KCAL_PER_MOL
                 f_mae = np.asarray(m["forces_mae"]) * EV_TO_KCAL_PER_MOL
                 row = dict(molecule=mol, labels=labels, model=name, n_train=len(tr), n_valid=len(va), n_test=len(te),

@@ -34,18 +34,16 @@ def nearest_hydrogen(numbers: np.ndarray, positions: np.ndarray, carbon: int = 0
 
 def train_pair(frames, max_steps: int, n_seeds: int, run_dir: str, **hyper):
     """Train DimeNet++ without and with ZBL on ``frames`` (all as training data); return
-    ``{name: (model, best_params, normalisation)}``."""
+    ``{name: potential}`` (:class:`hybridpot.potentials.Potential` with the best parameters)."""
     from hybridpot.models import dimenet_pp
-    from hybridpot.models.dimenet import zbl_switch
-    from hybridpot.potential import structure_zbl_energies
-    from hybridpot.train import TrainConfig, fit
+    from hybridpot.potentials import EnergyNormalisation, dimezblnet, structure_energies, zbl_term
+    from hybridpot.train import TrainConfig, fit, fit_energy_normalisation
     from hybridpot.train.config import DataConfig, LossConfig, NormalisationConfig, OptimConfig, RunConfig
-    from hybridpot.train.normalisation import fit_energy_normalisation
 
     data = frames.to_dataset()
     species = tuple(sorted(set(frames.numbers.tolist())))
     force_rms = float(np.sqrt(np.mean(frames.forces**2)))
-    zbl_e = structure_zbl_energies(frames.positions, frames.numbers, 5.0, zbl_switch("envelope", 5.0))
+    zbl_e = structure_energies(zbl_term(5.0, "envelope"), frames.positions, frames.numbers)
     config = TrainConfig(
         data=DataConfig(batch_size=16, n_buckets=1, prefetch=2),
         loss=LossConfig(energy_per_atom=False, forces_weight=100.0),
@@ -57,18 +55,21 @@ def train_pair(frames, max_steps: int, n_seeds: int, run_dir: str, **hyper):
     for zbl in (False, True):
         mu = fit_energy_normalisation([frames.numbers] * frames.n_frames, frames.energy, fit_scale=False,
                                       physics_energies=zbl_e if zbl else None).shift
-        model = dimenet_pp(species, zbl=zbl, network_scale=force_rms, element_energies=mu, **hyper)
-        result = fit(model, data, None, config, os.path.join(run_dir, "zbl" if zbl else "nozbl"))
-        out["DimeNet++ + ZBL" if zbl else "DimeNet++"] = (model, result.best_params, result.normalisation)
+        # DimezblNet++ = additive(ZBL, DimeNet++); μ and the force-RMS scale act on the network only
+        model = dimezblnet(species, **hyper) if zbl else dimenet_pp(species, **hyper)
+        result = fit(model, data, None, config, os.path.join(run_dir, "zbl" if zbl else "nozbl"),
+                     normalisation=EnergyNormalisation(mu, np.asarray(force_rms)))
+        out["DimeNet++ + ZBL" if zbl else "DimeNet++"] = result.potential
     return out
 
 
-def scan(model, params, normalisation, numbers, positions) -> np.ndarray:
-    """``[n_seeds, n_d]`` eV: energies of the structures ``positions [n_d, A, 3]``."""
+def scan(potential, numbers, positions) -> np.ndarray:
+    """``[n_seeds, n_d]`` eV: energies of the structures ``positions [n_d, A, 3]`` under every member of
+    ``potential`` (a :class:`hybridpot.potentials.Potential`)."""
     from hybridpot.train import Dataset, Structure, predict
 
     ds = Dataset([Structure(p, numbers, 0.0, np.zeros_like(p)) for p in positions])
-    return predict(model, params, normalisation, ds, batch_size=8)["energy"]
+    return predict(potential, ds, batch_size=8)["energy"]
 
 
 def main(argv=None):
@@ -97,8 +98,8 @@ def main(argv=None):
     structures = compress_bond(eq, 0, h, distances)
     fig, ax = plt.subplots(figsize=(5.5, 4))
     result = {"distances": distances.tolist(), "r0": r0}
-    for name, (model, params, norm) in models.items():
-        e = scan(model, params, norm, frames.numbers, structures)
+    for name, potential in models.items():
+        e = scan(potential, frames.numbers, structures)
         e = e - e[:, -1:]
         result[name] = e.tolist()
         for k, row in enumerate(e):

@@ -32,7 +32,7 @@ from active_learning_alni import make_model, train_config  # noqa: E402
 from common import load_dataset, split_indices  # noqa: E402
 
 from hybridpot import plots  # noqa: E402
-from hybridpot.io.registry import build_model  # noqa: E402
+from hybridpot.potentials import build_model  # noqa: E402
 from hybridpot.train import Dataset, fit  # noqa: E402
 from hybridpot.uncertainty import calibration_report, committee_errors, ensemble_predict, fit_sigma_scale  # noqa: E402
 
@@ -63,7 +63,7 @@ def main(argv=None):
         result = fit(model, train, None, train_config(args.steps, args.members, args.seed, args.learning_rate), run_dir)
     sets = {}
     for name, ds in (("valid", valid), ("test", test)):
-        stats = ensemble_predict(model, result.best_params, result.normalisation, ds)
+        stats = ensemble_predict(result.potential, ds)
         sets[name] = committee_errors(stats, ds)
     rows = []
     for quantity in ("energy_per_atom", "forces"):
