@@ -21,6 +21,7 @@ from hybridpot.potentials.normalisation import (
     EnergyNormalisation,
     identity_normalisation,
     normalised_energy,
+    shift_energy,
 )
 from hybridpot.potentials.physics_terms import (
     PHYSICS_KINDS,
@@ -62,6 +63,7 @@ __all__ = [
     "read_model_metadata",
     "register_model_kind",
     "save_potential",
+    "shift_energy",
     "structure_energies",
     "with_positions",
     "zbl_switch",

@@ -37,11 +37,14 @@ def identity_normalisation(dtype=np.float64) -> EnergyNormalisation:
     return EnergyNormalisation(np.zeros(N_ELEMENTS, dtype), np.asarray(1.0, dtype))
 
 
+def shift_energy(graph, normalisation: EnergyNormalisation) -> jax.Array:
+    """``Σ_i μ_{Z_i}`` per graph: ``[n_graph]`` eV (padding nodes add 0), the per-element part. Jittable."""
+    shift = jnp.asarray(normalisation.shift)[graph.nodes["atomic_numbers"]]
+    return jax.ops.segment_sum(shift, node_graph_index(graph), num_segments=graph.n_node.shape[0])
+
+
 def normalised_energy(model_energy: jax.Array, graph, normalisation: EnergyNormalisation) -> jax.Array:
     """``s · model_energy + Σ_i μ_{Z_i}`` per graph: ``[n_graph]`` eV (padding nodes add 0). Jittable."""
-    z = graph.nodes["atomic_numbers"]
-    shift = jnp.asarray(normalisation.shift)[z]
-    n_graph = graph.n_node.shape[0]
-    per_graph = jax.ops.segment_sum(shift, node_graph_index(graph), num_segments=n_graph)
-    scale = jnp.asarray(normalisation.scale)
-    return scale.astype(model_energy.dtype) * model_energy + per_graph.astype(model_energy.dtype)
+    dtype = model_energy.dtype
+    scale = jnp.asarray(normalisation.scale).astype(dtype)
+    return scale * model_energy + shift_energy(graph, normalisation).astype(dtype)

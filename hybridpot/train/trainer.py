@@ -43,7 +43,7 @@ from hybridpot.graph.batch import graph_mask
 from hybridpot.hybrid.freezing import train_only
 from hybridpot.potential import GraphModel, energy_and_forces, energy_forces_stress
 from hybridpot.potentials.assembled import Potential, assembled_terms
-from hybridpot.potentials.normalisation import EnergyNormalisation, normalised_energy
+from hybridpot.potentials.normalisation import EnergyNormalisation, shift_energy
 from hybridpot.train.config import (
     LossConfig,
     OptimConfig,
@@ -208,7 +208,7 @@ def _predict(static: _Static, params, norm: EnergyNormalisation, batch: Batch) -
     def energy_fn(p, g):
         terms = assembled_terms(static.model, p, norm, g, trip)
         if static.part == "physics":
-            return terms.physics + normalised_energy(jnp.zeros_like(terms.physics), g, norm), terms.learned
+            return terms.physics + shift_energy(g, norm).astype(terms.physics.dtype), terms.learned
         return terms.total, terms.learned
 
     g = batch.graph
@@ -224,7 +224,7 @@ def _predict(static: _Static, params, norm: EnergyNormalisation, batch: Batch) -
     if _has_learned_part(static.model) and static.part == "total":
         # the learned part s·E_model of the hybrid without the per-element shift (a constant per
         # composition), read from the same forward pass as the total
-        learned = learned - normalised_energy(jnp.zeros_like(learned), g, norm)
+        learned = learned - shift_energy(g, norm).astype(learned.dtype)
         pred = pred._replace(learned=jnp.where(graph_mask(g), learned, 0.0))
     return pred
 
