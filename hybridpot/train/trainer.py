@@ -513,10 +513,7 @@ class _Run:
         )
 
     def _example(self) -> Batch:
-        gs = self.train_gs
-        size = (int(gs.n_node[0]), max(int(gs.n_edge[0]), 1), 1, int(gs.n_triplet[0]))
-        example = collate(gs, [[np.array([0])]], PaddingBuckets((Bucket(size[0] + 1, size[1] + 1, 2, size[3]),)))
-        return jax.tree.map(lambda x: x[0, 0], example)
+        return _first_graph(self.train_gs)
 
     def _physics_labels(self, physics: GraphModel):
         """Energies ``[n_train]`` and forces of the physics term (its initial or given parameters,
@@ -707,10 +704,17 @@ def _stages(model: GraphModel, run_dir: str):
             (run_dir, "total", frozenset(groups))]
 
 
+def _first_graph(gs: GraphSet) -> Batch:
+    """The first structure of ``gs`` as one padded, unbatched graph: what ``init`` needs to shape parameters."""
+    size = (int(gs.n_node[0]), max(int(gs.n_edge[0]), 1), 1, int(gs.n_triplet[0]))
+    example = collate(gs, [[np.array([0])]], PaddingBuckets((Bucket(size[0] + 1, size[1] + 1, 2, size[3]),)))
+    return jax.tree.map(lambda x: x[0, 0], example)
+
+
 def _has_physics_params(model: GraphModel, train: Dataset, config: TrainConfig) -> bool:
     physics = model.hybrid.physics
     gs = GraphSet(Dataset(train.structures[:1]), model.cutoff, model.needs_triplets, model.species, _np_dtype(config))
-    example = jax.tree.map(lambda x: x[0, 0], collate(gs, [[np.array([0])]], make_buckets([gs], 1, 1, 1.5)))
+    example = _first_graph(gs)
     shapes = jax.eval_shape(lambda k: physics.init(k, example.graph, example.triplets), jax.random.PRNGKey(0))
     return bool(jax.tree.leaves(shapes))
 
