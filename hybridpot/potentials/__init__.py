@@ -24,9 +24,11 @@ from hybridpot.potentials.normalisation import (
     shift_energy,
 )
 from hybridpot.potentials.physics_terms import (
+    COVALENT_ZBL_FACTOR,
     PHYSICS_KINDS,
     build_physics,
     coulomb_term,
+    covalent_zbl_ranges,
     embedded_atom_term,
     physics_term,
     structure_energies,
@@ -42,6 +44,7 @@ from hybridpot.potentials.registry import (
 from hybridpot.potentials.trained import TrainedPotential, with_positions
 
 __all__ = [
+    "COVALENT_ZBL_FACTOR",
     "EnergyNormalisation",
     "MODEL_FORMAT_VERSION",
     "ModelFileError",
@@ -53,6 +56,7 @@ __all__ = [
     "build_physics",
     "build_potential_model",
     "coulomb_term",
+    "covalent_zbl_ranges",
     "dimezblnet",
     "embedded_atom_term",
     "identity_normalisation",

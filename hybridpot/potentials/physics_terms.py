@@ -5,16 +5,22 @@ its parameters are ``{}`` when it is fixed and the kernel's parameter ``NamedTup
 when it is trainable. This is the only place where the cutoff treatment of ZBL (its switch) is
 chosen. A spec is plain JSON, as configs and model files store it::
 
+    physics_term("zbl", ranges="covalent", species=[1, 6, 8])
     physics_term("zbl", switch="envelope", cutoff=5.0)
     build_physics({"kind": "morse", "d_e": 4.7, "a": 1.9, "r_e": 0.74, "envelope_cutoff": 3.0})
 
 Kinds and their parameters (distances Å, energies eV):
 
-* ``zbl``: ``switch`` (``"envelope"``: ZBL × u₆(r / cutoff), smooth to second order;
-  ``"lammps"``: the LAMMPS polynomial switch from ``inner`` (default cutoff / 2) to ``cutoff``;
-  ``"none"``: bare ZBL, truncated at ``cutoff``), ``cutoff``, ``inner``, ``trainable`` (the
-  screening function's coefficients and exponents). ``switch_inner``/``switch_outer`` (files of
-  hybridpot 0.1) mean ``switch="lammps"``.
+* ``zbl`` with ``ranges="covalent"``: pair-specific ranges r_out,ij = ``factor`` · (r_cov,i + r_cov,j)
+  (covalent radii), the ``switch`` (``"lammps"`` default, or ``"envelope"``) from r_out,ij / 2 to
+  r_out,ij; ``species`` bounds the term's cutoff; ``trainable`` (the screening function's
+  coefficients and exponents). This is what :func:`zbl_term` builds by default.
+* ``zbl`` with a ``cutoff`` (one range for every pair): ``switch`` (``"envelope"``: ZBL × u₆(r /
+  cutoff), smooth to second order; ``"lammps"``: the LAMMPS polynomial switch from ``inner``
+  (default cutoff / 2) to ``cutoff``; ``"none"``: bare ZBL, truncated at ``cutoff``), ``inner``,
+  ``trainable``. ``switch_inner``/``switch_outer`` (files of hybridpot 0.1) mean
+  ``switch="lammps"``; neither ``cutoff`` nor ``ranges`` (0.1 files too) is bare ZBL over the
+  graph's edges.
 * ``morse`` (``d_e``, ``a`` Å⁻¹, ``r_e``, ``shift``), ``lennard_jones`` (``epsilon``, ``sigma``),
   ``buckingham`` (``a``, ``rho``, ``c`` eV·Å⁶), ``harmonic`` (``k`` eV/Å², ``r_0``): one pair
   kernel for every pair of elements; ``trainable`` makes its parameters trainable.
@@ -109,16 +115,72 @@ def _pair_term(kernel: Callable, params0, trainable: bool, cutoff: float | None,
     return _term(energy_of, cutoff, params0, trainable)
 
 
-def zbl_term(cutoff: float, switch: str = "envelope", inner: float | None = None, *, trainable: bool = False,
-             envelope_cutoff: float | None = None) -> GraphModel:
-    """Σ_{pairs} E_ZBL(r_ij, Z_i, Z_j) per graph (eV), screened nuclear repulsion with the real nuclear
-    charges, cut off by ``switch`` at ``cutoff`` (Å). ``trainable``: the screening parameters are
-    ``params`` (:class:`~hybridpot.physics.zbl.ZBLParams`, universal values at init)."""
-    from hybridpot.physics.zbl import ZBL_UNIVERSAL, zbl_energy
+#: f of the covalent ZBL ranges r_out,ij = f · (r_cov,i + r_cov,j), inner r_out,ij / 2 (docs/zbl_prior.md).
+COVALENT_ZBL_FACTOR = 0.7
 
-    sw = zbl_switch(switch, cutoff, inner)
-    return _pair_term(lambda r, zi, zj, p: zbl_energy(r, zi, zj, p, sw), ZBL_UNIVERSAL, trainable, float(cutoff),
-                      envelope_cutoff)
+
+def covalent_zbl_ranges(z_i, z_j, factor: float = COVALENT_ZBL_FACTOR):
+    """Pair-specific ZBL switch radii from tabulated covalent radii (ASE's ``covalent_radii``, Cordero 2008).
+
+    ``outer = factor · (r_cov(z_i) + r_cov(z_j))``, ``inner = outer / 2``: the switch window lies well
+    inside the equilibrium bond length r_cov,i + r_cov,j, so the prior is zero at bonding distances.
+
+    Args:
+        z_i, z_j: atomic numbers, broadcasting integer arrays (0, padding, gets ASE's 0.2 Å).
+        factor: f > 0, dimensionless.
+    Returns:
+        ``(inner, outer)``, each of shape ``broadcast(z_i, z_j)``, Å.
+    """
+    from ase.data import covalent_radii
+
+    check_positive("zbl factor", factor)
+    table = jnp.asarray(np.asarray(covalent_radii, np.float64))
+    outer = float(factor) * (table[jnp.asarray(z_i)] + table[jnp.asarray(z_j)])
+    return outer / 2, outer
+
+
+def zbl_term(cutoff: float | None = None, switch: str | None = None, inner: float | None = None, *,
+             factor: float = COVALENT_ZBL_FACTOR, species=None, trainable: bool = False,
+             envelope_cutoff: float | None = None) -> GraphModel:
+    """Σ_{pairs} E_ZBL(r_ij, Z_i, Z_j) per graph (eV): screened nuclear repulsion with the real nuclear
+    charges, the short-range prior of a hybrid.
+
+    Two ways to bound its range:
+
+    * ``cutoff=None`` (default, for molecular models): pair-specific ranges from covalent radii
+      (:func:`covalent_zbl_ranges`, ``factor``); the ``"lammps"`` switch (default) runs from
+      ``outer/2`` to ``outer`` with the bare ZBL force below, ``"envelope"`` multiplies by
+      u₆(r / outer). The term's cutoff is the largest ``outer`` over ``species`` (all elements when
+      ``species`` is None).
+    * ``cutoff`` in Å: one range for every pair, cut off by ``switch`` (default ``"envelope"``, the
+      paper's choice; ``"lammps"`` from ``inner``, default cutoff / 2; ``"none"``, truncated).
+
+    ``trainable``: the screening parameters are ``params`` (:class:`~hybridpot.physics.zbl.ZBLParams`,
+    universal values at init), else ``params = {}``.
+
+    Raises:
+        ValueError: an unknown switch, ``inner`` or ``"none"`` with covalent ranges, bad radii.
+    """
+    from hybridpot.physics.zbl import ZBL_UNIVERSAL, EnvelopeZBLSwitch, LammpsZBLSwitch, zbl_energy
+
+    if cutoff is not None:
+        sw = zbl_switch(switch or "envelope", cutoff, inner)
+        return _pair_term(lambda r, zi, zj, p: zbl_energy(r, zi, zj, p, sw), ZBL_UNIVERSAL, trainable,
+                          float(cutoff), envelope_cutoff)
+    switch = switch or "lammps"
+    if switch not in ("lammps", "envelope"):
+        raise ValueError(f"zbl with covalent ranges takes switch 'lammps' or 'envelope', got {switch!r}")
+    if inner is not None:
+        raise ValueError("zbl with covalent ranges sets inner = outer / 2 per pair; give cutoff= for a global inner radius")
+    zs = np.arange(1, N_ELEMENTS) if species is None else np.asarray(check_species_list(species))
+    reach = float(np.max(np.asarray(covalent_zbl_ranges(zs[:, None], zs[None, :], factor)[1])))
+
+    def kernel(r, zi, zj, p):
+        lo, hi = covalent_zbl_ranges(zi, zj, factor)
+        sw = LammpsZBLSwitch(lo, hi) if switch == "lammps" else EnvelopeZBLSwitch(hi, 6)
+        return zbl_energy(r, zi, zj, p, sw)
+
+    return _pair_term(kernel, ZBL_UNIVERSAL, trainable, reach, envelope_cutoff)
 
 
 def _kernel_term(kernel_name: str, params_name: str):
@@ -225,7 +287,15 @@ def coulomb_term(charges: dict, cutoff: float, alpha: float = 0.2) -> GraphModel
 
 def _zbl_kind(*, cutoff: float | None = None, switch: str | None = None, inner: float | None = None,
               trainable: bool = False, envelope_cutoff: float | None = None, switch_inner: float | None = None,
-              switch_outer: float | None = None) -> GraphModel:
+              switch_outer: float | None = None, ranges: str | None = None, factor: float = COVALENT_ZBL_FACTOR,
+              species=None) -> GraphModel:
+    if ranges == "covalent":
+        if cutoff is not None or switch_inner is not None:
+            raise ValueError("physics term 'zbl': ranges='covalent' sets the range per pair; drop cutoff/switch_inner")
+        return zbl_term(None, switch, inner, factor=factor, species=species, trainable=trainable,
+                        envelope_cutoff=envelope_cutoff)
+    if ranges not in (None, "global"):
+        raise ValueError(f"physics term 'zbl': ranges must be 'covalent' or 'global', got {ranges!r}")
     if (switch_inner is None) != (switch_outer is None):
         raise ValueError("physics term 'zbl': give both switch_inner and switch_outer (Å), or neither")
     if switch_inner is not None:  # the spec of hybridpot 0.1 model files
@@ -237,7 +307,7 @@ def _zbl_kind(*, cutoff: float | None = None, switch: str | None = None, inner: 
 
         return _pair_term(lambda r, zi, zj, p: zbl_energy(r, zi, zj, p), ZBL_UNIVERSAL, trainable, None,
                           envelope_cutoff)
-    return zbl_term(float(cutoff), switch or "envelope", inner, trainable=trainable, envelope_cutoff=envelope_cutoff)
+    return zbl_term(float(cutoff), switch, inner, trainable=trainable, envelope_cutoff=envelope_cutoff)
 
 
 #: Physics kinds: name → ``constructor(**args) -> GraphModel`` (see the module docstring).

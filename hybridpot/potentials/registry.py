@@ -141,7 +141,8 @@ def build_potential_model(kind: str, model_args: dict | None = None, physics: di
                           strategy: dict | None = None) -> GraphModel:
     """The model of a potential from its specs: the learned model ``kind(**model_args)``, alone
     without a physics spec, else ``STRATEGIES[strategy["name"]](build_physics(physics), learned,
-    **args)`` (default strategy: additive).
+    **args)`` (default strategy: additive). A ZBL spec with ``ranges="covalent"`` and no ``species``
+    takes the learned model's species, so its cutoff is the widest pair the model can meet.
 
     Raises:
         ValueError: an unknown kind, physics kind or strategy, or arguments they reject (named).
@@ -151,6 +152,9 @@ def build_potential_model(kind: str, model_args: dict | None = None, physics: di
     if spec is None:
         return learned
     args = {k: v for k, v in spec.items() if k != "name"}
+    if (physics.get("kind") == "zbl" and physics.get("ranges") == "covalent" and "species" not in physics
+            and learned.species is not None):
+        physics = {**physics, "species": list(learned.species)}
     try:
         return STRATEGIES[spec["name"]](build_physics(physics), learned, **args)
     except TypeError as err:

@@ -33,15 +33,16 @@ SMALL = dict(emb_size=6, out_emb_size=6, int_emb_size=4, basis_emb_size=3, num_b
 
 
 def small_model(variant="dimenet++", zbl=True, **kw):
-    """A small float64 model with C/H/O species."""
+    """A small float64 model with C/H/O species (with ``zbl``: ZBL to ``zbl_cutoff``, default the cutoff)."""
     args = {**SMALL, **kw}
     if variant == "dimenet":
         args.pop("out_emb_size"), args.pop("int_emb_size"), args.pop("basis_emb_size")
     else:
         args.pop("num_bilinear")
-    if zbl:
-        return dimezblnet((1, 6, 8), variant=variant, cutoff=CUTOFF, zbl_trainable=True, param_dtype=jnp.float64,
-                          **args)
+    if zbl:  # the global ZBL range, so that the term acts at ethanol's bond lengths (the covalent
+        # prior, zero there, has its own tests in tests/potentials/test_zbl_prior.py)
+        return dimezblnet((1, 6, 8), variant=variant, cutoff=CUTOFF, zbl_ranges="global", zbl_trainable=True,
+                          param_dtype=jnp.float64, **args)
     return dimenet_model((1, 6, 8), variant=variant, cutoff=CUTOFF, param_dtype=jnp.float64, **args)
 
 
