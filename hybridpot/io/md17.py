@@ -146,8 +146,9 @@ def load_md17(
         :class:`MD17Frames`.
 
     Raises:
-        FileNotFoundError: no such file. ValueError: unreadable archive, missing key, wrong shape or
-        dtype, non-finite values — naming the file and key.
+        FileNotFoundError: no such file.
+        ValueError: unreadable archive, missing key, wrong shape or dtype, non-finite values,
+            naming the file and key.
     """
     if labels not in _LABEL_KEYS:
         raise ValueError(f"labels must be 'rmd17' or 'md17', got {labels!r}")
