@@ -83,9 +83,8 @@ def parse_args(argv=None):
 def run(args) -> list[dict]:
     """Train both models per (molecule, label set); return one result row per model."""
     from hybridpot.io.md17 import load_md17, protocol_split
-    from hybridpot.hybrid import additive
     from hybridpot.models import dimenet_pp
-    from hybridpot.potentials import EnergyNormalisation, structure_energies, zbl_term
+    from hybridpot.potentials import EnergyNormalisation, dimezblnet, structure_energies
     from hybridpot.train import TrainConfig, evaluate, fit, fit_energy_normalisation
     from hybridpot.train.config import DataConfig, LossConfig, NormalisationConfig, OptimConfig, RunConfig
     from hybridpot.units import EV_TO_KCAL_PER_MOL
@@ -103,8 +102,11 @@ def run(args) -> list[dict]:
                 te = te[: args.n_test]
             train, valid, test = frames.to_dataset(tr), frames.to_dataset(va), frames.to_dataset(te)
             species = tuple(sorted(set(frames.numbers.tolist())))
-            zbl = zbl_term(species=species) if args.zbl_ranges == "covalent" else zbl_term(5.0, "envelope")
-            zbl_train, zbl_forces = structure_energies(zbl, frames.positions[tr], frames.numbers, return_forces=True)
+            hyper = dict(emb_size=args.emb_size, out_emb_size=args.out_emb_size, int_emb_size=args.int_emb_size,
+                         basis_emb_size=args.basis_emb_size, num_blocks=args.num_blocks)
+            hybrid_model = dimezblnet(species, zbl_ranges=args.zbl_ranges, **hyper)
+            zbl_train, zbl_forces = structure_energies(hybrid_model.hybrid.physics, frames.positions[tr], frames.numbers,
+                                                       return_forces=True)
             config = TrainConfig(
                 data=DataConfig(batch_size=args.batch_size, n_buckets=1, prefetch=2),
                 loss=LossConfig(kind="mse", energy_weight=1.0, energy_per_atom=False, forces_weight=args.forces_weight),
@@ -120,10 +122,8 @@ def run(args) -> list[dict]:
                 force_rms = float(np.sqrt(np.mean((frames.forces[tr] - (np.stack(zbl_forces) if hybrid else 0.0)) ** 2)))
                 mu = fit_energy_normalisation([frames.numbers] * len(tr), frames.energy[tr], fit_scale=False,
                                               physics_energies=zbl_train if hybrid else None).shift
-                hyper = dict(emb_size=args.emb_size, out_emb_size=args.out_emb_size, int_emb_size=args.int_emb_size,
-                             basis_emb_size=args.basis_emb_size, num_blocks=args.num_blocks)
                 # DimezblNet++ = additive(ZBL, DimeNet++); μ and the force-RMS scale act on the network only
-                model = additive(zbl, dimenet_pp(species, **hyper)) if hybrid else dimenet_pp(species, **hyper)
+                model = hybrid_model if hybrid else dimenet_pp(species, **hyper)
                 run_dir = os.path.join(args.run_dir, f"{mol}_{labels}_{'zbl' if hybrid else 'nozbl'}_{int(time.time())}")
                 t0 = time.perf_counter()
                 result = fit(model, train, valid, config, run_dir, normalisation=EnergyNormalisation(mu, np.asarray(force_rms)))
@@ -185,7 +185,9 @@ def plot_short_range(rows: list[dict], png: str) -> None:
     n_scans = max(len(r["short_range"]["scans"]) for r in rows)
     fig, axes = plt.subplots(len(molecules), n_scans, figsize=(3.2 * n_scans, 3.0 * len(molecules)), squeeze=False)
     for m, mol in enumerate(molecules):
+        n_mol_scans = 0
         for c, r in enumerate(r for r in rows if r["molecule"] == mol):
+            n_mol_scans = len(r["short_range"]["scans"])
             for k, scan in enumerate(r["short_range"]["scans"]):
                 ax = axes[m, k]
                 d, dft = np.asarray(scan["distances"]), np.asarray(scan["dft_energy"])
@@ -197,7 +199,7 @@ def plot_short_range(rows: list[dict], png: str) -> None:
                 ax.set_title(f"{mol}: {scan['kind']} {scan['atoms'][0]}–{scan['atoms'][1]}", fontsize=9)
                 ax.set_xlabel("distance (Å)")
         axes[m, 0].set_ylabel("E − E(frame) (eV)")
-        for ax in axes[m, len(rows[[r["molecule"] for r in rows].index(mol)]["short_range"]["scans"]):]:
+        for ax in axes[m, n_mol_scans:]:
             ax.axis("off")  # this molecule has fewer scans
     axes[0, 0].legend(fontsize=7)
     fig.tight_layout()

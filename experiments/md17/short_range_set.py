@@ -53,30 +53,28 @@ def bonds_of(numbers: np.ndarray, positions: np.ndarray, scale: float = 1.2) -> 
     return set(zip(i.tolist(), j.tolist()))
 
 
+def _adjacency(bonds: set, n: int, cut: tuple[int, int] | None = None):
+    """Sparse ``[n, n]`` adjacency of ``bonds``, without the bond ``cut``."""
+    from scipy.sparse import coo_matrix
+
+    edges = [b for b in bonds if cut is None or set(b) != set(cut)]
+    i, j = np.array(edges, dtype=int).reshape(-1, 2).T
+    return coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n)).tocsr()
+
+
 def _component(start: int, bonds: set, n: int, cut: tuple[int, int]) -> set[int]:
     """Atoms reachable from ``start`` over ``bonds`` without crossing the bond ``cut``."""
-    adjacency = {a: set() for a in range(n)}
-    for i, j in bonds:
-        if {i, j} != set(cut):
-            adjacency[i].add(j)
-            adjacency[j].add(i)
-    seen, todo = {start}, [start]
-    while todo:
-        for b in adjacency[todo.pop()] - seen:
-            seen.add(b)
-            todo.append(b)
-    return seen
+    from scipy.sparse.csgraph import connected_components
+
+    _, label = connected_components(_adjacency(bonds, n, cut), directed=False)
+    return set(np.flatnonzero(label == label[start]).tolist())
 
 
 def bond_graph_distance(bonds: set, n: int) -> np.ndarray:
-    """``[n, n]`` number of bonds on the shortest path between atoms (n + 1 when not connected)."""
-    d = np.full((n, n), n + 1)
-    np.fill_diagonal(d, 0)
-    for i, j in bonds:
-        d[i, j] = d[j, i] = 1
-    for k in range(n):  # Floyd–Warshall on a molecule: n is small
-        d = np.minimum(d, d[:, k : k + 1] + d[k : k + 1, :])
-    return d
+    """``[n, n]`` number of bonds on the shortest path between atoms (inf when not connected)."""
+    from scipy.sparse.csgraph import shortest_path
+
+    return shortest_path(_adjacency(bonds, n), directed=False, unweighted=True)
 
 
 def compress(positions: np.ndarray, moved: list[int], anchor: int, mover: int, distances) -> np.ndarray:

@@ -76,9 +76,8 @@ def parse_args(argv=None):
 def run(args) -> list[dict]:
     """Train every (property, model); return one result row each."""
     from hybridpot.io import load_qm9
-    from hybridpot.hybrid import additive
     from hybridpot.models import dimenet_pp
-    from hybridpot.potentials import EnergyNormalisation, structure_energies, zbl_term
+    from hybridpot.potentials import EnergyNormalisation, dimezblnet, structure_energies
     from hybridpot.train import TrainConfig, evaluate, fit, fit_energy_normalisation
     from hybridpot.train.config import DataConfig, LossConfig, NormalisationConfig, OptimConfig, RunConfig
 
@@ -92,8 +91,10 @@ def run(args) -> list[dict]:
     numbers_tr = [molecules.numbers[i] for i in tr]
     sqrt_atoms = float(np.sqrt(np.mean([len(z) for z in numbers_tr])))
     species = tuple(sorted({int(z) for zs in molecules.numbers for z in zs}))
-    zbl_model = zbl_term(species=species) if args.zbl_ranges == "covalent" else zbl_term(5.0, "envelope")
-    zbl_tr = structure_energies(zbl_model, [molecules.positions[i] for i in tr], numbers_tr)
+    hyper = dict(emb_size=args.emb_size, out_emb_size=args.out_emb_size, int_emb_size=args.int_emb_size,
+                 basis_emb_size=args.basis_emb_size, num_blocks=args.num_blocks)
+    hybrid_model = dimezblnet(species, zbl_ranges=args.zbl_ranges, **hyper)
+    zbl_tr = structure_energies(hybrid_model.hybrid.physics, [molecules.positions[i] for i in tr], numbers_tr)
     config = TrainConfig(
         data=DataConfig(batch_size=args.batch_size, n_buckets=3, prefetch=2),
         loss=LossConfig(kind="mae", energy_weight=1.0, energy_per_atom=False, forces_weight=0.0),
@@ -113,10 +114,8 @@ def run(args) -> list[dict]:
             reference = fit_energy_normalisation(numbers_tr, values, fit_scale=False, physics_energies=physics).shift
             baseline = np.array([reference[z].sum() for z in numbers_tr]) + (zbl_tr if zbl else 0.0)
             scale = float(np.std(values - baseline)) / sqrt_atoms
-            hyper = dict(emb_size=args.emb_size, out_emb_size=args.out_emb_size, int_emb_size=args.int_emb_size,
-                         basis_emb_size=args.basis_emb_size, num_blocks=args.num_blocks)
             # DimezblNet++ = additive(ZBL, DimeNet++); the fixed reference values and scale act on the network only
-            model = additive(zbl_model, dimenet_pp(species, **hyper)) if zbl else dimenet_pp(species, **hyper)
+            model = hybrid_model if zbl else dimenet_pp(species, **hyper)
             norm = EnergyNormalisation(reference, np.asarray(scale))
             run_dir = os.path.join(args.run_dir, f"{prop}_{name}_{int(time.time())}")
             t0 = time.perf_counter()
