@@ -7,7 +7,9 @@
    units of r_cov,i + r_cov,j, and the prior's largest energy and force RMS for several factors f,
    next to the global variant and the RMS of the DFT forces: the evidence behind the default f.
 
-    python experiments/md17/zbl_prior.py --stride 50
+    python experiments/md17/zbl_prior.py --stride 50 --qm9
+
+3. With ``--qm9``: the smallest r / (r_cov,i + r_cov,j) over the 20,000 molecules of the QM9 subset.
 """
 
 from __future__ import annotations
@@ -86,15 +88,32 @@ def table(molecules, stride: int, shared_dir=None) -> str:
     return "\n".join(out)
 
 
+def qm9_closest_pair(shared_dir=None) -> float:
+    """The smallest r / (r_cov,i + r_cov,j) over every pair of every molecule of the shared QM9 subset."""
+    from ase.data import covalent_radii
+
+    from hybridpot.io import load_qm9
+
+    molecules, worst = load_qm9(shared_dir=shared_dir), np.inf
+    for pos, z in zip(molecules.positions, molecules.numbers):
+        ratio = np.linalg.norm(pos[:, None] - pos[None], axis=-1) / (covalent_radii[z][:, None] + covalent_radii[z][None])
+        np.fill_diagonal(ratio, np.inf)
+        worst = min(worst, float(ratio.min()))
+    return worst
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--molecules", nargs="+", default=["aspirin", "ethanol", "malonaldehyde", "uracil"])
     p.add_argument("--stride", type=int, default=50)
     p.add_argument("--shared-dir", default=None)
+    p.add_argument("--qm9", action="store_true", help="also print the closest pair of the shared QM9 subset")
     p.add_argument("--png", default=os.path.join(ROOT, "docs", "figures", "zbl_prior.png"))
     args = p.parse_args(argv)
     plot(args.png)
     print(table(args.molecules, args.stride, args.shared_dir))
+    if args.qm9:
+        print(f"QM9: closest pair at {qm9_closest_pair():.3f} × (r_cov,i + r_cov,j)")
 
 
 if __name__ == "__main__":
