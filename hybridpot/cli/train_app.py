@@ -194,8 +194,9 @@ def load_train_file(path, overrides: Sequence[str] = ()) -> TrainFile:
     return dataclasses.replace(parsed, dataset=ds)
 
 
-def complete_model_args(kind: str, args: dict, species: Sequence[int], dtype: str) -> dict:
-    """``args`` with ``species`` (sorted atomic numbers) and ``dtype`` filled in when the
+def complete_model_args(kind: str, args: dict, species: Sequence[int], dtype: str, train=None) -> dict:
+    """``args`` with ``species`` (sorted atomic numbers), ``dtype`` and ``avg_num_neighbors`` (the
+    mean neighbour count of the ``train`` structures at the model's cutoff) filled in when the
     constructor of ``kind`` takes them and they are not given."""
     from hybridpot.potentials.registry import model_constructor
 
@@ -205,6 +206,13 @@ def complete_model_args(kind: str, args: dict, species: Sequence[int], dtype: st
         out["species"] = sorted(int(z) for z in species)
     if "dtype" in params and "dtype" not in out:
         out["dtype"] = dtype
+    if "avg_num_neighbors" in params and "avg_num_neighbors" not in out and train is not None:
+        from hybridpot.graph import build_graph
+        from hybridpot.models import average_neighbour_count
+
+        cutoff = float(out.get("cutoff", params["cutoff"].default))
+        graphs = [build_graph(s.positions, s.numbers, cutoff, cell=s.cell, pbc=s.pbc) for s in train.structures]
+        out["avg_num_neighbors"] = round(average_neighbour_count(graphs), 6)
     return out
 
 
@@ -244,7 +252,7 @@ def train_from_file(spec: TrainFile, *, progress: bool | None = None):
                                  f"valid_fraction={ds.valid_fraction}")
             train, valid = train.split(n_valid, seed=ds.split_seed)
     species = np.unique(np.concatenate([s.numbers for s in train.structures + (valid.structures if valid else [])]))
-    args = complete_model_args(spec.model_kind, spec.model_args, species.tolist(), config.run.dtype)
+    args = complete_model_args(spec.model_kind, spec.model_args, species.tolist(), config.run.dtype, train)
     model = build_potential_model(spec.model_kind, args, spec.physics, spec.strategy)
     result = fit(model, train, valid, config, spec.output)
     metrics = {k: np.asarray(v).tolist() for k, v in result.valid_metrics.items()}
@@ -279,6 +287,8 @@ model:
   hidden: [16, 16]
   # species: [13, 29]        # default: the elements of the training data
   # dtype: float32           # default: run.dtype
+  # equivariant kinds (mace, nequip): channels, lmax, num_interactions, correlation (mace),
+  # avg_num_neighbors (default: the training structures' mean neighbour count)
 
 physics: null                # physics term, e.g. {kind: zbl, cutoff: 2.0, switch: envelope}
                              # kinds: zbl, morse, lennard_jones, buckingham, harmonic,

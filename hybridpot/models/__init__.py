@@ -21,6 +21,14 @@ from hybridpot.models.descriptors import (
     symmetry_function_spec,
 )
 from hybridpot.models.dimenet import DimeNetNetwork, dimenet, dimenet_model, dimenet_pp
+from hybridpot.models.equivariant import (
+    EquivariantNetwork,
+    average_neighbour_count,
+    equivariant_model,
+    mace,
+    nequip,
+    polar_irreps,
+)
 from hybridpot.models.mlp import MLP, Dense
 from hybridpot.models.pair_mlp import PairMLP, pair_mlp_model
 from hybridpot.potential import GraphModel
@@ -30,21 +38,27 @@ __all__ = [
     "DescriptorScaling",
     "DimeNetNetwork",
     "ElementNetworks",
+    "EquivariantNetwork",
     "GraphModel",
     "MLP",
     "PairMLP",
     "SymmetryFunctionSpec",
     "angular_triplets",
     "atomic_energies",
+    "average_neighbour_count",
     "behler_parrinello",
     "behler_parrinello_model",
     "behler_parrinello_model_args",
     "dimenet",
     "dimenet_model",
     "dimenet_pp",
+    "equivariant_model",
     "fit_descriptor_scaling",
     "identity_scaling",
+    "mace",
+    "nequip",
     "pair_mlp_model",
+    "polar_irreps",
     "symmetry_function_descriptors",
     "symmetry_function_spec",
 ]

@@ -1,5 +1,5 @@
-"""The same hybrid combinators train a pair MLP, a Behler–Parrinello and a DimeNet++ network
-through the same trainer, on the same small data (EMT Al/Cu), with a trainable Morse term."""
+"""The same hybrid combinators train a pair MLP, a Behler–Parrinello, a DimeNet++ and a MACE-like
+network through the same trainer, on the same small data (EMT Al/Cu), with a trainable Morse term."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from hybridpot.models import (
     behler_parrinello,
     dimenet_pp,
     fit_descriptor_scaling,
+    mace,
     symmetry_function_spec,
 )
 from hybridpot.potentials import Potential, physics_term
@@ -36,6 +37,9 @@ def _learned(name: str, train):
         spec = symmetry_function_spec(SPECIES, CUTOFF, 3.0, num_radial=3, num_angular_eta=2, zetas=(1.0,))
         graphs = [build_graph(s.positions, s.numbers, CUTOFF, cell=s.cell, pbc=s.pbc) for s in train.structures]
         return behler_parrinello(spec, fit_descriptor_scaling(spec, graphs), hidden=(6,), param_dtype=jnp.float64)
+    if name == "mace":
+        return mace(SPECIES, cutoff=CUTOFF, channels=4, lmax=1, num_radial=4, radial_hidden=(8,), readout_hidden=4,
+                    avg_num_neighbors=12.0, param_dtype=jnp.float64)
     return dimenet_pp(SPECIES, cutoff=CUTOFF, emb_size=4, out_emb_size=4, int_emb_size=2, basis_emb_size=2,
                       num_blocks=1, num_spherical=2, num_radial=3, num_dense_output=1, num_after_skip=1,
                       param_dtype=jnp.float64)
@@ -54,10 +58,11 @@ def _flat(tree):
     return np.concatenate([np.ravel(np.asarray(x)) for x in jax.tree.leaves(tree)])
 
 
-# the pair MLP runs in the default suite; the BP and DimeNet++ runs (minutes on 2 CPU cores, most of
-# it compiling three strategies' steps) with `pytest -m slow`
+# the pair MLP runs in the default suite; the BP, DimeNet++ and MACE runs (minutes on 2 CPU cores,
+# most of it compiling three strategies' steps) with `pytest -m slow`
 @pytest.mark.parametrize("learned_name", ["pair_mlp", pytest.param("behler_parrinello", marks=pytest.mark.slow),
-                                          pytest.param("dimenet++", marks=pytest.mark.slow)])
+                                          pytest.param("dimenet++", marks=pytest.mark.slow),
+                                          pytest.param("mace", marks=pytest.mark.slow)])
 def test_one_combinator_trains_every_model_family(emt_data, tmp_path, learned_name):
     train, valid = emt_data
     learned = _learned(learned_name, train)

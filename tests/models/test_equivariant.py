@@ -1,0 +1,173 @@
+"""NequIP-like and MACE-like models on e3nn-jax: equivariant features, the reusable model checks, stress, dtypes.
+
+Small widths (4 channels, lmax 1 or 2, one hidden radial layer) and float64 (conftest) keep every check
+fast; the same code runs at the published sizes.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import e3nn_jax as e3nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from ase.build import bulk
+
+from hybridpot import testing
+from hybridpot.graph import PaddingBuckets, batch_graphs, build_graph, pad_to_bucket
+from hybridpot.io import bundled_md17
+from hybridpot.models import average_neighbour_count, equivariant_model, mace, nequip
+from hybridpot.models.equivariant import EquivariantNetwork
+
+CUTOFF = 4.0
+#: lmax 1 (features 0e + 1o) keeps compilation short for the energy and gradient checks; the
+#: equivariance test runs lmax 2 (rank-2 tensors as well).
+SMALL = dict(cutoff=CUTOFF, channels=4, lmax=1, num_interactions=2, num_radial=4, radial_hidden=(8,),
+             readout_hidden=4, avg_num_neighbors=8.0, param_dtype=jnp.float64)
+
+
+def random_params(model, graph, seed=0):
+    """Initial parameters, all perturbed so that no readout starts degenerate."""
+    params = model.init(jax.random.PRNGKey(seed), graph, None)
+    leaves, tree = jax.tree.flatten(params)
+    keys = jax.random.split(jax.random.PRNGKey(seed + 1), len(leaves))
+    return jax.tree.unflatten(tree, [x + 0.3 * jax.random.normal(k, x.shape, x.dtype) for x, k in zip(leaves, keys)])
+
+
+@pytest.fixture(scope="module")
+def ethanol():
+    """Two ethanol frames: (numbers [9], positions [2, 9, 3] Å)."""
+    frames = bundled_md17()
+    return frames.numbers, frames.positions[:2]
+
+
+build = functools.partial(build_graph, cutoff=CUTOFF)
+
+
+@pytest.mark.parametrize("ctor", [nequip, mace], ids=["nequip", "mace"])
+def test_internal_features_are_equivariant_under_rotations_and_reflections(ethanol, ctor):
+    """Every layer's node features transform by the Wigner matrices of their irreps when the positions
+    are rotated and inverted (e3nn_jax.utils.assert_equivariant, random O(3) element)."""
+    numbers, pos = ethanol
+    hyper = {**SMALL, "lmax": 2}
+    model = ctor((1, 6, 8), **hyper)
+    graph = build(pos[0], numbers)
+    params = random_params(model, graph)
+    network = EquivariantNetwork(species=(1, 6, 8), **{k: v for k, v in hyper.items() if k != "param_dtype"},
+                                 correlation=1 if ctor is nequip else 3)
+
+    @jax.jit
+    def features(positions: e3nn.IrrepsArray) -> e3nn.IrrepsArray:
+        g = graph._replace(nodes={**graph.nodes, "positions": positions.array})
+        _, hs = network.apply({"params": params}, g, return_features=True)
+        return e3nn.concatenate(hs, axis=-1)
+
+    out = features(e3nn.IrrepsArray("1o", jnp.asarray(pos[0])))
+    assert out.irreps.lmax == 2 and out.irreps.count("1o") > 0  # the check is not only on scalars
+    e3nn.utils.assert_equivariant(features, jax.random.PRNGKey(3), e3nn.IrrepsArray("1o", jnp.asarray(pos[0])),
+                                  atol=1e-9, rtol=1e-9)
+
+
+def test_mace_passes_every_reusable_model_check(ethanol):
+    """MACE-like: finite-difference forces, rotation/translation and permutation invariance, padding,
+    batch == single, no gradient leak, far-apart molecules add up, forces vanish at the cutoff."""
+    numbers, pos = ethanol
+    model = mace((1, 6, 8), **SMALL)
+    g0, g1 = build(pos[0], numbers), build(pos[1], numbers)
+    params = random_params(model, g0)
+    fn = testing.model_energy_fn(model)
+    testing.assert_forces_match_finite_differences(fn, params, g0, rtol=1e-5, atol=1e-6)
+    testing.assert_invariant_under_rotation_translation(fn, params, build, pos[0], numbers)
+    testing.assert_permutation_invariant(fn, params, build, pos[0], numbers)
+    testing.assert_padding_invariant(fn, params, g0)
+    testing.assert_batch_equals_single(fn, params, [g0, g1])
+    testing.assert_no_gradient_leak_between_graphs(fn, params, [g0, g1])
+    testing.assert_far_apart_add_up(fn, params, build, pos[0], numbers, pos[1][:3], numbers[:3])
+    testing.assert_forces_vanish_at_cutoff(fn, params, build, [6, 8], CUTOFF)
+
+
+# NequIP shares the convolution with MACE (checked above); its gated update's checks, and the
+# dtype/bucket check below, run with `pytest -m slow` (each about a minute of compilation)
+@pytest.mark.slow
+def test_nequip_forces_invariance_padding_and_cutoff(ethanol):
+    """NequIP-like: finite-difference forces, rotation invariance, padding, forces vanish at the cutoff."""
+    numbers, pos = ethanol
+    model = nequip((1, 6, 8), **SMALL)
+    g0 = build(pos[0], numbers)
+    params = random_params(model, g0)
+    fn = testing.model_energy_fn(model)
+    testing.assert_forces_match_finite_differences(fn, params, g0, rtol=1e-5, atol=1e-6)
+    testing.assert_invariant_under_rotation_translation(fn, params, build, pos[0], numbers)
+    testing.assert_padding_invariant(fn, params, g0)
+    testing.assert_forces_vanish_at_cutoff(fn, params, build, [1, 8], CUTOFF)
+
+
+def test_stress_matches_finite_differences_in_a_periodic_cell():
+    """A rattled 4-atom Al/Ni cell (many periodic images within the cutoff): stress from the strain
+    derivative equals finite differences of rebuilt neighbour lists."""
+    atoms = bulk("Al", "fcc", a=3.9, cubic=True)
+    atoms.numbers[0] = 28
+    atoms.rattle(0.05, seed=1)
+    pbuild = functools.partial(build_graph, cutoff=CUTOFF, pbc=True)
+    graph = pbuild(atoms.positions, atoms.numbers, cell=np.asarray(atoms.cell))
+    model = mace((13, 28), **{**SMALL, "avg_num_neighbors": average_neighbour_count([graph])})
+    params = random_params(model, graph)
+    fn = testing.model_energy_fn(model)
+    testing.assert_stress_matches_finite_differences(fn, params, graph, build_fn=pbuild, rtol=1e-6, atol=1e-8)
+    testing.assert_forces_match_finite_differences(fn, params, graph, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_bucket_padding_and_float32_agree_with_float64(ethanol):
+    """A batch padded to a bucket gives the unpadded energies; float32 parameters and positions give
+    the float64 energies to float32 precision."""
+    numbers, pos = ethanol
+    g = batch_graphs([build(pos[0], numbers), build(pos[1], numbers)])
+    model = mace((1, 6, 8), **SMALL)
+    params = random_params(model, g)
+    energy = jax.jit(testing.model_energy_fn(model))
+    e = np.asarray(energy(params, g))
+    padded = pad_to_bucket(g, PaddingBuckets.geometric(40, 300, 4, n_buckets=1))
+    e_pad = np.asarray(energy(params, padded))
+    np.testing.assert_allclose(e_pad[:2], e, rtol=1e-12, atol=1e-12)
+    assert np.all(e_pad[2:] == 0)
+    model32 = mace((1, 6, 8), **{**SMALL, "param_dtype": jnp.float32})
+    params32 = jax.tree.map(lambda x: x.astype(jnp.float32), params)
+    g32 = build(pos[0].astype(np.float32), numbers)
+    g32 = g32._replace(nodes={**g32.nodes, "positions": g32.nodes["positions"].astype(jnp.float32)})
+    e32 = jax.jit(testing.model_energy_fn(model32))(params32, g32)
+    assert e32.dtype == jnp.float32
+    np.testing.assert_allclose(np.asarray(e32), e[:1], rtol=1e-4, atol=1e-4)
+
+
+def test_body_order_switch_changes_the_model_and_arguments_are_checked(ethanol):
+    """correlation 1, 2, 3 are different functions with different parameters; bad arguments and
+    elements outside the species raise ValueError naming them."""
+    numbers, pos = ethanol
+    g = build(pos[0], numbers)
+    sizes = []
+    for nu in (1, 2, 3):
+        model = equivariant_model((1, 6, 8), correlation=nu, **SMALL)
+        shapes = jax.eval_shape(model.init, jax.random.PRNGKey(0), g, None)
+        sizes.append(sum(x.size for x in jax.tree.leaves(shapes)))
+    assert sizes[1] < sizes[2] and len(set(sizes)) == 3
+    with pytest.raises(ValueError, match="correlation"):
+        nequip((1, 6, 8), correlation=2)
+    with pytest.raises(ValueError, match="unknown mace argument"):
+        mace((1, 6, 8), hidden=[4])
+    with pytest.raises(ValueError, match="channels"):
+        mace((1, 6, 8), channels=0)
+    model = mace((1, 6), **SMALL)
+    params = jax.tree.map(jnp.zeros_like, jax.eval_shape(model.init, jax.random.PRNGKey(0), g, None))
+    with pytest.raises(ValueError, match="8"):
+        model.energy(params, g)  # the host-side check fires before any computation
+
+
+def test_average_neighbour_count_ignores_padding(ethanol):
+    numbers, pos = ethanol
+    g = build(pos[0], numbers)
+    n = int(np.sum(np.asarray(g.n_edge))) / 9
+    padded = pad_to_bucket(g, PaddingBuckets.geometric(40, 300, 2, n_buckets=1))
+    assert average_neighbour_count([g]) == average_neighbour_count([padded]) == n
