@@ -54,14 +54,13 @@ import json
 import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dimenet_pyg import FORCES_WEIGHT, HYPER, _radius_graph  # the PyG benchmark's sizes and graph
+from dimenet_pyg import FORCES_WEIGHT, HYPER, _radius_graph, bench_hybridpot  # the PyG benchmark's sizes, graph, timing
 
 CUTOFF = 5.0
 #: The shared sizes of both MACE models (hybridpot keyword names; mace-torch's in mace_torch_model).
@@ -75,47 +74,6 @@ def average_neighbours(frames) -> float:
     from hybridpot.models import average_neighbour_count
 
     return average_neighbour_count([build_graph(r, frames.numbers, CUTOFF) for r in frames.positions])
-
-
-def bench_hybridpot(build, frames, batch_size: int, lr: float, steps: int, t_import: float) -> dict:
-    """Train ``steps`` steps of the model ``build()`` with hybridpot.train.fit and predict the frames;
-    ``t_import`` (s) is the JAX + hybridpot import time added to the first-step time."""
-    t_start = time.perf_counter()
-    import jax
-
-    from hybridpot.potentials import Potential
-    from hybridpot.train import TrainConfig, fit, predict
-    from hybridpot.train.config import DataConfig, LossConfig, NormalisationConfig, OptimConfig, RunConfig
-
-    data = frames.to_dataset()
-    model = build()
-    config = TrainConfig(
-        data=DataConfig(batch_size=batch_size, n_buckets=1, shuffle=True, prefetch=2),
-        loss=LossConfig(kind="mse", energy_per_atom=False, forces_weight=FORCES_WEIGHT),
-        optim=OptimConfig(name="adam", learning_rate=lr, ema_decay=None),
-        normalisation=NormalisationConfig(shift=True, scale=True),
-        run=RunConfig(max_steps=steps, eval_every=steps, checkpoint_every=steps, log_every=1, progress=False),
-    )
-    first = {}
-
-    def callback(step, state):
-        """Note the end of the first step."""
-        if not first:
-            jax.block_until_ready(state.params)
-            first["t"] = time.perf_counter()
-
-    with tempfile.TemporaryDirectory() as run_dir:
-        result = fit(model, data, None, config, run_dir, callback=callback)
-    leaves = jax.tree.leaves(result.params)  # [n_members, ...] each
-    potential = Potential(model, result.params, result.normalisation)
-    predict(potential, data, batch_size=batch_size)  # compile
-    t0 = time.perf_counter()
-    predict(potential, data, batch_size=batch_size)
-    infer = frames.n_frames / (time.perf_counter() - t0)
-    return dict(parameters=sum(x.size for x in leaves) // leaves[0].shape[0], train_steps_per_s=result.steps_per_second,
-                infer_structures_per_s=infer, compilations=result.n_compilations, timed_steps=steps - 1,
-                first_step_s=t_import + first["t"] - t_start,
-                device=f"{jax.devices()[0].platform} (jax {jax.__version__})")
 
 
 def hidden_irreps(channels: int, lmax: int) -> str:
