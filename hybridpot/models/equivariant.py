@@ -147,7 +147,6 @@ class EquivariantNetwork(nn.Module):
         radial_hidden: widths of the hidden layers of the radial MLP.
         readout_hidden: width of the last readout's hidden layer (MACE: 16).
         avg_num_neighbors: n̄ of the message normalisation.
-        param_dtype: dtype of the parameters (applied by the constructor's ``init``).
 
     ``__call__(graph)`` → ``[n_graph]`` (model units, before the potential's shift and scale);
     ``return_features=True`` gives ``(energies, [h_1, …, h_T])`` with the node features of every
@@ -166,7 +165,6 @@ class EquivariantNetwork(nn.Module):
     radial_hidden: tuple[int, ...] = (64, 64, 64)
     readout_hidden: int = 16
     avg_num_neighbors: float = 1.0
-    param_dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, graph: jraph.GraphsTuple, return_features: bool = False):
@@ -223,10 +221,6 @@ class EquivariantNetwork(nn.Module):
 
 
 # ----------------------------------------------------------------------------- GraphModel
-_FIELDS = ("channels", "lmax", "sh_lmax", "num_interactions", "num_radial", "envelope_p", "radial_hidden",
-           "readout_hidden", "avg_num_neighbors")
-
-
 def equivariant_model(
     species: Sequence[int],
     *,
@@ -288,7 +282,6 @@ def equivariant_model(
         species=species, cutoff=float(cutoff), channels=channels, lmax=lmax, sh_lmax=sh_lmax,
         num_interactions=num_interactions, correlation=correlation, num_radial=num_radial, envelope_p=envelope_p,
         radial_hidden=radial_hidden, readout_hidden=readout_hidden, avg_num_neighbors=float(avg_num_neighbors),
-        param_dtype=param_dtype,
     )
 
     @jax.jit
