@@ -273,7 +273,10 @@ def _init_fn(static: _Static, dtype: str):
     model = static.model
 
     def init(keys, example: Batch, start) -> TrainState:
-        params = jax.vmap(lambda k: model.init(k, example.graph, example.triplets))(keys)
+        # lax.map, not vmap: XLA's CPU runtime (jax 0.10) deadlocks on the vmapped init of large
+        # models (DimeNet++ at published sizes, 2 seeds), whose many rolled threefry loops it runs
+        # concurrently; the members are initialised one after another with the same values.
+        params = jax.lax.map(lambda k: model.init(k, example.graph, example.triplets), keys)
         params = _cast(params, jnp.dtype(dtype))
         if start is not None:  # given groups (the fitted physics of a sequential hybrid) replace the init
             params = {**params, **_cast(start, jnp.dtype(dtype))}
@@ -888,3 +891,4 @@ def predict(potential, dataset: Dataset, *, batch_size: int = 16, dtype=np.float
             forces[i] = pred.forces[:, 0, start : start + n]
             start += n
     return {"energy": energy, "forces": forces}
+
