@@ -61,7 +61,8 @@ def delta_dataset(high: Dataset, low: Dataset, *, atol: float = POSITION_TOLERAN
         _check_same_structure(k, h, lo, atol)
         stress = None if h.stress is None or lo.stress is None else h.stress - lo.stress
         forces = None if h.forces is None or lo.forces is None else h.forces - lo.forces
-        out.append(Structure(h.positions, h.numbers, h.energy - lo.energy, forces, h.cell, h.pbc, stress))
+        out.append(Structure(h.positions, h.numbers, h.energy - lo.energy, forces, h.cell, h.pbc, stress,
+                             h.config_type))
     return Dataset(out)
 
 

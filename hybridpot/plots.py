@@ -42,13 +42,15 @@ def _members(predicted) -> np.ndarray:
     return p[None] if p.ndim == 1 else p.reshape(p.shape[0], -1)
 
 
-def parity_plot(reference, predicted, *, quantity: str = "energy", unit: str = "eV", ax=None, path=None):
+def parity_plot(reference, predicted, *, quantity: str = "energy", unit: str = "eV", groups=None, ax=None,
+                path=None):
     """Predicted against reference values, with MAE and RMSE in the legend.
 
     Args:
         reference: ``[n]`` reference values (any shape; flattened).
         predicted: ``[n]`` or ``[n_members, n]`` (ensemble: the mean, with ±1 std error bars).
         quantity, unit: axis labels (e.g. ``"forces"``, ``"eV/Å"``).
+        groups: ``[n]`` labels (e.g. each value's config_type): one colour and one MAE per label.
         ax: draw here; else a new figure (saved to ``path`` if given).
 
     Returns:
@@ -58,21 +60,28 @@ def parity_plot(reference, predicted, *, quantity: str = "energy", unit: str = "
     pred = _members(predicted)
     if pred.shape[1] != ref.shape[0]:
         raise ValueError(f"parity_plot: {ref.shape[0]} reference values but {pred.shape[1]} predictions")
+    labels = np.full(ref.shape, "", object) if groups is None else np.asarray(groups, object).ravel()
+    if labels.shape != ref.shape:
+        raise ValueError(f"parity_plot: {ref.shape[0]} reference values but {labels.shape[0]} group labels")
     owned = ax is None
     fig, ax = _axes(ax)
     mean = pred.mean(axis=0)
-    err = mean - ref
-    label = f"MAE {np.abs(err).mean():.3g} {unit}\nRMSE {np.sqrt((err**2).mean()):.3g} {unit}"
-    if pred.shape[0] > 1:
-        ax.errorbar(ref, mean, yerr=pred.std(axis=0), fmt="o", ms=3, alpha=0.6, elinewidth=0.8, label=label)
-    else:
-        ax.plot(ref, mean, "o", ms=3, alpha=0.6, label=label)
+    for name in sorted(set(labels.tolist())):
+        sel = labels == name
+        err = mean[sel] - ref[sel]
+        label = (f"{name}: " if name else "") + f"MAE {np.abs(err).mean():.3g} {unit}" + \
+            ("\n" if not name else ", ") + f"RMSE {np.sqrt((err**2).mean()):.3g} {unit}"
+        if pred.shape[0] > 1:
+            ax.errorbar(ref[sel], mean[sel], yerr=pred[:, sel].std(axis=0), fmt="o", ms=3, alpha=0.6,
+                        elinewidth=0.8, label=label)
+        else:
+            ax.plot(ref[sel], mean[sel], "o", ms=3, alpha=0.6, label=label)
     lo, hi = float(min(ref.min(), mean.min())), float(max(ref.max(), mean.max()))
     pad = 0.05 * (hi - lo or 1.0)
     ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], "k--", lw=0.8)
     ax.set_xlabel(f"reference {quantity} ({unit})")
     ax.set_ylabel(f"predicted {quantity} ({unit})")
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="upper left", fontsize=8 if groups is None else 6)
     ax.set_aspect("equal", adjustable="datalim")
     return _finish(fig, ax, path, owned)
 
@@ -225,15 +234,18 @@ def dimer_curve(potential, element_a, element_b, *, r: Sequence[float] | None = 
     return _finish(fig, ax, path, owned)
 
 
-def evaluation_plots(potential, dataset, out_dir, *, batch_size: int = 16) -> list[str]:
+def evaluation_plots(potential, dataset, out_dir, *, batch_size: int = 16, predictions: dict | None = None) -> list[str]:
     """Parity plots and error histograms of energy per atom (eV/atom) and force components (eV/Å)
-    (the force plots over the structures with force labels, left out when none has any).
+    (the force plots over the structures with force labels, left out when none has any); the
+    parity plots colour each configuration type apart when the structures have types.
 
     Args:
         potential: a :class:`~hybridpot.potentials.TrainedPotential`.
         dataset: labelled :class:`~hybridpot.train.Dataset`.
         out_dir: folder for ``parity_energy.png``, ``parity_forces.png``, ``errors_energy.png``,
             ``errors_forces.png``.
+        predictions: :func:`hybridpot.train.predict` of ``potential`` on ``dataset`` if already
+            computed (else computed here).
 
     Returns:
         The paths written.
@@ -243,20 +255,26 @@ def evaluation_plots(potential, dataset, out_dir, *, batch_size: int = 16) -> li
     from hybridpot.train import predict
 
     dtype = np.float64 if jax.config.read("jax_enable_x64") else np.float32
-    pred = predict(potential, dataset, batch_size=batch_size, dtype=dtype)
-    n_atoms = np.array([len(s.numbers) for s in dataset.structures], np.float64)
-    e_ref = np.array([s.energy for s in dataset.structures]) / n_atoms
+    pred = predictions if predictions is not None else predict(potential, dataset, batch_size=batch_size, dtype=dtype)
+    structures = dataset.structures
+    n_atoms = np.array([len(s.numbers) for s in structures], np.float64)
+    e_ref = np.array([s.energy for s in structures]) / n_atoms
     e_pred = pred["energy"] / n_atoms[None]
-    quantities = [("energy", e_ref, e_pred, "energy per atom", "eV/atom")]
-    labelled = [k for k, s in enumerate(dataset.structures) if s.forces is not None]
+    typed = any(s.config_type is not None for s in structures)
+    kinds = np.array([str(s.config_type) for s in structures], object)
+    quantities = [("energy", e_ref, e_pred, "energy per atom", "eV/atom", kinds if typed else None)]
+    labelled = [k for k, s in enumerate(structures) if s.forces is not None]
     if labelled:
-        f_ref = np.concatenate([dataset.structures[k].forces.ravel() for k in labelled])
+        f_ref = np.concatenate([structures[k].forces.ravel() for k in labelled])
         f_pred = np.concatenate([pred["forces"][k].reshape(pred["forces"][k].shape[0], -1) for k in labelled], axis=1)
-        quantities.append(("forces", f_ref, f_pred, "force component", "eV/Å"))
+        f_kinds = np.concatenate([np.full(structures[k].forces.size, kinds[k], object) for k in labelled])
+        quantities.append(("forces", f_ref, f_pred, "force component", "eV/Å", f_kinds if typed else None))
     out = []
-    for name, ref, p, quantity, unit in quantities:
-        for kind, fn in (("parity", parity_plot), ("errors", error_histogram)):
-            path = os.path.join(os.fspath(out_dir), f"{kind}_{name}.png")
-            fn(ref, p, quantity=quantity, unit=unit, path=path)
-            out.append(path)
+    for name, ref, p, quantity, unit, groups in quantities:
+        path = os.path.join(os.fspath(out_dir), f"parity_{name}.png")
+        parity_plot(ref, p, quantity=quantity, unit=unit, groups=groups, path=path)
+        out.append(path)
+        path = os.path.join(os.fspath(out_dir), f"errors_{name}.png")
+        error_histogram(ref, p, quantity=quantity, unit=unit, path=path)
+        out.append(path)
     return out

@@ -28,6 +28,8 @@ class Structure:
         cell: ``[3, 3]`` Å (rows are lattice vectors) or None for molecules.
         pbc: ``[3]`` bool or None.
         stress: ``[3, 3]`` eV/Å³ (ASE sign convention) or None.
+        config_type: the kind of configuration (``"bulk"``, ``"dimer"``, ...; extxyz
+            ``config_type``) or None: a tag for errors broken down by kind, not in the fingerprint.
     """
 
     positions: np.ndarray
@@ -37,6 +39,7 @@ class Structure:
     cell: np.ndarray | None = None
     pbc: np.ndarray | None = None
     stress: np.ndarray | None = None
+    config_type: str | None = None
 
     def __post_init__(self):
         pos = np.asarray(self.positions, np.float64)
@@ -98,9 +101,10 @@ class Dataset:
                 except Exception:  # noqa: BLE001 - stress is optional
                     stress = None
             cell = np.asarray(atoms.get_cell()) if atoms.pbc.any() else None
+            config_type = atoms.info.get("config_type")
             out.append(
                 Structure(atoms.get_positions(), atoms.get_atomic_numbers(), energy, forces, cell,
-                          np.asarray(atoms.get_pbc()), stress)
+                          np.asarray(atoms.get_pbc()), stress, None if config_type is None else str(config_type))
             )
         return cls(out)
 

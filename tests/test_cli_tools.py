@@ -1,5 +1,6 @@
 """The command line: train → evaluate → md → dimer on a tiny EMT data set; --help; errors without tracebacks."""
 
+import json
 import os
 import subprocess
 import sys
@@ -25,6 +26,7 @@ def _emt_file(path, seed0=0):
         atoms = bulk("Cu", "fcc", a=3.6, cubic=True)
         atoms.numbers[k % 4] = 13
         atoms.rattle(0.05, seed=seed0 + k)
+        atoms.info["config_type"] = "rattled" if k < 4 else "other"
         atoms.calc = EMT()
         images.append(atoms)
     write_structures(path, Dataset.from_atoms(images))
@@ -60,11 +62,15 @@ def test_train_evaluate_md_dimer(tmp_path, capsys):
     assert os.path.exists(tmp_path / "plots" / "parity_forces.png")
     # an ensemble also reports its committee: error of the mean, calibration of the spread
     assert "committee of 2 members" in text and "| energy_per_atom | 1 |" in text
+    assert "| rattled | 4 |" in text and "| other | 2 |" in text
+    # frames picked in the name, as ase does; errors broken down per config_type in the JSON
+    assert main(["evaluate", model, str(tmp_path / "data.extxyz") + "@1:5", "--json", str(tmp_path / "s.json")]) == 0
+    assert "data.extxyz@1:5: 4 structures" in capsys.readouterr().out
+    by_type = json.loads((tmp_path / "s.json").read_text())["by_config_type"]
+    assert {k: v["n_structures"] for k, v in by_type.items()} == {"other": 1, "rattled": 3}
     _emt_file(tmp_path / "valid.extxyz", seed0=20)
     assert main(["evaluate", model, str(tmp_path / "data.extxyz"), "--calibrate", str(tmp_path / "valid.extxyz"),
                  "--json", str(tmp_path / "c.json")]) == 0
-    import json
-
     rows = json.loads((tmp_path / "c.json").read_text())["committee"]
     assert {r["quantity"] for r in rows} == {"energy_per_atom", "forces"}
     assert any(r["scale"] != 1.0 for r in rows) and all(-1 <= r["spearman"] <= 1 for r in rows)
@@ -74,6 +80,8 @@ def test_train_evaluate_md_dimer(tmp_path, capsys):
 
     assert len(read(tmp_path / "md.extxyz", ":")) == 4  # steps 0, 2, 4, 6
     assert "compilations 1" in capsys.readouterr().out
+    assert main(["md", model, str(tmp_path / "data.extxyz") + "@0:2", "--steps", "1"]) == 2
+    assert "selects 2 frames; MD starts from one" in capsys.readouterr().err
     assert main(["dimer", model, "Cu", "Al", "--out", str(tmp_path / "dimer.png")]) == 0
     assert os.path.getsize(tmp_path / "dimer.png") > 1000
 

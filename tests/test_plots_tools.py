@@ -18,6 +18,14 @@ def test_parity_and_histogram(tmp_path):
     assert (tmp_path / "p.png").stat().st_size > 1000 and (tmp_path / "h.png").stat().st_size > 1000
     with pytest.raises(ValueError, match="50 reference values but 49"):
         plots.parity_plot(ref, pred[:, :49])
+    # one colour and one MAE per group (config_type), in the legend
+    groups = np.where(np.arange(50) < 20, "bulk", "surface")
+    fig = plots.parity_plot(ref, pred[0], groups=groups)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    mae = np.abs(pred[0, :20] - ref[:20]).mean()
+    assert len(labels) == 2 and labels[0].startswith(f"bulk: MAE {mae:.3g}") and labels[1].startswith("surface")
+    with pytest.raises(ValueError, match="49 group labels"):
+        plots.parity_plot(ref, pred, groups=groups[:49])
 
 
 def test_calibration_plot(tmp_path):

@@ -74,8 +74,10 @@ def _enable_x64_for(potential) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
+    import numpy as np
+
     from hybridpot.potentials import load_potential
-    from hybridpot.train import UNITS, config_from_dict, evaluate
+    from hybridpot.train import UNITS, config_from_dict, evaluate, predict
 
     potential = load_potential(args.model)
     _enable_x64_for(potential)
@@ -88,6 +90,12 @@ def _evaluate(args: argparse.Namespace) -> None:
         if f"{q}_mae" in metrics:
             print(f"| {q} | {_mean_std(metrics[q + '_mae'])} | {_mean_std(metrics[q + '_rmse'])} | {UNITS[q]} |")
     out = {k: [float(x) for x in (v if hasattr(v, "__len__") else [v])] for k, v in metrics.items()}
+    predictions = None
+    if args.plots or any(s.config_type is not None for s in data.structures):
+        predictions = predict(potential, data, batch_size=config.data.batch_size,
+                              dtype=np.dtype(config.run.dtype).type)
+    if any(s.config_type is not None for s in data.structures):
+        out["by_config_type"] = _config_type_table(data, predictions)
     if potential.n_members > 1:
         out["committee"] = _committee_report(potential, data, args)
     elif args.calibrate:
@@ -99,8 +107,24 @@ def _evaluate(args: argparse.Namespace) -> None:
     if args.plots:
         from hybridpot.plots import evaluation_plots
 
-        for path in evaluation_plots(potential, data, args.plots):
+        for path in evaluation_plots(potential, data, args.plots, predictions=predictions):
             print(f"wrote {path}")
+
+
+def _config_type_table(data, predictions) -> dict:
+    """Errors per configuration type (member mean of each MAE), printed as a table; the JSON rows."""
+    from hybridpot.train import errors_by_config_type
+
+    rows = errors_by_config_type(data, predictions)
+    print("\nby config_type (mean over members)")
+    print("| config_type | structures | energy MAE (eV) | energy MAE (eV/atom) | forces MAE (eV/Å) | forces RMSE (eV/Å) |")
+    print("|---|---|---|---|---|---|")
+    for name, r in rows.items():
+        f_mae, f_rmse = (f"{r[k].mean():.4g}" if k in r else "—" for k in ("forces_mae", "forces_rmse"))
+        print(f"| {name} | {r['n_structures']} | {r['energy_mae'].mean():.4g} | {r['energy_per_atom_mae'].mean():.4g} | "
+              f"{f_mae} | {f_rmse} |")
+    return {name: {k: (v if k == "n_structures" else [float(x) for x in v]) for k, v in r.items()}
+            for name, r in rows.items()}
 
 
 def _committee_report(potential, data, args: argparse.Namespace) -> list:
@@ -165,14 +189,18 @@ def _md(args: argparse.Namespace) -> None:
     from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
     from ase.md.verlet import VelocityVerlet
 
-    from hybridpot.io import read_atoms
+    from hybridpot.io import read_atoms, split_frame_selection
     from hybridpot.md import HybridpotCalculator
     from hybridpot.potentials import load_potential
 
     if args.steps < 0 or args.dt <= 0 or args.temperature < 0 or args.write_every < 1:
         raise ValueError("--steps must be >= 0, --dt > 0 fs, --temperature >= 0 K and --write-every >= 1")
     potential = load_potential(args.model)
-    atoms = read_atoms(args.structure, index=-1)[0]
+    path, selection = split_frame_selection(args.structure)
+    frames = read_atoms(path, index=-1 if selection is None else selection)
+    if len(frames) != 1:
+        raise ValueError(f"{args.structure}: selects {len(frames)} frames; MD starts from one (e.g. FILE@0)")
+    atoms = frames[0]
     atoms.calc = HybridpotCalculator(potential)
     with warnings.catch_warnings():  # ASE 3.29 deprecates it in favour of a function older ASE lacks
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -281,10 +309,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--length-unit", default="Å", help="length unit of the file (default: Å)")
 
     ev = commands.add_parser("evaluate", help="MAE/RMSE of a model file on labelled structures",
-                             description="Energy, energy-per-atom, force (and stress) MAE and RMSE of every member; "
-                                         "for an ensemble also the error of its mean and the calibration of its spread.")
+                             description="Energy, energy-per-atom, force (and stress) MAE and RMSE of every member, "
+                                         "broken down per config_type when the structures have one; for an "
+                                         "ensemble also the error of its mean and the calibration of its spread.")
     ev.add_argument("model", help="model file (.npz)")
-    ev.add_argument("data", help="labelled structures: extxyz / ASE-readable, .db or MD17 .npz")
+    ev.add_argument("data", help="labelled structures: extxyz / ASE-readable, .db or MD17 .npz; FILE@0:100, "
+                                 "FILE@-1 or FILE@0,5,9 picks frames")
     data_options(ev)
     ev.add_argument("--plots", default=None, metavar="DIR", help="write parity plots and error histograms here")
     ev.add_argument("--json", default=None, metavar="FILE", help="write the metrics as JSON")
@@ -296,7 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     md = commands.add_parser("md", help="molecular dynamics with ASE (VelocityVerlet or Langevin)",
                              description="Run MD from the last structure of STRUCTURE and write a trajectory.")
     md.add_argument("model", help="model file (.npz)")
-    md.add_argument("structure", help="starting structure (any ASE-readable file; its last frame)")
+    md.add_argument("structure", help="starting structure (any ASE-readable file; its last frame, or FILE@N)")
     md.add_argument("--steps", type=int, default=100, help="MD steps (default 100)")
     md.add_argument("--dt", type=float, default=1.0, help="time step, fs (default 1)")
     md.add_argument("--temperature", type=float, default=300.0, help="initial / thermostat temperature, K (default 300)")

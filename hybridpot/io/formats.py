@@ -12,6 +12,12 @@ eV/Å, eV/Å³), whatever the file's units: declare them with ``energy_unit`` an
   with labels from the calculator ASE attaches, or from ``energy_key``/``forces_key``/
   ``stress_key`` in ``atoms.info``/``atoms.arrays`` (e.g. ``REF_energy``).
 
+Frames are picked with ``index`` or, as ``ase`` does, with ``file@selection`` in the name
+(:func:`split_frame_selection`): ``data.xyz@0:100`` (a slice), ``data.xyz@-1`` (one frame) or
+``data.xyz@0,5,9`` (a list). Every command of the CLI that reads structures takes that form.
+Each frame's ``config_type`` (``atoms.info["config_type"]`` in extxyz, the convention of GAP,
+MACE and NequIP data sets) is kept on the structure, for errors broken down by it.
+
 Every problem — a missing, empty, corrupt or truncated file, a frame without labels, labels of
 the wrong shape, NaN or inf, an unknown unit — raises ``ValueError`` (``FileNotFoundError`` for a
 missing file) naming the file, the frame when it applies, and the problem.
@@ -69,33 +75,97 @@ def _guess_format(path: Path, format: str | None) -> str:
     return "ase"
 
 
-def read_atoms(path, *, format: str | None = None, index=":") -> list:
+def parse_frame_selection(text: str):
+    """A frame selection as text → an ``int``, a ``slice`` or a ``list`` of ints.
+
+    ``"5"``, ``"-1"``: one frame; ``"0:100"``, ``"::10"``: a slice (Python semantics);
+    ``"0,5,9"``: a list of frames (negative counts from the end).
+
+    Raises:
+        ValueError: text that is none of these.
+    """
+    text = str(text).strip()
+    try:
+        if ":" in text:
+            parts = text.split(":")
+            if len(parts) > 3:
+                raise ValueError
+            return slice(*(int(p) if p.strip() else None for p in parts))
+        if "," in text:
+            return [int(p) for p in text.split(",")]
+        return int(text)
+    except ValueError:
+        raise ValueError(f"bad frame selection {text!r}: use START:STOP[:STEP], an index (-1: the last) "
+                         "or a comma-separated list of indices") from None
+
+
+def split_frame_selection(path) -> tuple[Path, object]:
+    """``"file@selection"`` → ``(Path(file), selection)``; a plain path → ``(Path(path), None)``.
+
+    A name that exists as a file is never split (a file may have ``@`` in its name); otherwise the
+    part after the last ``@`` is parsed by :func:`parse_frame_selection`.
+    """
+    text = os.fspath(path)
+    if "@" not in text or os.path.exists(text):
+        return Path(text), None
+    base, selection = text.rsplit("@", 1)
+    return Path(base), parse_frame_selection(selection)
+
+
+def _selection(path, index) -> tuple[Path, object]:
+    """The file and the frames to read: ``index`` (default all) or the ``@`` selection of the name."""
+    path, selection = split_frame_selection(path)
+    if selection is not None and index is not None:
+        raise ValueError(f"{path}: frames selected twice (in the name with '@' and with index={index!r}); give one")
+    selection = selection if selection is not None else (":" if index is None else index)
+    return path, parse_frame_selection(selection) if isinstance(selection, str) else selection
+
+
+def _pick(n_frames: int, selection, path) -> list[int]:
+    """Frame numbers of ``selection`` among ``n_frames``; an index beyond the file is an error."""
+    if isinstance(selection, slice):
+        return list(range(n_frames))[selection]
+    wanted = [selection] if isinstance(selection, (int, np.integer)) else list(selection)
+    bad = [i for i in wanted if not -n_frames <= i < n_frames]
+    if bad:
+        raise ValueError(f"{path}: no frame {bad[0]}; the file has {n_frames} frames")
+    return [i % n_frames for i in wanted]
+
+
+def read_atoms(path, *, format: str | None = None, index=None) -> list:
     """Structures of a file as ASE ``Atoms`` (labels attached where the file has them), in the file's units.
 
     Args:
-        path: the file.
+        path: the file, or ``file@selection`` (:func:`split_frame_selection`).
         format: an ``ase.io`` format name (``"extxyz"``, ``"db"``, ...); default: from the name.
-        index: which frames (``":"`` all, ``-1`` the last, ``"0:10"`` ...).
+        index: which frames (default all; ``-1`` the last, ``"0:10"``, ``[0, 5]`` ...), unless the
+            name selects them.
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: an unreadable, corrupt or truncated file, or one without frames, naming the
-            file and what ASE reported.
+        ValueError: an unreadable, corrupt or truncated file, one without frames, or a selection
+            beyond its frames, naming the file and what ASE reported.
     """
     import ase.io
 
+    path, selection = _selection(path, index)
     path = _check_file(path)
     fmt = None if format in (None, "ase") else format
+    ase_index = selection if isinstance(selection, (int, np.integer, slice)) else ":"
     try:
-        images = ase.io.read(str(path), index=index, format=fmt)
+        images = ase.io.read(str(path), index=ase_index, format=fmt)
+    except (IndexError, StopIteration):  # what ase.io.read raises for a frame beyond the file
+        raise ValueError(f"{path}: no frame {selection} in the file") from None
     except Exception as err:  # noqa: BLE001 - ASE raises many types; the user needs file + reason
         reason = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
         raise ValueError(f"{path}: cannot read as {fmt or 'a structure file'} (corrupt, truncated or "
                          f"not this format?): {reason}") from None
     if not isinstance(images, list):
         images = [images]
+    if isinstance(selection, list):
+        images = [images[i] for i in _pick(len(images), selection, path)]
     if not images:
-        raise ValueError(f"{path}: no structures in the file (index {index!r})")
+        raise ValueError(f"{path}: no structures in the file (frames {selection!r})")
     return images
 
 
@@ -156,19 +226,22 @@ def read_structures(
     path,
     *,
     format: str | None = None,
-    index=":",
+    index=None,
     energy_unit: str = "eV",
     length_unit: str = "Å",
     energy_key: str | None = None,
     forces_key: str | None = None,
     stress_key: str | None = None,
+    config_type_key: str = "config_type",
 ) -> Dataset:
     """Labelled structures of a file as a :class:`~hybridpot.structures.Dataset` in Å, eV, eV/Å, eV/Å³.
 
     Args:
-        path: ``.npz`` (MD17 layout), ``.db`` (ASE database) or any file ``ase.io.read`` reads.
+        path: ``.npz`` (MD17 layout), ``.db`` (ASE database) or any file ``ase.io.read`` reads;
+            ``file@selection`` picks frames (:func:`split_frame_selection`).
         format: force a reader: ``"md17"``, ``"db"``, or any ``ase.io`` format name.
-        index: frames to read (ASE syntax; ``":"`` all).
+        index: frames to read (default all; ``"0:100"``, ``-1``, ``[0, 5]``), unless the name selects them.
+        config_type_key: the ``atoms.info`` key of each frame's configuration type.
         energy_unit: energy unit of the file, one of :data:`ENERGY_UNITS_TO_EV` (MD17 files:
             leave ``"eV"``; their kcal/mol is known and converted).
         length_unit: length unit of the file, one of :data:`LENGTH_UNITS_TO_ANGSTROM`.
@@ -177,7 +250,8 @@ def read_structures(
 
     Returns:
         ``Dataset`` of :class:`~hybridpot.structures.Structure` (positions ``[n, 3]`` Å, energy eV,
-        forces ``[n, 3]`` eV/Å, stress ``[3, 3]`` eV/Å³ or None, cell ``[3, 3]`` Å or None).
+        forces ``[n, 3]`` eV/Å, stress ``[3, 3]`` eV/Å³ or None, cell ``[3, 3]`` Å or None,
+        config_type or None).
 
     Raises:
         FileNotFoundError: no such file.
@@ -186,6 +260,7 @@ def read_structures(
     """
     e_factor = _factor("energy", energy_unit, ENERGY_UNITS_TO_EV)
     l_factor = _factor("length", length_unit, LENGTH_UNITS_TO_ANGSTROM)
+    path, selection = _selection(path, index)
     path = _check_file(path)
     fmt = _guess_format(path, format)
     if fmt == "md17":
@@ -195,10 +270,12 @@ def read_structures(
         from hybridpot.io.md17 import load_md17
 
         frames = load_md17(path, units="eV")
-        selection = np.arange(len(frames.energy))[_as_slice(index)]
+        picked = _pick(len(frames.energy), selection, path)
+        if not picked:
+            raise ValueError(f"{path}: no structures in the file (frames {selection!r})")
         return Dataset([Structure(frames.positions[i], frames.numbers, frames.energy[i], frames.forces[i])
-                        for i in np.atleast_1d(selection)])
-    images = read_atoms(path, format=fmt, index=index)
+                        for i in picked])
+    images = read_atoms(path, format=fmt, index=selection)
     structures = []
     for k, atoms in enumerate(images):
         energy, forces, stress = _frame_labels(atoms, path, k, energy_key, forces_key, stress_key)
@@ -206,23 +283,14 @@ def read_structures(
         cell = np.asarray(atoms.get_cell()) * l_factor if pbc.any() else None
         if stress is not None:
             stress = _voigt_to_3x3(stress) * e_factor / l_factor**3
+        config_type = atoms.info.get(config_type_key)
         try:
             structures.append(Structure(atoms.get_positions() * l_factor, atoms.get_atomic_numbers(),
-                                        energy * e_factor, forces * e_factor / l_factor, cell, pbc, stress))
+                                        energy * e_factor, forces * e_factor / l_factor, cell, pbc, stress,
+                                        None if config_type is None else str(config_type)))
         except ValueError as err:
             raise ValueError(f"{path}: frame {k}: {err}") from None
     return Dataset(structures)
-
-
-def _as_slice(index):
-    if isinstance(index, str):
-        if index == ":":
-            return slice(None)
-        if ":" in index:
-            parts = [int(p) if p else None for p in index.split(":")]
-            return slice(*parts)
-        return int(index)
-    return index
 
 
 def structures_to_atoms(structures: Sequence[Structure] | Dataset) -> list:
@@ -234,6 +302,8 @@ def structures_to_atoms(structures: Sequence[Structure] | Dataset) -> list:
     for s in structures:
         pbc = np.zeros(3, bool) if s.pbc is None else np.asarray(s.pbc, bool)
         atoms = Atoms(numbers=s.numbers, positions=s.positions, cell=s.cell, pbc=pbc)
+        if s.config_type is not None:
+            atoms.info["config_type"] = s.config_type
         results = {"energy": s.energy}
         if s.forces is not None:
             results["forces"] = s.forces

@@ -892,3 +892,35 @@ def predict(potential, dataset: Dataset, *, batch_size: int = 16, dtype=np.float
             start += n
     return {"energy": energy, "forces": forces}
 
+
+def errors_by_config_type(dataset: Dataset, predictions: dict) -> dict:
+    """MAE and RMSE of every member per configuration type (``Structure.config_type``): what part of
+    the data a potential gets wrong.
+
+    Args:
+        dataset: the labelled structures of ``predictions``.
+        predictions: :func:`predict` of a potential on ``dataset``.
+    Returns:
+        ``{config_type: {"n_structures": int, "energy_mae", "energy_rmse", "energy_per_atom_mae",
+        "energy_per_atom_rmse", "forces_mae", "forces_rmse": [n_members]}}`` in eV, eV/atom, eV/Å
+        (force components, over the structures with force labels), sorted by name; structures
+        without a type are grouped under ``"(none)"``.
+    """
+    groups: dict[str, list[int]] = {}
+    for k, s in enumerate(dataset.structures):
+        groups.setdefault("(none)" if s.config_type is None else s.config_type, []).append(k)
+    out = {}
+    for name in sorted(groups):
+        idx = groups[name]
+        n_atoms = np.array([len(dataset.structures[k].numbers) for k in idx], np.float64)
+        de = predictions["energy"][:, idx] - np.array([dataset.structures[k].energy for k in idx])
+        row = {"n_structures": len(idx)}
+        for q, d in (("energy", de), ("energy_per_atom", de / n_atoms)):
+            row[f"{q}_mae"], row[f"{q}_rmse"] = np.abs(d).mean(axis=1), np.sqrt((d**2).mean(axis=1))
+        labelled = [k for k in idx if dataset.structures[k].forces is not None]
+        if labelled:
+            df = np.concatenate([(predictions["forces"][k] - dataset.structures[k].forces).reshape(
+                predictions["energy"].shape[0], -1) for k in labelled], axis=1)
+            row["forces_mae"], row["forces_rmse"] = np.abs(df).mean(axis=1), np.sqrt((df**2).mean(axis=1))
+        out[name] = row
+    return out

@@ -5,7 +5,7 @@ import pytest
 from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 
-from hybridpot.io import read_structures, write_structures
+from hybridpot.io import parse_frame_selection, read_atoms, read_structures, write_structures
 from hybridpot.train import Dataset, Structure
 from hybridpot.units import BOHR_TO_ANGSTROM, HARTREE_TO_EV
 
@@ -56,6 +56,42 @@ def test_md17_npz_dispatches_to_the_md17_reader():
     with resources.as_file(resources.files("hybridpot") / "data" / "md17_ethanol_rmd17_200.npz") as path:
         data = read_structures(path, index="0:5")
     assert len(data) == 5 and list(data[0].numbers).count(6) == 2 and abs(data[0].energy) > 1e3  # eV
+
+
+def test_frames_selected_in_the_name_as_ase_does(tmp_path):
+    rng = np.random.default_rng(1)
+    frames = [Structure(rng.uniform(0, 3, (2, 3)), [1, 1], float(-k), np.zeros((2, 3)),
+                        config_type="dimer" if k % 2 else None) for k in range(6)]
+    path = tmp_path / "f.extxyz"
+    write_structures(path, Dataset(frames))
+    energies = lambda d: [s.energy for s in d]  # noqa: E731
+    assert energies(read_structures(f"{path}@1:5:2")) == [-1.0, -3.0]
+    assert energies(read_structures(f"{path}@-1")) == [-5.0]
+    assert energies(read_structures(f"{path}@4,0,4")) == [-4.0, 0.0, -4.0]
+    assert energies(read_structures(path, index=[2, -2])) == [-2.0, -4.0]
+    assert len(read_atoms(f"{path}@::3")) == 2
+    # config_type survives the round trip (None where the frame has none)
+    assert [s.config_type for s in read_structures(path)] == [None, "dimer"] * 3
+    md17 = tmp_path / "m.npz"
+    from importlib import resources
+
+    with resources.as_file(resources.files("hybridpot") / "data" / "md17_ethanol_rmd17_200.npz") as bundled:
+        md17.write_bytes(bundled.read_bytes())
+    whole = read_structures(md17)
+    assert [s.energy for s in read_structures(f"{md17}@3,1")] == [whole[3].energy, whole[1].energy]
+    with pytest.raises(ValueError, match="no frame 6; the file has 6 frames"):
+        read_structures(f"{path}@0,6")
+    with pytest.raises(ValueError, match="no frame 9"):
+        read_structures(f"{path}@9")
+    with pytest.raises(ValueError, match="selected twice"):
+        read_structures(f"{path}@0", index="1")
+    with pytest.raises(ValueError, match="bad frame selection 'one'"):
+        read_structures(f"{path}@one")
+    with pytest.raises(ValueError, match="no structures"):
+        read_structures(f"{path}@3:3")
+    with pytest.raises(FileNotFoundError, match="other.extxyz"):
+        read_structures(tmp_path / "other.extxyz@0")
+    assert parse_frame_selection(" :10 ") == slice(None, 10) and parse_frame_selection("7") == 7
 
 
 def _frame(n_forces=3, energy=-1.0):

@@ -18,6 +18,7 @@ from hybridpot.train import (
     Dataset,
     NonFiniteError,
     config_from_dict,
+    errors_by_config_type,
     evaluate,
     fit,
     fit_energy_normalisation,
@@ -191,6 +192,15 @@ def test_float32_stress_loss_triplets_and_a_fixed_physics_term(emt_data, tmp_pat
     pred = predict(result.potential, valid, batch_size=4)
     e_ref = np.array([s.energy for s in valid.structures])
     np.testing.assert_allclose(np.abs(pred["energy"][0] - e_ref).mean(), result.valid_metrics["energy_mae"][0], rtol=1e-4)
+    # errors per config_type: untyped structures form one group with the set's metrics; types split them
+    whole = errors_by_config_type(valid, pred)["(none)"]
+    for name in ("energy_mae", "energy_per_atom_rmse", "forces_mae", "forces_rmse"):
+        np.testing.assert_allclose(whole[name], result.valid_metrics[name], rtol=1e-4)
+    typed = Dataset([dataclasses.replace(s, config_type="ab"[k % 2]) for k, s in enumerate(valid.structures)])
+    groups = errors_by_config_type(typed, pred)
+    assert list(groups) == ["a", "b"] and groups["a"]["n_structures"] == (len(valid) + 1) // 2
+    pooled = sum(g["energy_mae"] * g["n_structures"] for g in groups.values()) / len(valid)
+    np.testing.assert_allclose(pooled, whole["energy_mae"], rtol=1e-12)
 
 
 def test_learned_part_penalty_of_a_hybrid(emt_data, tmp_path):
