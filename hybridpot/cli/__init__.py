@@ -184,17 +184,20 @@ def _spread_positive(error, sigma, quantity: str, where: str):
 def _md(args: argparse.Namespace) -> None:
     import numpy as np
     from ase import units
-    from ase.io import Trajectory
+    from ase.io import Trajectory, write
     from ase.md.langevin import Langevin
     from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
     from ase.md.verlet import VelocityVerlet
 
     from hybridpot.io import read_atoms, split_frame_selection
-    from hybridpot.md import HybridpotCalculator
+    from hybridpot.md import HybridpotCalculator, MDGuard, MDGuardError, MDWatch
     from hybridpot.potentials import load_potential
 
     if args.steps < 0 or args.dt <= 0 or args.temperature < 0 or args.write_every < 1:
         raise ValueError("--steps must be >= 0, --dt > 0 fs, --temperature >= 0 K and --write-every >= 1")
+    check_every = args.write_every if args.check_every is None else args.check_every
+    guard = None if args.no_guard else MDGuard(min_distance_factor=args.min_distance_factor,
+                                               min_distance=args.min_distance, max_drift=args.max_drift)
     potential = load_potential(args.model)
     path, selection = split_frame_selection(args.structure)
     frames = read_atoms(path, index=-1 if selection is None else selection)
@@ -211,24 +214,37 @@ def _md(args: argparse.Namespace) -> None:
     else:
         dyn = VelocityVerlet(atoms, args.dt * units.fs)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    suffix = os.path.splitext(args.out)[1]
+    stem, suffix = os.path.splitext(args.out)
+    log = args.log if args.log is not None else stem + ".log"
+    traj = None
     if suffix == ".traj":
         traj = Trajectory(args.out, "w", atoms)
         dyn.attach(traj.write, interval=args.write_every)
     else:
-        from ase.io import write
-
         if os.path.exists(args.out):
             os.remove(args.out)
         dyn.attach(lambda: write(args.out, atoms, format="extxyz", append=True), interval=args.write_every)
-    e0 = atoms.get_total_energy()
-    dyn.run(args.steps)
-    e1 = atoms.get_total_energy()
+    watch = MDWatch(dyn, guard, interval=check_every, log_path=log)
+    try:
+        dyn.run(args.steps)
+    except MDGuardError as stop:
+        last = stem + ".last_good.extxyz"
+        if stop.frame is not None:
+            write(last, stop.frame, format="extxyz")
+        raise ValueError(f"{stop}. The trajectory up to here is in {args.out}, the log in {log}"
+                         + (f", the last frame that passed the checks in {last}" if stop.frame is not None else "")
+                         + "; --no-guard runs on regardless") from None
+    finally:
+        watch.close()
+        if traj is not None:
+            traj.close()
+    s = watch.summary()
     calc = atoms.calc
     print(f"{args.steps} steps of {args.dt} fs ({args.thermostat}), {len(atoms)} atoms: final T "
-          f"{atoms.get_temperature():.1f} K, total energy {e0:.6g} → {e1:.6g} eV "
-          f"(change {(e1 - e0) / len(atoms):.3g} eV/atom)")
-    print(f"compilations {calc.n_compilations}, neighbour searches {calc.n_neighbour_searches}; wrote {args.out}")
+          f"{s['temperature_K']:.1f} K, energy drift {s['drift_eV_per_atom']:+.3g} eV/atom (largest "
+          f"{s['max_abs_drift_eV_per_atom']:.3g}), largest force {s['max_force_eV_per_A']:.3g} eV/Å, closest pair "
+          f"{s['min_distance_A']:.3f} Å (over {s['checks']} checks, every {check_every} steps)")
+    print(f"compilations {calc.n_compilations}, neighbour searches {calc.n_neighbour_searches}; wrote {args.out} and {log}")
 
 
 def _dimer(args: argparse.Namespace) -> None:
@@ -324,7 +340,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(run=_evaluate)
 
     md = commands.add_parser("md", help="molecular dynamics with ASE (VelocityVerlet or Langevin)",
-                             description="Run MD from the last structure of STRUCTURE and write a trajectory.")
+                             description="Run MD from the last structure of STRUCTURE (or FILE@N) and write a trajectory "
+                                         "and a log. A guard stops the run, keeping the last good frame, when atoms "
+                                         "come too close or (NVE) the energy drifts.")
     md.add_argument("model", help="model file (.npz)")
     md.add_argument("structure", help="starting structure (any ASE-readable file; its last frame, or FILE@N)")
     md.add_argument("--steps", type=int, default=100, help="MD steps (default 100)")
@@ -335,6 +353,17 @@ def build_parser() -> argparse.ArgumentParser:
     md.add_argument("--seed", type=int, default=0, help="seed of the initial velocities and the thermostat")
     md.add_argument("--out", default="md.extxyz", help="trajectory: .extxyz (default md.extxyz) or .traj")
     md.add_argument("--write-every", type=int, default=10, help="steps between frames (default 10)")
+    md.add_argument("--check-every", type=int, default=None,
+                    help="steps between the checks and log lines (default: --write-every)")
+    md.add_argument("--log", default=None, help="per-check log: step, time, T, energies, drift, largest force, "
+                                               "closest pair (default: OUT with .log)")
+    md.add_argument("--min-distance-factor", type=float, default=0.5,
+                    help="stop when a pair is closer than this × its covalent radii sum (default 0.5)")
+    md.add_argument("--min-distance", type=float, default=None,
+                    help="stop when a pair is closer than this, Å (instead of the covalent rule)")
+    md.add_argument("--max-drift", type=float, default=0.05,
+                    help="NVE: stop when the total energy drifts more than this, eV/atom (default 0.05)")
+    md.add_argument("--no-guard", action="store_true", help="measure and log, but never stop the run")
     md.set_defaults(run=_md)
 
     dimer = commands.add_parser("dimer", help="plot the dimer curve of a model with its physics and learned parts")

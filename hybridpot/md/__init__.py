@@ -3,10 +3,14 @@
 * :class:`HybridpotCalculator`: ASE ``Calculator`` (energy, forces, stress; ensemble spreads).
 * :class:`PaddedGraphBuilder`: reused (Verlet skin), padded neighbour lists, so MD compiles once.
 * :func:`jax_md_neighbor_list` / :func:`jax_md_energy_fn`: the same potential inside jax-md.
+* :class:`MDWatch` / :class:`MDGuard`: log temperature, drift, largest force and closest pair of
+  an ASE run, and stop it when the structure collapses or the energy drifts.
 """
 
 from hybridpot.md.calculator import HybridpotCalculator
 from hybridpot.md.jaxmd import jax_md_energy_fn, jax_md_neighbor_list, jax_md_pair
 from hybridpot.md.neighbours import PaddedGraphBuilder
+from hybridpot.md.watch import MDGuard, MDGuardError, MDWatch, closest_pair
 
-__all__ = ["HybridpotCalculator", "PaddedGraphBuilder", "jax_md_energy_fn", "jax_md_neighbor_list", "jax_md_pair"]
+__all__ = ["HybridpotCalculator", "MDGuard", "MDGuardError", "MDWatch", "PaddedGraphBuilder", "closest_pair",
+           "jax_md_energy_fn", "jax_md_neighbor_list", "jax_md_pair"]
