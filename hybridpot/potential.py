@@ -53,6 +53,9 @@ class GraphModel(NamedTuple):
             element must raise a ``ValueError`` naming it before it reaches ``energy``.
         hybrid: for a composite built by a strategy, its parts
             (:class:`hybridpot.hybrid.graph.HybridParts`); None for a single model or term.
+        atomic_energy: ``(params, graph, triplets) -> [n_node]`` energies per atom, eV, that sum
+            to ``energy`` over each graph (padding atoms 0); None for a model without such a
+            decomposition. :func:`atomic_model` builds ``energy`` from it.
     """
 
     init: Callable[[jax.Array, jraph.GraphsTuple, Triplets | None], Any]
@@ -61,18 +64,37 @@ class GraphModel(NamedTuple):
     needs_triplets: bool = False
     species: tuple[int, ...] | None = None
     hybrid: Any = None
+    atomic_energy: Callable[[Any, jraph.GraphsTuple, Triplets | None], jax.Array] | None = None
+
+
+def graph_sum(node_values: jax.Array, graph: jraph.GraphsTuple) -> jax.Array:
+    """Per-atom values ``[n_node]`` summed per graph: ``[n_graph]`` (padding atoms must hold 0). Jittable."""
+    return jax.ops.segment_sum(node_values, node_graph_index(graph), num_segments=graph.n_node.shape[0])
+
+
+def atomic_model(init: Callable, atomic_energy: Callable, cutoff: float | None, *, needs_triplets: bool = False,
+                 species: tuple[int, ...] | None = None) -> GraphModel:
+    """A :class:`GraphModel` whose energy is the per-graph sum of ``atomic_energy(params, graph,
+    triplets) -> [n_node]`` eV: both come from one function, so they cannot disagree."""
+
+    def energy(params, graph, triplets=None):
+        return graph_sum(atomic_energy(params, graph, triplets), graph)
+
+    return GraphModel(init=init, energy=energy, cutoff=cutoff, needs_triplets=needs_triplets, species=species,
+                      atomic_energy=atomic_energy)
 
 
 #: Distance (Å) fed to ``pair_fn`` in place of padded edges; its output is discarded.
 _SAFE_R = 1.0
 
 
-def pair_energy(graph: jraph.GraphsTuple, pair_fn: Callable) -> jnp.ndarray:
-    r"""Per-graph pair energy :math:`E_g = \tfrac12 \sum_{e \in g} u(r_e, Z_i, Z_j)` over directed edges.
+def pair_atomic_energy(graph: jraph.GraphsTuple, pair_fn: Callable) -> jnp.ndarray:
+    r"""Per-atom pair energy :math:`E_i = \tfrac12 \sum_{j} u(r_{ij}, Z_i, Z_j)` over the directed edges into i.
 
-    Each pair appears twice in the full neighbour list, hence the ½. Padded edges are masked with
-    a double ``where`` (r and Z replaced by safe values before ``pair_fn``, output zeroed after),
-    so they add exactly 0 with zero, finite gradients even when ``pair_fn(0)`` is inf.
+    Each pair appears twice in the full neighbour list (i ← j and j ← i), so each atom of a pair
+    gets half of it. Padded edges are masked with a double ``where`` (r and Z replaced by safe
+    values before ``pair_fn``, output zeroed after), so they add exactly 0 with zero, finite
+    gradients even when ``pair_fn(0)`` is inf.
 
     Args:
         graph: ``GraphsTuple`` (possibly batched/padded).
@@ -81,7 +103,7 @@ def pair_energy(graph: jraph.GraphsTuple, pair_fn: Callable) -> jnp.ndarray:
             ``lambda r, zi, zj: lennard_jones_energy(r, params)``.
 
     Returns:
-        ``[n_graph]`` eV.
+        ``[n_node]`` eV.
     """
     mask = edge_mask(graph)
     r = edge_distances(graph)
@@ -90,8 +112,13 @@ def pair_energy(graph: jraph.GraphsTuple, pair_fn: Callable) -> jnp.ndarray:
     z_i = jnp.where(mask, z[graph.receivers], 1)
     z_j = jnp.where(mask, z[graph.senders], 1)
     u = jnp.where(mask, pair_fn(r_safe, z_i, z_j), 0.0)
-    n_graph = graph.n_edge.shape[0]
-    return 0.5 * jax.ops.segment_sum(u, edge_graph_index(graph), num_segments=n_graph)
+    return 0.5 * jax.ops.segment_sum(u, graph.receivers, num_segments=z.shape[0])
+
+
+def pair_energy(graph: jraph.GraphsTuple, pair_fn: Callable) -> jnp.ndarray:
+    r"""Per-graph pair energy :math:`E_g = \tfrac12 \sum_{e \in g} u(r_e, Z_i, Z_j)`: the graph sum of
+    :func:`pair_atomic_energy` (same arguments); ``[n_graph]`` eV."""
+    return graph_sum(pair_atomic_energy(graph, pair_fn), graph)
 
 
 def _with_positions(graph: jraph.GraphsTuple, positions) -> jraph.GraphsTuple:

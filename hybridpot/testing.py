@@ -398,6 +398,29 @@ def assert_forces_vanish_at_cutoff(
         )
 
 
+def assert_atomic_energies_sum_to_energy(model, params, graphs: Sequence[jraph.GraphsTuple], *,
+                                         rtol: float = 1e-10, atol: float = 1e-10) -> None:
+    """A :class:`~hybridpot.potential.GraphModel`'s energies per atom (``atomic_energy``) sum to its
+    energy over each graph of the batch of ``graphs`` (padded by one graph and a few atoms, which
+    hold 0), jitted as eagerly (triplets from :func:`hybridpot.graph.build_triplets` when the model
+    reads them)."""
+    from hybridpot.graph.triplets import build_triplets
+
+    if model.atomic_energy is None:
+        raise AssertionError("the model has no atomic_energy")
+    graph = pad_graph(batch_graphs(list(graphs)), int(sum(g.n_node.sum() for g in graphs)) + 3,
+                      int(sum(g.n_edge.sum() for g in graphs)) + 4, len(graphs) + 1)
+    triplets = build_triplets(graph) if model.needs_triplets else None
+    energy = np.asarray(jax.jit(model.energy)(params, graph, triplets))
+    atomic = np.asarray(jax.jit(model.atomic_energy)(params, graph, triplets))
+    _close("atomic energies eager vs jit", model.atomic_energy(params, graph, triplets), atomic, rtol, atol)
+    real = np.asarray(node_mask(graph))
+    _close("atomic energies of padding atoms", atomic[~real], np.zeros(int((~real).sum())), 0.0, 0.0)
+    index = np.repeat(np.arange(len(graph.n_node)), np.asarray(graph.n_node))
+    _close("sum of atomic energies per graph", np.bincount(index, atomic, minlength=len(graph.n_node)), energy,
+           rtol, atol)
+
+
 def model_energy_fn(model) -> Callable:
     """``(params, graph) -> [n_graph]`` eV of a :class:`~hybridpot.potential.GraphModel`, for these checks.
 

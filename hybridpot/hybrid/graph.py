@@ -32,13 +32,9 @@ class HybridParts(NamedTuple):
     learned: GraphModel | None
 
 
-def _zeros(graph: jraph.GraphsTuple, dtype) -> jax.Array:
-    return jnp.zeros(graph.n_node.shape[0], dtype)
-
-
 def hybrid_terms(model: GraphModel, params: dict, graph: jraph.GraphsTuple, triplets=None,
-                 learned_map=None) -> HybridTerms:
-    """Energies ``[n_graph]`` eV of a composite model's parts and total.
+                 learned_map=None, *, per_atom: bool = False) -> HybridTerms:
+    """Energies ``[n_graph]`` eV (``[n_node]`` with ``per_atom``) of a composite model's parts and total.
 
     Args:
         model: a composite (``model.hybrid`` is not None).
@@ -46,16 +42,24 @@ def hybrid_terms(model: GraphModel, params: dict, graph: jraph.GraphsTuple, trip
         graph, triplets: the inputs of ``GraphModel.energy``.
         learned_map: ``learned_map(e_learned, graph) -> e`` applied to the learned part before the
             strategy combines the parts (the assembled potential's per-element shift and scale).
+        per_atom: the parts' ``atomic_energy`` instead of ``energy`` (every strategy combines
+            them linearly, so the atoms' totals sum to the graph's); both parts must have one.
     """
     parts = model.hybrid
-    p = None if parts.physics is None else parts.physics.energy(params["physics"], graph, triplets)
-    n = None if parts.learned is None else parts.learned.energy(params["learned"], graph, triplets)
+
+    def part(term, group):
+        if term is None:
+            return None
+        return term.atomic_energy(params[group], graph, triplets) if per_atom else term.energy(params[group], graph, triplets)
+
+    p, n = part(parts.physics, "physics"), part(parts.learned, "learned")
     if n is not None and learned_map is not None:
         n = learned_map(n, graph)
+    size = graph.nodes["atomic_numbers"].shape[0] if per_atom else graph.n_node.shape[0]
     if p is None:
-        p = _zeros(graph, n.dtype)
+        p = jnp.zeros(size, n.dtype)
     if n is None:
-        n = _zeros(graph, p.dtype)
+        n = jnp.zeros(size, p.dtype)
     dtype = jnp.result_type(p.dtype, n.dtype)
     return parts.strategy.combine(p.astype(dtype), n.astype(dtype), params)
 
@@ -101,6 +105,10 @@ def hybrid_model(strategy: Strategy, physics: GraphModel | None, learned: GraphM
     def energy(params, graph, triplets=None):
         return hybrid_terms(composite, params, graph, triplets).total
 
+    def atomic_energy(params, graph, triplets=None):
+        return hybrid_terms(composite, params, graph, triplets, per_atom=True).total
+
+    decomposable = all(t is None or t.atomic_energy is not None for t in (physics, learned))
     composite = GraphModel(init=init, energy=energy, cutoff=float(main.cutoff), needs_triplets=needs_triplets,
-                           species=species, hybrid=parts)
+                           species=species, hybrid=parts, atomic_energy=atomic_energy if decomposable else None)
     return composite

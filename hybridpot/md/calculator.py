@@ -9,11 +9,13 @@
     atoms.get_potential_energy()        # eV
     atoms.get_forces()                  # [n, 3] eV/Å
     atoms.get_stress()                  # [6] eV/Å³ (Voigt xx yy zz yz xz xy), periodic cells only
+    atoms.get_potential_energies()      # [n] eV per atom, summing to the energy
 
 An ensemble (parameters with a leading ``[n_members]`` axis) gives the member mean as
 ``energy``/``forces``/``stress`` and, in ``calc.results``, their standard deviations over members
-(``energy_std`` eV, ``forces_std`` ``[n, 3]`` eV/Å, ``stress_std`` ``[6]`` eV/Å³) and every
-member's energy (``energies_members`` ``[n_members]`` eV).
+(``energy_std`` eV, ``forces_std`` ``[n, 3]`` eV/Å, ``stress_std`` ``[6]`` eV/Å³, and
+``energies_std`` ``[n]`` eV once per-atom energies were asked for) and every member's energy
+(``energies_members`` ``[n_members]`` eV).
 
 Graphs come from :class:`~hybridpot.md.neighbours.PaddedGraphBuilder` (Verlet skin, padded
 capacity with headroom), so an MD run compiles once per capacity, not once per step;
@@ -38,7 +40,8 @@ from hybridpot.potentials.trained import TrainedPotential
 
 
 class HybridpotCalculator(Calculator):
-    """ASE ``Calculator``: energy (eV), forces (eV/Å) and stress (eV/Å³) of a :class:`TrainedPotential`.
+    """ASE ``Calculator``: energy (eV), per-atom energies (eV), forces (eV/Å) and stress (eV/Å³) of a
+    :class:`TrainedPotential`.
 
     Args:
         potential: the trained potential (or a model-file path).
@@ -50,7 +53,7 @@ class HybridpotCalculator(Calculator):
         kwargs: passed to ``ase.calculators.calculator.Calculator``.
     """
 
-    implemented_properties = ["energy", "free_energy", "forces", "stress"]
+    implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
 
     def __init__(self, potential, *, skin: float = 0.5, headroom: float = 1.25, dtype=None, members=None, **kwargs):
         super().__init__(**kwargs)
@@ -90,6 +93,20 @@ class HybridpotCalculator(Calculator):
             self._fns[with_stress] = jax.jit(all_members)
         return self._fns[with_stress]
 
+    def _compiled_atomic(self):
+        if "atomic" not in self._fns:
+            try:
+                energy = self.potential.energy_fn(per_atom=True)
+            except ValueError as err:
+                raise PropertyNotImplementedError(str(err)) from None
+
+            def all_members(params, graph, triplets):
+                self.n_compilations += 1
+                return jax.vmap(energy, in_axes=(0, None, None))(params, graph, triplets)
+
+            self._fns["atomic"] = jax.jit(all_members)
+        return self._fns["atomic"]
+
     @property
     def n_neighbour_searches(self) -> int:
         """Neighbour searches so far (the other evaluations reused the Verlet list)."""
@@ -118,6 +135,11 @@ class HybridpotCalculator(Calculator):
         if periodic:
             stress = np.array([full_3x3_to_voigt_6_stress(s) for s in np.asarray(out[2][:, 0], np.float64)])
             self.results["stress"] = stress.mean(axis=0)
+        if "energies" in properties:  # a forward pass of its own, only when asked for
+            atomic = np.asarray(jax.device_get(self._compiled_atomic()(self._params, graph, triplets))[:, :n], np.float64)
+            self.results["energies"] = atomic.mean(axis=0)
+            if self.n_members > 1:
+                self.results["energies_std"] = atomic.std(axis=0)
         if self.n_members > 1:
             self.results["energies_members"] = energies
             self.results["energy_std"] = float(energies.std())

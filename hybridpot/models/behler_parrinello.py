@@ -26,7 +26,7 @@ import jraph
 import numpy as np
 
 from hybridpot.elements import check_species, species_index_table
-from hybridpot.graph.batch import node_graph_index, node_mask
+from hybridpot.graph.batch import node_mask
 from hybridpot.graph.triplets import Triplets
 from hybridpot.models.descriptors import (
     DescriptorScaling,
@@ -34,7 +34,7 @@ from hybridpot.models.descriptors import (
     symmetry_function_descriptors,
 )
 from hybridpot.models.mlp import MLP
-from hybridpot.potential import GraphModel
+from hybridpot.potential import GraphModel, atomic_model
 
 
 class ElementNetworks(nn.Module):
@@ -105,8 +105,8 @@ def behler_parrinello(
     """A Behler–Parrinello network as a :class:`~hybridpot.models.GraphModel`.
 
     ``energy(params, graph, triplets) -> [n_graph]`` eV (the trainer adds its per-element shift
-    and scale): Σ_i MLP_{Z_i}((G_i − μ_{Z_i}) / σ_{Z_i}) over the real atoms of each graph;
-    padding graphs give 0. Jit-, vmap- and grad-safe. A structure with an element outside
+    and scale): Σ_i MLP_{Z_i}((G_i − μ_{Z_i}) / σ_{Z_i}) over the real atoms of each graph, the
+    terms being ``atomic_energy``; padding graphs give 0. Jit-, vmap- and grad-safe. A structure with an element outside
     ``spec.species`` raises ``ValueError`` naming it (host-side, in the trainer's data pipeline
     and in ``energy`` on concrete graphs; under ``jax.jit`` its energy is NaN).
 
@@ -131,12 +131,10 @@ def behler_parrinello(
     def init(key, graph=None, triplets=None):
         return module.init(key, jnp.zeros((1, spec.n_features), param_dtype), jnp.zeros(1, jnp.int32))
 
-    def energy(params, graph, triplets):
-        e = atomic_energies(module, params, graph, triplets, spec, scaling, triplet_chunk)
-        return jax.ops.segment_sum(e, node_graph_index(graph), num_segments=graph.n_node.shape[0])
+    def atomic_energy(params, graph, triplets):
+        return atomic_energies(module, params, graph, triplets, spec, scaling, triplet_chunk)
 
-    return GraphModel(init=init, energy=energy, cutoff=spec.cutoff, needs_triplets=spec.n_angular > 0,
-                      species=spec.species)
+    return atomic_model(init, atomic_energy, spec.cutoff, needs_triplets=spec.n_angular > 0, species=spec.species)
 
 
 _ACTIVATIONS = {"tanh": nn.tanh, "silu": nn.silu, "softplus": nn.softplus}

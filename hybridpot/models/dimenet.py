@@ -66,11 +66,10 @@ from hybridpot.graph import (
     Triplets,
     edge_distances,
     edge_mask,
-    node_graph_index,
     node_mask,
 )
 from hybridpot.graph.triplets import SAME_IMAGE_TOLERANCE, triplet_angles
-from hybridpot.potential import GraphModel
+from hybridpot.potential import GraphModel, atomic_model
 
 Variant = Literal["dimenet", "dimenet++"]
 RbfEdge = Literal["kj", "ji"]
@@ -267,7 +266,8 @@ class OutputBlock(nn.Module):
 
 
 class DimeNetNetwork(nn.Module):
-    """The learned energy of DimeNet / DimeNet++: graph (+ triplets) → ``[n_graph]`` (model units).
+    """The learned energy of DimeNet / DimeNet++: graph (+ triplets) → ``[n_node]`` atomic outputs
+    (model units; padding atoms 0), whose sum per graph is the energy.
 
     Attributes:
         species: atomic numbers with an embedding each (order = row of the embedding table).
@@ -308,7 +308,7 @@ class DimeNetNetwork(nn.Module):
     @nn.compact
     def __call__(self, graph: jraph.GraphsTuple, triplets: Triplets | None = None) -> jax.Array:
         z = graph.nodes["atomic_numbers"]
-        n_node, n_graph = z.shape[0], graph.n_node.shape[0]
+        n_node = z.shape[0]
         table = species_index_table(self.species)
         index = jnp.maximum(jnp.asarray(table)[z], 0)  # padding / unknown → row 0 (masked below)
 
@@ -342,8 +342,7 @@ class DimeNetNetwork(nn.Module):
                 self.num_before_skip, self.num_after_skip, self.rbf_edge, d,
             )(m, rbf, sbf, kj, ji)
             atomic = atomic + output(m)
-        atomic = jnp.where(node_mask(graph), atomic, 0.0)
-        return jax.ops.segment_sum(atomic, node_graph_index(graph), num_segments=n_graph)
+        return jnp.where(node_mask(graph), atomic, 0.0)
 
 
 # ----------------------------------------------------------------------------- GraphModel
@@ -404,12 +403,12 @@ def dimenet_model(
         """The network parameters for this graph's shapes."""
         return network.init(key, graph, triplets)["params"]
 
-    def energy(params, graph, triplets=None):
-        """``[n_graph]`` eV; ValueError for elements not in species."""
+    def atomic_energy(params, graph, triplets=None):
+        """``[n_node]`` eV; ValueError for elements not in species."""
         check_species(graph.nodes["atomic_numbers"], species)
         return network.apply({"params": params}, graph, triplets)
 
-    return GraphModel(init=init, energy=energy, cutoff=float(cutoff), needs_triplets=True, species=species)
+    return atomic_model(init, atomic_energy, float(cutoff), needs_triplets=True, species=species)
 
 
 def dimenet(species: Sequence[int], **kwargs) -> GraphModel:

@@ -58,9 +58,9 @@ import numpy as np
 from hybridpot._checks import check_integer, check_positive
 from hybridpot.basis import polynomial_envelope, radial_bessel_basis
 from hybridpot.elements import check_species, check_species_list, species_index_table
-from hybridpot.graph import edge_mask, node_graph_index, node_mask
+from hybridpot.graph import edge_mask, node_mask
 from hybridpot.graph.geometry import edge_vectors, safe_norm
-from hybridpot.potential import GraphModel
+from hybridpot.potential import GraphModel, atomic_model
 
 
 def polar_irreps(channels: int, lmax: int) -> e3nn.Irreps:
@@ -133,7 +133,7 @@ class ProductBasis(nn.Module):
 
 
 class EquivariantNetwork(nn.Module):
-    """The learned energy of the NequIP-like (``correlation=1``) or MACE-like model: graph → ``[n_graph]``.
+    """The learned energy of the NequIP-like (``correlation=1``) or MACE-like model: graph → ``[n_node]``.
 
     Attributes:
         species: atomic numbers with a one-hot entry each.
@@ -148,8 +148,9 @@ class EquivariantNetwork(nn.Module):
         readout_hidden: width of the last readout's hidden layer (MACE: 16).
         avg_num_neighbors: n̄ of the message normalisation.
 
-    ``__call__(graph)`` → ``[n_graph]`` (model units, before the potential's shift and scale);
-    ``return_features=True`` gives ``(energies, [h_1, …, h_T])`` with the node features of every
+    ``__call__(graph)`` → ``[n_node]`` atomic outputs (model units, before the potential's shift
+    and scale; padding atoms 0), whose graph sum is the energy; ``return_features=True`` gives
+    ``(atomic, [h_1, …, h_T])`` with the node features of every
     layer (``IrrepsArray`` ``[n_node, irreps]``), for equivariance tests.
     """
 
@@ -169,7 +170,7 @@ class EquivariantNetwork(nn.Module):
     @nn.compact
     def __call__(self, graph: jraph.GraphsTuple, return_features: bool = False):
         z = graph.nodes["atomic_numbers"]
-        n_node, n_graph = z.shape[0], graph.n_node.shape[0]
+        n_node = z.shape[0]
         dtype = graph.nodes["positions"].dtype
         index = jnp.maximum(jnp.asarray(species_index_table(self.species))[z], 0)
         one_hot = jax.nn.one_hot(index, len(self.species), dtype=dtype)
@@ -216,8 +217,7 @@ class EquivariantNetwork(nn.Module):
                 continue
             atomic = atomic + out.array[:, 0]
         atomic = jnp.where(node_mask(graph), atomic, 0.0)
-        energies = jax.ops.segment_sum(atomic, node_graph_index(graph), num_segments=n_graph)
-        return (energies, features) if return_features else energies
+        return (atomic, features) if return_features else atomic
 
 
 # ----------------------------------------------------------------------------- GraphModel
@@ -293,12 +293,12 @@ def equivariant_model(
         """The network parameters (in ``param_dtype``) for this graph's shapes."""
         return _init(key, graph)
 
-    def energy(params, graph, triplets=None):
-        """``[n_graph]`` eV; ValueError for elements not in species."""
+    def atomic_energy(params, graph, triplets=None):
+        """``[n_node]`` eV; ValueError for elements not in species."""
         check_species(graph.nodes["atomic_numbers"], species)
         return network.apply({"params": params}, graph)
 
-    return GraphModel(init=init, energy=energy, cutoff=float(cutoff), needs_triplets=False, species=species)
+    return atomic_model(init, atomic_energy, float(cutoff), species=species)
 
 
 def _check_keywords(kind: str, kwargs: dict, exclude: tuple[str, ...] = ()) -> None:

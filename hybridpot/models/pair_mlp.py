@@ -34,12 +34,11 @@ from hybridpot.basis.gaussian import gaussian_basis, gaussian_centers
 from hybridpot.elements import N_ELEMENTS, species_index_table
 from hybridpot.graph import (
     edge_distances,
-    edge_graph_index,
     triplet_angles,
     triplet_mask,
 )
 from hybridpot.models.mlp import MLP
-from hybridpot.potential import GraphModel, pair_energy
+from hybridpot.potential import GraphModel, atomic_model, pair_atomic_energy
 
 
 class PairMLP(nn.Module):
@@ -54,7 +53,8 @@ class PairMLP(nn.Module):
         param_dtype: dtype of the parameters and of the MLP's arithmetic.
         embedding_dim: length of the species embedding.
 
-    ``__call__(graph, triplets=None) -> [n_graph]`` eV (padding graphs give 0).
+    ``__call__(graph, triplets=None) -> [n_node]`` eV per atom (half of each pair, the angular
+    term on its central atom; padding atoms give 0).
     """
 
     cutoff: float
@@ -82,7 +82,7 @@ class PairMLP(nn.Module):
             x = jnp.concatenate([gaussian_basis(r, centers, width), embed(table[z_i]) + embed(table[z_j])], axis=-1)
             return mlp(x.astype(self.param_dtype))[:, 0] * cosine_cutoff(r, self.cutoff)
 
-        energy = pair_energy(graph, pair_fn)
+        energy = pair_atomic_energy(graph, pair_fn)
         if self.three_body:
             if triplets is None:
                 raise ValueError("PairMLP(three_body=True) needs triplets (hybridpot.graph.build_triplets)")
@@ -93,8 +93,8 @@ class PairMLP(nn.Module):
             z_j = graph.nodes["atomic_numbers"][graph.senders[triplets.ji]]
             t = a[table[z_j]] * cos_t * fc[triplets.kj] * fc[triplets.ji]
             t = jnp.where(triplet_mask(graph, triplets), t, 0.0)
-            graph_of = edge_graph_index(graph)[triplets.ji]
-            energy = energy + jax.ops.segment_sum(t, graph_of, num_segments=graph.n_node.shape[0])
+            # the angle k → j → i belongs to its central atom j
+            energy = energy + jax.ops.segment_sum(t, graph.senders[triplets.ji], num_segments=energy.shape[0])
         return energy
 
 
@@ -140,13 +140,9 @@ def pair_mlp_model(
 @functools.lru_cache(maxsize=None)
 def _pair_mlp_model(cutoff, species, n_basis, hidden, embedding_dim, three_body, dtype) -> GraphModel:
     module = PairMLP(cutoff, species, n_basis, hidden, three_body, jnp.dtype(dtype), embedding_dim)
-    return GraphModel(
-        init=lambda key, graph, triplets: module.init(key, graph, triplets),
-        energy=lambda params, graph, triplets: module.apply(params, graph, triplets),
-        cutoff=cutoff,
-        needs_triplets=three_body,
-        species=species,
-    )
+    return atomic_model(lambda key, graph, triplets: module.init(key, graph, triplets),
+                        lambda params, graph, triplets: module.apply(params, graph, triplets),
+                        cutoff, needs_triplets=three_body, species=species)
 
 
 #: Model kinds this module provides (found by :mod:`hybridpot.potentials.registry` for model files).

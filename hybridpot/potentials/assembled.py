@@ -22,11 +22,15 @@ import jraph
 from hybridpot.hybrid.graph import hybrid_terms
 from hybridpot.hybrid.terms import HybridTerms
 from hybridpot.potential import GraphModel
-from hybridpot.potentials.normalisation import EnergyNormalisation, normalised_energy
+from hybridpot.potentials.normalisation import (
+    EnergyNormalisation,
+    normalised_atomic_energy,
+    normalised_energy,
+)
 
 
 def assembled_terms(model: GraphModel, params, normalisation: EnergyNormalisation, graph: jraph.GraphsTuple,
-                    triplets=None) -> HybridTerms:
+                    triplets=None, *, per_atom: bool = False) -> HybridTerms:
     """Total, physics and learned energies ``[n_graph]`` eV of the assembled potential (see the module).
 
     Args:
@@ -35,15 +39,23 @@ def assembled_terms(model: GraphModel, params, normalisation: EnergyNormalisatio
         normalisation: shift ``[119]`` eV/atom and scale ``[]`` eV of the learned part (arrays;
             may be traced).
         graph, triplets: inputs of ``model.energy`` (triplets when ``model.needs_triplets``).
+        per_atom: energies per atom ``[n_node]`` eV instead (each atom's shift μ_Z on its own
+            learned part), summing to the graph's; needs ``model.atomic_energy``.
     Returns:
         :class:`~hybridpot.hybrid.compose.HybridTerms`; the learned part includes the shift.
+    Raises:
+        ValueError: ``per_atom`` for a model without a decomposition into atoms.
     """
+    if per_atom and model.atomic_energy is None:
+        raise ValueError("this model has no energies per atom (a GraphModel without atomic_energy)")
+    to_eV = normalised_atomic_energy if per_atom else normalised_energy
+
     def learned_map(e, g):
-        return normalised_energy(e, g, normalisation)
+        return to_eV(e, g, normalisation)
 
     if model.hybrid is not None:
-        return hybrid_terms(model, params, graph, triplets, learned_map)
-    e = learned_map(model.energy(params, graph, triplets), graph)
+        return hybrid_terms(model, params, graph, triplets, learned_map, per_atom=per_atom)
+    e = learned_map((model.atomic_energy if per_atom else model.energy)(params, graph, triplets), graph)
     return HybridTerms(e, jnp.zeros_like(e), e)
 
 

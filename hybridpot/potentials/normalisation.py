@@ -48,3 +48,11 @@ def normalised_energy(model_energy: jax.Array, graph, normalisation: EnergyNorma
     dtype = model_energy.dtype
     scale = jnp.asarray(normalisation.scale).astype(dtype)
     return scale * model_energy + shift_energy(graph, normalisation).astype(dtype)
+
+
+def normalised_atomic_energy(model_atomic: jax.Array, graph, normalisation: EnergyNormalisation) -> jax.Array:
+    """``s · model_atomic_i + μ_{Z_i}`` per atom: ``[n_node]`` eV (padding atoms, Z = 0, keep 0); its
+    graph sum is :func:`normalised_energy` of the model's energy. Jittable."""
+    dtype = model_atomic.dtype
+    scale = jnp.asarray(normalisation.scale).astype(dtype)
+    return scale * model_atomic + jnp.asarray(normalisation.shift).astype(dtype)[graph.nodes["atomic_numbers"]]

@@ -51,10 +51,10 @@ from hybridpot.elements import (
     check_species_list,
     species_index_table,
 )
-from hybridpot.graph.batch import batch_graphs, edge_mask, node_graph_index, node_mask
+from hybridpot.graph.batch import batch_graphs, edge_mask, node_mask
 from hybridpot.graph.build import build_graph
 from hybridpot.graph.geometry import edge_distances
-from hybridpot.potential import GraphModel, energy_and_forces, pair_energy
+from hybridpot.potential import GraphModel, atomic_model, energy_and_forces, pair_atomic_energy
 
 _SWITCHES = ("envelope", "lammps", "none")
 
@@ -82,16 +82,17 @@ def _as_arrays(params, dtype=jnp.float32):
     return type(params)(*(jnp.asarray(np.asarray(x, np.float64), dtype) for x in params))
 
 
-def _term(energy_of, cutoff, params0, trainable: bool, species=None) -> GraphModel:
-    """A GraphModel of ``energy_of(params, graph) -> [n_graph]`` with fixed or trainable ``params0``."""
+def _term(atomic_of, cutoff, params0, trainable: bool, species=None) -> GraphModel:
+    """A GraphModel of ``atomic_of(params, graph) -> [n_node]`` (energies per atom, summed per graph)
+    with fixed or trainable ``params0``."""
 
     def init(key, graph, triplets=None):
         return _as_arrays(params0, graph.nodes["positions"].dtype) if trainable else {}
 
-    def energy(params, graph, triplets=None):
-        return energy_of(params if trainable else params0, graph)
+    def atomic_energy(params, graph, triplets=None):
+        return atomic_of(params if trainable else params0, graph)
 
-    return GraphModel(init=init, energy=energy, cutoff=None if cutoff is None else float(cutoff), species=species)
+    return atomic_model(init, atomic_energy, None if cutoff is None else float(cutoff), species=species)
 
 
 def _pair_term(kernel: Callable, params0, trainable: bool, cutoff: float | None,
@@ -101,7 +102,7 @@ def _pair_term(kernel: Callable, params0, trainable: bool, cutoff: float | None,
         check_positive("envelope_cutoff", envelope_cutoff)
         cutoff = float(envelope_cutoff) if cutoff is None else min(float(cutoff), float(envelope_cutoff))
 
-    def energy_of(params, graph):
+    def atomic_of(params, graph):
         def pair_fn(r, z_i, z_j):
             u = kernel(r, z_i, z_j, params)
             if envelope_cutoff is not None:
@@ -110,9 +111,9 @@ def _pair_term(kernel: Callable, params0, trainable: bool, cutoff: float | None,
                 u = jnp.where(r < cutoff, u, 0.0)
             return u
 
-        return pair_energy(graph, pair_fn)
+        return pair_atomic_energy(graph, pair_fn)
 
-    return _term(energy_of, cutoff, params0, trainable)
+    return _term(atomic_of, cutoff, params0, trainable)
 
 
 #: f of the covalent ZBL ranges r_out,ij = f · (r_cov,i + r_cov,j), inner r_out,ij / 2 (docs/zbl_prior.md).
@@ -242,17 +243,16 @@ def embedded_atom_term(species, cutoff: float, *, a, p, xi, q, r0, trainable: bo
     params0 = SecondMomentParams(**fields)
     table = species_index_table(species)
 
-    def energy_of(params, graph):
+    def atomic_of(params, graph):
         z = graph.nodes["atomic_numbers"]
         check_species(z, species)
         s = jnp.asarray(np.maximum(table, 0))[z]
         mask = edge_mask(graph)
         e = second_moment_atomic_energies(edge_distances(graph), s[graph.receivers], s[graph.senders], graph.receivers,
                                           mask.astype(jnp.float32), z.shape[0], params, float(cutoff))
-        e = jnp.where(node_mask(graph), e, 0.0)
-        return jax.ops.segment_sum(e, node_graph_index(graph), num_segments=graph.n_node.shape[0])
+        return jnp.where(node_mask(graph), e, 0.0)
 
-    return _term(energy_of, cutoff, params0, trainable, species)
+    return _term(atomic_of, cutoff, params0, trainable, species)
 
 
 def coulomb_term(charges: dict, cutoff: float, alpha: float = 0.2) -> GraphModel:

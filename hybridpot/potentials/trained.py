@@ -156,12 +156,14 @@ class TrainedPotential:
         check_species(numbers, self.species, where)
 
     # ---------------------------------------------------------------- energies
-    def energy_fn(self, part: str = "total") -> Callable:
+    def energy_fn(self, part: str = "total", *, per_atom: bool = False) -> Callable:
         """A pure ``energy_fn(params, graph, triplets=None) -> [n_graph]`` eV for one member's params.
 
         Args:
             part: ``"total"``, ``"physics"`` (the physics term; zeros without one) or
                 ``"learned"`` (per-element shift + scale × model), as the strategy combines them.
+            per_atom: energies per atom ``[n_node]`` eV instead, which sum to the graph's (every
+                model of hybridpot has them; a user model may not: ``ValueError``).
 
         The function is jittable, vmappable and differentiable in ``params`` and in the graph's
         positions, shifts and cell. ``graph`` follows :mod:`hybridpot.graph` (built with
@@ -171,10 +173,13 @@ class TrainedPotential:
         """
         if part not in PARTS:
             raise ValueError(f"part must be one of {PARTS}, got {part!r}")
-        return self._energy_fn(part)
+        if per_atom and self.model.atomic_energy is None:
+            raise ValueError(f"model kind {self.model_kind!r} has no energies per atom (its GraphModel has no "
+                             "atomic_energy)")
+        return self._energy_fn(part, bool(per_atom))
 
     @functools.lru_cache(maxsize=None)  # noqa: B019 - one function per (potential, part), by design
-    def _energy_fn(self, part: str) -> Callable:
+    def _energy_fn(self, part: str, per_atom: bool) -> Callable:
         model = self.model
         norm = EnergyNormalisation(jnp.asarray(np.asarray(self.normalisation.shift)),
                                    jnp.asarray(np.asarray(self.normalisation.scale)))
@@ -183,7 +188,7 @@ class TrainedPotential:
         def energy_fn(params, graph: jraph.GraphsTuple, triplets=None):
             if model.needs_triplets and triplets is None:
                 raise ValueError("this model reads angular triplets: pass triplets=hybridpot.graph.build_triplets(graph)")
-            terms = assembled_terms(model, params, norm, graph, triplets)
+            terms = assembled_terms(model, params, norm, graph, triplets, per_atom=per_atom)
             return (terms.total, terms.physics, terms.learned)[index]
 
         return energy_fn

@@ -35,6 +35,41 @@ def test_matches_the_models_own_output_and_reports_the_ensemble_spread(ensemble)
     assert r["energy_std"] > 0
 
 
+@pytest.mark.parametrize("three_body", [False, True])
+def test_per_atom_energies_sum_to_the_energy_and_follow_the_atoms(three_body):
+    """get_potential_energies(): physics halves + per-element shift + scaled network per atom
+    (the angular term on its central atom), summing to the energy; permuting atoms permutes them."""
+    import dataclasses
+
+    from hybridpot.potentials import EnergyNormalisation
+
+    shift = np.zeros(119)
+    shift[[13, 29]] = -0.5, -1.2
+    pot = dataclasses.replace(hybrid_potential(n_members=2, three_body=three_body, scale=0.5),
+                              normalisation=EnergyNormalisation(shift, np.asarray(0.5)))
+    atoms = copper(rattle=0.1, seed=4)
+    atoms.calc = HybridpotCalculator(pot)
+    per_atom = atoms.get_potential_energies()
+    assert per_atom.shape == (len(atoms),) and np.ptp(per_atom) > 1e-3
+    np.testing.assert_allclose(per_atom.sum(), atoms.get_potential_energy(), rtol=1e-12)
+    assert atoms.calc.results["energies_std"].shape == (len(atoms),)
+    order = np.random.default_rng(0).permutation(len(atoms))
+    permuted = atoms[order]
+    permuted.calc = HybridpotCalculator(pot)
+    np.testing.assert_allclose(permuted.get_potential_energies(), per_atom[order], rtol=1e-10, atol=1e-12)
+
+
+def test_a_model_without_atomic_energies_says_so():
+    from hybridpot.potentials.assembled import assembled_terms
+
+    pot = hybrid_potential()
+    plain = pot.model.hybrid.learned._replace(atomic_energy=None)
+    graph = pot.graph(copper())
+    params = jax.tree.map(lambda x: x[0], pot.params["learned"])
+    with pytest.raises(ValueError, match="no energies per atom"):
+        assembled_terms(plain, params, pot.normalisation, graph, per_atom=True)
+
+
 def test_ase_finite_difference_forces_and_stress():
     atoms = copper(rattle=0.1, seed=3)
     atoms.calc = HybridpotCalculator(hybrid_potential())

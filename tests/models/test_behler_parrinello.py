@@ -165,11 +165,12 @@ def test_forces_and_stress_match_finite_differences(model_and_params, energy_fn)
 
 
 def test_padding_batch_and_gradient_isolation(model_and_params, energy_fn):
-    _, params, graphs = model_and_params
+    model, params, graphs = model_and_params
     fn = energy_fn
     testing.assert_padding_invariant(fn, params, graphs[0])
     testing.assert_batch_equals_single(fn, params, graphs)
     testing.assert_no_gradient_leak_between_graphs(fn, params, graphs)
+    testing.assert_atomic_energies_sum_to_energy(model, params, graphs)
 
 
 def test_rotation_translation_and_permutation_invariance(model_and_params, energy_fn, cells):

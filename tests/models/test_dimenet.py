@@ -80,6 +80,7 @@ def test_dimenet_pp_zbl_model_checks(ethanol):
     testing.assert_batch_equals_single(fn, params, [g0, g1])
     testing.assert_no_gradient_leak_between_graphs(fn, params, [g0, g1])
     testing.assert_forces_vanish_at_cutoff(fn, params, build, [6, 8], CUTOFF)
+    testing.assert_atomic_energies_sum_to_energy(model, params, [g0, g1])  # the hybrid's, ZBL included
 
 
 def test_dimenet_bilinear_forces_rotation_and_padding(ethanol):

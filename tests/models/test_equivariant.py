@@ -86,6 +86,7 @@ def test_mace_passes_every_reusable_model_check(ethanol):
     testing.assert_no_gradient_leak_between_graphs(fn, params, [g0, g1])
     testing.assert_far_apart_add_up(fn, params, build, pos[0], numbers, pos[1][:3], numbers[:3])
     testing.assert_forces_vanish_at_cutoff(fn, params, build, [6, 8], CUTOFF)
+    testing.assert_atomic_energies_sum_to_energy(model, params, [g0, g1])
 
 
 # NequIP shares the convolution with MACE (checked above); its gated update's checks, and the

@@ -57,6 +57,7 @@ def test_every_pair_kind_has_finite_difference_forces_and_is_padding_safe(name):
     testing.assert_forces_match_finite_differences(fn, params, g, rtol=1e-6, atol=1e-7)
     testing.assert_padding_invariant(fn, params, g)
     testing.assert_invariant_under_rotation_translation(fn, params, functools.partial(build_graph, cutoff=3.0), pos, z)
+    testing.assert_atomic_energies_sum_to_energy(term, params, [g, build_graph(pos[:4], z[:4], 3.0)])
     assert np.isfinite(float(fn(params, g)[0]))
 
 
@@ -120,6 +121,7 @@ def test_embedded_atom_term_forces_stress_padding_and_species():
     testing.assert_forces_match_finite_differences(fn, params, g, rtol=1e-6, atol=1e-7)
     testing.assert_stress_matches_finite_differences(fn, params, g, rtol=1e-6, atol=1e-8)
     testing.assert_padding_invariant(fn, params, g)
+    testing.assert_atomic_energies_sum_to_energy(term, params, [g])
     grads = jax.grad(lambda p: fn(p, g).sum())(params)
     assert all(np.isfinite(np.asarray(x)).all() for x in grads) and np.any(np.asarray(grads.a) != 0)
     with pytest.raises(ValueError, match=r"\[2, 2\]"):

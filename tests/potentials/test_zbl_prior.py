@@ -78,6 +78,7 @@ def test_the_prior_is_the_pair_sum_with_each_pairs_own_switch(switch):
     params = term.init(jax.random.PRNGKey(0), g, None)
     testing.assert_forces_match_finite_differences(fn, params, g, rtol=1e-6, atol=1e-7)
     testing.assert_padding_invariant(fn, params, g)
+    testing.assert_atomic_energies_sum_to_energy(term, params, [g])
 
 
 def test_each_pair_reaches_zero_smoothly_at_its_own_outer_radius():
