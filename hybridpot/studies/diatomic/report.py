@@ -131,7 +131,7 @@ def _pyplot():
 
 
 def plot_rmse(results: dict, out: Path) -> list[Path]:
-    """RMSE vs training fraction with IQR bands, log axis, one PNG per state."""
+    """RMSE (cm⁻¹, as the tables) vs training fraction with IQR bands, log axis, one PNG per state."""
     plt = _pyplot()
     paths = []
     fractions = results["fractions_percent"]
@@ -139,12 +139,13 @@ def plot_rmse(results: dict, out: Path) -> list[Path]:
         fig, ax = plt.subplots(figsize=(6, 4))
         for model, by_fraction in by_model.items():
             s = [by_fraction[str(f)] for f in fractions]
-            med = np.array([x["median"] for x in s])
+            med = np.array([x["median"] for x in s]) * HARTREE_TO_INV_CM
             (line,) = ax.plot(fractions, med, marker="o", label=MODEL_LABELS[model])
-            ax.fill_between(fractions, [x["q1"] for x in s], [x["q3"] for x in s], color=line.get_color(), alpha=0.2)
+            ax.fill_between(fractions, [x["q1"] * HARTREE_TO_INV_CM for x in s],
+                            [x["q3"] * HARTREE_TO_INV_CM for x in s], color=line.get_color(), alpha=0.2)
         ax.set_yscale("log")
         ax.set_xlabel("training set (% of the curve)")
-        ax.set_ylabel("test RMSE (hartree)")
+        ax.set_ylabel("test RMSE (cm⁻¹)")
         ax.set_title(f"H2 {state}: {results['protocol']} protocol")
         ax.legend(fontsize=7)
         fig.tight_layout()
@@ -156,27 +157,34 @@ def plot_rmse(results: dict, out: Path) -> list[Path]:
 
 
 def plot_curves(curves: dict, out: Path) -> list[Path]:
-    """Each model's curve (median-RMSE seed) with the training points, smallest and largest fraction.
+    """Each model's curve (per model its seed of median test RMSE) with the training points, at the
+    smallest and largest fraction; energies in cm⁻¹ above the reference at the largest distance.
 
-    ``curves[state] = {"r", "reference", "fractions": {pct: {"train_r", "train_y", "models": {m: y}}}}``.
+    ``curves[state] = {"r", "reference", "fractions": {pct: {"train_r", "train_y", "models": {m: y}}}}``
+    (Å, hartree).
     """
     plt = _pyplot()
     paths = []
     for state, c in curves.items():
         pcts = list(c["fractions"])
+        zero = c["reference"][int(np.argmax(c["r"]))]
+
+        def cm(y):
+            return (np.asarray(y) - zero) * HARTREE_TO_INV_CM
+
         fig, axes = plt.subplots(1, len(pcts), figsize=(5 * len(pcts), 4), squeeze=False)
         for ax, pct in zip(axes[0], pcts):
             f = c["fractions"][pct]
-            ax.plot(c["r"], c["reference"], "k-", lw=2.5, alpha=0.35, label="reference")
+            ax.plot(c["r"], cm(c["reference"]), "k-", lw=2.5, alpha=0.35, label="reference")
             for model, y in f["models"].items():
-                ax.plot(c["r"], y, lw=1, label=MODEL_LABELS[model])
-            ax.plot(f["train_r"], f["train_y"], "ko", ms=4, label="training points")
-            lo, hi = np.min(c["reference"]), np.max(c["reference"][c["r"] > 0.6])
+                ax.plot(c["r"], cm(y), lw=1, label=MODEL_LABELS[model])
+            ax.plot(f["train_r"], cm(f["train_y"]), "ko", ms=4, label="training points")
+            lo, hi = np.min(cm(c["reference"])), np.max(cm(c["reference"])[c["r"] > 0.6])
             ax.set_ylim(lo - 0.05 * (hi - lo), hi + 0.15 * (hi - lo))
             ax.set_xlim(0.4, 6)
             ax.set_xlabel("r (Å)")
-            ax.set_ylabel("E (hartree)")
-            ax.set_title(f"{state}, {pct} % training")
+            ax.set_ylabel(f"E − E(r = {np.max(c['r']):.1f} Å) (cm⁻¹)")
+            ax.set_title(f"{state}, {pct} % training (median-RMSE seed of each model)")
         axes[0][0].legend(fontsize=7)
         fig.tight_layout()
         path = out / f"curves_{state}.png"
@@ -187,7 +195,8 @@ def plot_curves(curves: dict, out: Path) -> list[Path]:
 
 
 def plot_franck_condon(reference: np.ndarray, medians: dict, pct: str, out: Path) -> Path:
-    """Bars of the reference FC vector and each model's median-seed FC vector at one fraction."""
+    """Bars of the reference FC vector and each model's FC vector at one fraction, from the seed
+    whose FC mean-squared error is the median of the model's seeds."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     v = np.arange(len(reference))
@@ -197,7 +206,7 @@ def plot_franck_condon(reference: np.ndarray, medians: dict, pct: str, out: Path
         ax.bar(v + i * width, fc, width, label=MODEL_LABELS[model])
     ax.set_xlabel("v′ (EF)")
     ax.set_ylabel("FC factor from X v = 0")
-    ax.set_title(f"Franck–Condon factors, {pct} % training (median-RMSE seed)")
+    ax.set_title(f"Franck–Condon factors, {pct} % training (per model its seed of median FC MSE)", fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
     path = out / "franck_condon.png"
