@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from hybridpot.cli import main
-from hybridpot.cli.train_app import TEMPLATE, parse_train_file
+from hybridpot.cli.templates import MODEL_SECTIONS, TEMPLATE, template
+from hybridpot.cli.train_app import parse_train_file
 from hybridpot.io import write_structures
 from hybridpot.potentials import load_potential
 
@@ -36,6 +37,47 @@ def test_template_is_a_valid_train_file():
     spec = parse_train_file(yaml.safe_load(TEMPLATE), ["optim.learning_rate=3e-4", "model.hidden=[8]"])
     assert spec.model_kind == "pair_mlp" and spec.model_args["hidden"] == [8]
     assert spec.config.optim.learning_rate == 3e-4 and spec.dataset.train == "train.extxyz"
+
+
+@pytest.mark.parametrize("kind", sorted(MODEL_SECTIONS))
+def test_every_family_template_builds_its_model(kind, tmp_path):
+    """Each `hybridpot template --model KIND` is a valid train file whose model builds on the data,
+    with the data-derived arguments (species, n̄, a Behler–Parrinello spec and scaling) filled in."""
+    from hybridpot.cli.train_app import complete_model_args
+    from hybridpot.io import read_structures
+    from hybridpot.potentials import build_potential_model
+
+    _emt_file(tmp_path / "data.extxyz")
+    spec = parse_train_file(yaml.safe_load(template(kind)), ["dataset.train=data.extxyz"])
+    data = read_structures(tmp_path / "data.extxyz")
+    args = complete_model_args(spec.model_kind, spec.model_args, [13, 29], "float32", data)
+    model = build_potential_model(spec.model_kind, args, spec.physics, spec.strategy)
+    assert set(model.species or (13, 29)) == {13, 29} and model.atomic_energy is not None
+    if kind == "behler_parrinello":
+        assert args["spec"]["cutoff"] == 6.0 and np.asarray(args["scaling"]["mean"]).shape == (2, 64)
+        with pytest.raises(ValueError, match=r"unknown option\(s\) \['radius'\]"):
+            complete_model_args(kind, {"descriptor": {"radius": 5.0}}, [13, 29], "float32", data)
+    if kind == "mace":
+        assert args["avg_num_neighbors"] > 10
+
+
+def test_a_behler_parrinello_train_file_trains_and_writes_a_model_file(tmp_path, capsys):
+    _emt_file(tmp_path / "data.extxyz")
+    cfg = yaml.safe_load(template("behler_parrinello"))
+    cfg["dataset"].update(train="data.extxyz", valid_fraction=0.34)
+    cfg["model"].update(hidden=[8], descriptor={"cutoff": 4.5, "num_radial": 4, "num_angular_eta": 0})
+    cfg["run"].update(max_steps=4, eval_every=2, checkpoint_every=2)
+    cfg["data"].update(batch_size=2, n_buckets=1)
+    (tmp_path / "bp.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True))
+    out = str(tmp_path / "bp")
+    assert main(["train", str(tmp_path / "bp.yaml"), "--out", out, "--no-progress",
+                 "--set", "physics={kind: embedded_atom, species: [13, 29], cutoff: 4.5, a: 0.1, p: 10.0, "
+                          "xi: 1.5, q: 2.5, r0: 2.7}"]) == 0
+    pot = load_potential(os.path.join(out, "model.npz"))
+    assert pot.model_kind == "behler_parrinello" and pot.physics["kind"] == "embedded_atom"
+    assert pot.model_args["spec"]["species"] == [13, 29] and not pot.needs_triplets
+    assert main(["evaluate", os.path.join(out, "model.npz"), str(tmp_path / "data.extxyz")]) == 0
+    assert "| forces |" in capsys.readouterr().out
 
 
 def test_train_evaluate_md_dimer(tmp_path, capsys):

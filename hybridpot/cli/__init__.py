@@ -257,9 +257,9 @@ def _dimer(args: argparse.Namespace) -> None:
 
 
 def _template(args: argparse.Namespace) -> None:
-    from hybridpot.cli.train_app import TEMPLATE
+    from hybridpot.cli.templates import template
 
-    sys.stdout.write(TEMPLATE)
+    sys.stdout.write(template(args.model))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -373,8 +373,12 @@ def build_parser() -> argparse.ArgumentParser:
     dimer.add_argument("--out", default="dimer.png", help="PNG file (default dimer.png)")
     dimer.set_defaults(run=_dimer)
 
+    from hybridpot.cli.templates import MODEL_SECTIONS
+
     template = commands.add_parser("template", help="print an annotated train file",
                                    description="Print an annotated train file for `hybridpot train` to stdout.")
+    template.add_argument("--model", choices=sorted(MODEL_SECTIONS), default="pair_mlp",
+                          help="the model family of the model section (default pair_mlp)")
     template.set_defaults(run=_template)
     return parser
 

@@ -195,9 +195,11 @@ def load_train_file(path, overrides: Sequence[str] = ()) -> TrainFile:
 
 
 def complete_model_args(kind: str, args: dict, species: Sequence[int], dtype: str, train=None) -> dict:
-    """``args`` with ``species`` (sorted atomic numbers), ``dtype`` and ``avg_num_neighbors`` (the
-    mean neighbour count of the ``train`` structures at the model's cutoff) filled in when the
-    constructor of ``kind`` takes them and they are not given."""
+    """``args`` with what the constructor of ``kind`` takes and the train file left out: ``species``
+    (sorted atomic numbers), ``dtype``, ``avg_num_neighbors`` (the mean neighbour count of the
+    ``train`` structures at the model's cutoff) and, for Behler–Parrinello, ``spec`` (a
+    :func:`~hybridpot.models.symmetry_function_spec` for the species from the options in
+    ``descriptor``, default cutoff 6 Å) and ``scaling`` (fitted on ``train``)."""
     from hybridpot.potentials.registry import model_constructor
 
     params = inspect.signature(model_constructor(kind)).parameters
@@ -206,14 +208,60 @@ def complete_model_args(kind: str, args: dict, species: Sequence[int], dtype: st
         out["species"] = sorted(int(z) for z in species)
     if "dtype" in params and "dtype" not in out:
         out["dtype"] = dtype
-    if "avg_num_neighbors" in params and "avg_num_neighbors" not in out and train is not None:
+    graphs = {}
+
+    def train_graphs(cutoff: float):
         from hybridpot.graph import build_graph
+
+        if train is None:
+            raise ValueError(f"model kind {kind!r}: {sorted(set(params) - set(out))} are fitted to training data; "
+                             "none was given")
+        if cutoff not in graphs:
+            graphs[cutoff] = [build_graph(s.positions, s.numbers, cutoff, cell=s.cell, pbc=s.pbc)
+                              for s in train.structures]
+        return graphs[cutoff]
+
+    if "avg_num_neighbors" in params and "avg_num_neighbors" not in out and train is not None:
         from hybridpot.models import average_neighbour_count
 
         cutoff = float(out.get("cutoff", params["cutoff"].default))
-        graphs = [build_graph(s.positions, s.numbers, cutoff, cell=s.cell, pbc=s.pbc) for s in train.structures]
-        out["avg_num_neighbors"] = round(average_neighbour_count(graphs), 6)
+        out["avg_num_neighbors"] = round(average_neighbour_count(train_graphs(cutoff)), 6)
+    if "spec" in params and "scaling" in params:
+        out = _behler_parrinello_args(out, species, train_graphs)
     return out
+
+
+def _behler_parrinello_args(args: dict, species: Sequence[int], train_graphs) -> dict:
+    """``spec`` (from ``descriptor`` options for ``species``, unless given) and ``scaling`` (fitted
+    on the training graphs, unless given) of a Behler–Parrinello model."""
+    from hybridpot.models import (
+        DescriptorScaling,
+        SymmetryFunctionSpec,
+        behler_parrinello_model_args,
+        fit_descriptor_scaling,
+        symmetry_function_spec,
+    )
+
+    args = dict(args)
+    descriptor = args.pop("descriptor", None)
+    if "spec" in args:
+        if descriptor is not None:
+            raise ValueError("model: give either spec (a fitted symmetry-function set) or descriptor options, not both")
+        spec = SymmetryFunctionSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in args["spec"].items()})
+    else:
+        options = {"cutoff": 6.0, **(descriptor or {})}
+        known = set(inspect.signature(symmetry_function_spec).parameters) - {"species"}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ValueError(f"model.descriptor: unknown option(s) {unknown}; known: {sorted(known)}")
+        spec = symmetry_function_spec(sorted(int(z) for z in species), **options)
+    if "scaling" in args:
+        scaling = DescriptorScaling(*(np.asarray(args["scaling"][k]) for k in DescriptorScaling._fields))
+    else:
+        scaling = fit_descriptor_scaling(spec, train_graphs(spec.cutoff))
+    fitted = behler_parrinello_model_args(spec, scaling, hidden=args.get("hidden", (32, 32)),
+                                          activation=args.get("activation", "tanh"))
+    return {**args, **fitted}
 
 
 def train_from_file(spec: TrainFile, *, progress: bool | None = None):
@@ -262,65 +310,3 @@ def train_from_file(spec: TrainFile, *, progress: bool | None = None):
                                                     "n_train": len(train), "n_valid": 0 if valid is None else len(valid)})
     path = save_potential(os.path.join(spec.output, "model.npz"), potential)
     return potential, result, path
-
-
-#: The annotated train file printed by ``hybridpot template``.
-TEMPLATE = """\
-# hybridpot train file: `hybridpot train this.yaml --set key=value ...`
-# Units: Å, eV, eV/Å, eV/Å³ inside hybridpot; declare the files' units below.
-
-dataset:
-  train: train.extxyz        # required: extxyz / any ASE-readable file, ASE .db, or MD17 .npz
-  valid: null                # a separate validation file, or null to hold out valid_fraction
-  valid_fraction: 0.1        # share of `train` held out for validation (0: none)
-  split_seed: 0
-  format: null               # force a reader (e.g. extxyz, db, md17); null: from the file name
-  energy_unit: eV            # eV, meV, hartree, Ry, kcal/mol, kJ/mol
-  length_unit: Å             # Å (angstrom), bohr, nm
-  energy_key: null           # label names when not energy / forces / stress (e.g. REF_energy)
-  forces_key: null
-  stress_key: null
-
-model:
-  kind: pair_mlp             # required: a registered model kind (`hybridpot.potentials.model_kinds()`)
-  cutoff: 4.0                # every other key is a constructor argument of that kind
-  hidden: [16, 16]
-  # species: [13, 29]        # default: the elements of the training data
-  # dtype: float32           # default: run.dtype
-  # equivariant kinds (mace, nequip): channels, lmax, num_interactions, correlation (mace),
-  # avg_num_neighbors (default: the training structures' mean neighbour count)
-
-physics: null                # physics term, e.g. {kind: zbl, cutoff: 2.0, switch: envelope}
-                             # kinds: zbl, morse, lennard_jones, buckingham, harmonic,
-                             # embedded_atom, coulomb; trainable: true fits its parameters
-strategy: null               # with a physics term: additive (null), {name: aphynity, penalty: 0.1},
-                             # {name: sequential} (physics first, then the model), {name: physinet}
-
-output: runs/my_potential    # run folder; the model file is <output>/model.npz
-
-data:                        # batching and padding
-  batch_size: 8
-  n_buckets: 3
-loss:
-  kind: mse                  # mse, mae, huber
-  energy_weight: 1.0
-  energy_per_atom: true
-  forces_weight: 10.0
-  stress_weight: 0.0         # > 0 trains on stress (periodic structures with stress labels)
-optim:
-  name: adam
-  learning_rate: 1.0e-3
-  decay: cosine              # constant, cosine, exponential
-  ema_decay: 0.99
-normalisation:
-  shift: true                # per-element energies fitted by least squares
-  scale: true                # scale the model output by the force RMS
-run:
-  seed: 0
-  n_seeds: 1                 # > 1 trains an ensemble (vmapped); calculators report its spread
-  max_steps: 1000
-  eval_every: 100
-  checkpoint_every: 100
-  patience: null
-  dtype: float32
-"""
