@@ -15,8 +15,10 @@ of the budget the callback scores the EMA parameters on ``--curve-frames`` test 
 curve's clock is the training wall clock (compilation included, the curve's own evaluations
 excluded). Final energy and force MAE on the test frames in meV, meV/Å and kcal/mol(/Å), per seed.
 
-    python experiments/md17/equivariant_vs_dimenet.py --molecules ethanol --budget-minutes 10 \\
-        --out docs/studies/md17_equivariant.json --plot docs/figures/md17_equivariant.png
+    python experiments/md17/equivariant_vs_dimenet.py --molecules ethanol aspirin --budget-minutes 10 \\
+        --out docs/studies/md17_equivariant.json
+    python experiments/md17/equivariant_vs_dimenet.py --replot docs/studies/md17_equivariant*.json \\
+        --plot docs/figures/md17_equivariant.png
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ def parse_args(argv=None):
     p.add_argument("--out", default=None, help="write the rows as JSON here (after every model)")
     p.add_argument("--plot", default=None, help="draw test force MAE against wall clock into this PNG")
     p.add_argument("--shared-dir", default=None, help="the shared md17 folder (default: beside the repo)")
+    p.add_argument("--replot", nargs="+", default=None, metavar="JSON",
+                   help="train nothing: print the table of the rows of these --out files and draw --plot")
     return p.parse_args(argv)
 
 
@@ -174,6 +178,7 @@ def run(args) -> list[dict]:
                        train_seconds=seconds, calibrated_steps_per_second=rate,
                        steps_per_second=result.steps_per_second, n_params=n_params, n_seeds=args.n_seeds,
                        n_train=len(tr), n_valid=len(va), n_test=len(te), batch_size=args.batch_size,
+                       learning_rate=args.learning_rate,
                        energy_mae_meV=(e * 1e3).tolist(), forces_mae_meV=(f * 1e3).tolist(),
                        energy_mae_kcal=(e * EV_TO_KCAL_PER_MOL).tolist(),
                        forces_mae_kcal=(f * EV_TO_KCAL_PER_MOL).tolist(), curve=curve,
@@ -189,15 +194,19 @@ def run(args) -> list[dict]:
 
 def table(rows: list[dict]) -> str:
     """Markdown table: mean ± spread over seeds, and the published numbers."""
-    lines = ["| molecule | model | budget (min) | steps | params | energy MAE (meV) | force MAE (meV/Å) | "
+    lines = ["| molecule | model | training (min) | steps | params | energy MAE (meV) | force MAE (meV/Å) | "
              "force MAE (kcal/mol/Å) | published E / F (meV, meV/Å) |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         e, f, fk = (np.asarray(r[k]) for k in ("energy_mae_meV", "forces_mae_meV", "forces_mae_kcal"))
         pub = PUBLISHED.get(r["molecule"], {}).get("MACE" if r["model"] == "MACE" else "", None)
-        lines.append(f"| {r['molecule']} | {r['model']} | {r['train_seconds'] / 60:.1f} | {r['steps']} | "
+        lines.append(f"| {r['molecule']} | {_label(r)} | {r['train_seconds'] / 60:.1f} | {r['steps']} | "
                      f"{r['n_params']:,} | {e.mean():.1f} ± {e.std():.1f} | {f.mean():.1f} ± {f.std():.1f} | "
                      f"{fk.mean():.3f} | {'—' if pub is None else f'{pub[0]} / {pub[1]}'} |")
     return "\n".join(lines)
+
+
+def _label(row: dict) -> str:
+    return f"{row['model']} (lr {row.get('learning_rate', 1e-3):g})"
 
 
 def plot(rows: list[dict], png: str) -> None:
@@ -214,7 +223,7 @@ def plot(rows: list[dict], png: str) -> None:
             if r["molecule"] != mol:
                 continue
             t = [c["seconds"] / 60 for c in r["curve"]]
-            ax.plot(t, [np.mean(c["forces_mae_meV"]) for c in r["curve"]], marker="o", ms=3, label=r["model"])
+            ax.plot(t, [np.mean(c["forces_mae_meV"]) for c in r["curve"]], marker="o", ms=3, label=_label(r))
         ax.set(title=f"rMD17 {mol}", xlabel="training wall clock (min, 2-core CPU)",
                ylabel="test force MAE (meV/Å)", yscale="log")
         ax.legend()
@@ -225,7 +234,10 @@ def plot(rows: list[dict], png: str) -> None:
 def main(argv=None):
     """Run the study, print the table, write JSON and the plot."""
     args = parse_args(argv)
-    rows = run(args)
+    if args.replot:
+        rows = [r for path in args.replot for r in json.load(open(path))["rows"]]
+    else:
+        rows = run(args)
     print(table(rows))
     if args.plot:
         plot(rows, args.plot)
