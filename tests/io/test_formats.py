@@ -5,7 +5,12 @@ import pytest
 from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 
-from hybridpot.io import parse_frame_selection, read_atoms, read_structures, write_structures
+from hybridpot.io import (
+    parse_frame_selection,
+    read_atoms,
+    read_structures,
+    write_structures,
+)
 from hybridpot.train import Dataset, Structure
 from hybridpot.units import BOHR_TO_ANGSTROM, HARTREE_TO_EV
 

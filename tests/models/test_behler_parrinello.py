@@ -23,6 +23,9 @@ from hybridpot.physics import second_moment_params
 from hybridpot.potential import energy_and_forces
 from hybridpot.potentials import embedded_atom_term
 
+# compile-heavy: outside the default selection; CI runs it with `pytest -m heavy`
+pytestmark = pytest.mark.heavy
+
 SPECIES = (13, 28)
 CUTOFF, ANGULAR = 4.2, 3.3
 

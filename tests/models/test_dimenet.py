@@ -27,6 +27,9 @@ from hybridpot.models import dimenet_model
 from hybridpot.models.dimenet import all_edge_pairs, glorot_orthogonal
 from hybridpot.potentials import dimezblnet, zbl_term
 
+# compile-heavy: outside the default selection; CI runs it with `pytest -m heavy`
+pytestmark = pytest.mark.heavy
+
 CUTOFF = 4.0
 SMALL = dict(emb_size=6, out_emb_size=6, int_emb_size=4, basis_emb_size=3, num_bilinear=3, num_blocks=1,
              num_spherical=3, num_radial=3, num_dense_output=1, num_after_skip=1)

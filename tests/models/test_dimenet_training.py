@@ -30,6 +30,9 @@ from hybridpot.train.config import (
     RunConfig,
 )
 
+# compile-heavy: outside the default selection; CI runs it with `pytest -m heavy`
+pytestmark = pytest.mark.heavy
+
 TINY = dict(emb_size=16, out_emb_size=16, int_emb_size=8, basis_emb_size=4, num_blocks=1, num_spherical=3,
             num_radial=4, num_dense_output=1, num_after_skip=1)
 

@@ -21,6 +21,9 @@ from hybridpot.io import bundled_md17
 from hybridpot.models import average_neighbour_count, equivariant_model, mace, nequip
 from hybridpot.models.equivariant import EquivariantNetwork
 
+# compile-heavy: outside the default selection; CI runs it with `pytest -m heavy`
+pytestmark = pytest.mark.heavy
+
 CUTOFF = 4.0
 #: lmax 1 (features 0e + 1o) keeps compilation short for the energy and gradient checks; the
 #: equivariance test runs lmax 2 (rank-2 tensors as well).

@@ -20,6 +20,9 @@ from hybridpot.potentials import (
 from hybridpot.train import Dataset, config_from_dict, fit
 from hybridpot.uncertainty import ensemble_predict
 
+# compile-heavy: outside the default selection; CI runs it with `pytest -m heavy`
+pytestmark = pytest.mark.heavy
+
 SPECIES = [13, 29]
 CUTOFF = 3.6
 ARGS = dict(species=SPECIES, cutoff=CUTOFF, channels=4, lmax=1, num_interactions=2, num_radial=4,

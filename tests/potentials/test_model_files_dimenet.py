@@ -2,6 +2,7 @@
 
 import jax
 import numpy as np
+import pytest
 from ase import Atoms
 from model_file_checks import assert_same_energy_and_forces
 
@@ -13,6 +14,9 @@ from hybridpot.potentials import (
     model_kinds,
     save_potential,
 )
+
+# compile-heavy: outside the default selection; CI runs it with `pytest -m heavy`
+pytestmark = pytest.mark.heavy
 
 ARGS = dict(species=[1, 6, 8], cutoff=4.0, emb_size=6, out_emb_size=6, int_emb_size=4, basis_emb_size=3,
             num_blocks=1, num_spherical=3, num_radial=3, param_dtype="float64")

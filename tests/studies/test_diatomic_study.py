@@ -12,6 +12,9 @@ from hybridpot.studies.diatomic import run as study_run
 from hybridpot.studies.diatomic.protocols import get_protocol
 from hybridpot.studies.diatomic.training import MORSE, train_model
 
+# compile-heavy: outside the default selection; CI runs it with `pytest -m heavy`
+pytestmark = pytest.mark.heavy
+
 
 @pytest.fixture
 def tiny_protocols(monkeypatch):

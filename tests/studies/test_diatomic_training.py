@@ -19,6 +19,9 @@ from hybridpot.studies.diatomic.training import (
     train_run,
 )
 
+# compile-heavy: outside the default selection; CI runs it with `pytest -m heavy`
+pytestmark = pytest.mark.heavy
+
 R = np.concatenate([np.arange(0.5, 8.0, 0.1), np.linspace(8.0, 19.6, 89)])[:164]
 H2_LIKE = MorseParams(0.1745, 1.94, 0.741, -1.1745)
 

@@ -24,6 +24,9 @@ from hybridpot.potentials import Potential, physics_term
 from hybridpot.train import config_from_dict, evaluate, fit, load_best
 from hybridpot.train.trainer import PHYSICS_STAGE
 
+# compile-heavy: outside the default selection; CI runs it with `pytest -m heavy`
+pytestmark = pytest.mark.heavy
+
 CUTOFF = 4.0
 #: A trainable Morse pair term (eV, Å), smoothly cut at the models' cutoff.
 MORSE = {"kind": "morse", "d_e": 0.3, "a": 1.5, "r_e": 2.6, "envelope_cutoff": CUTOFF, "trainable": True}
