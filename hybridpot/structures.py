@@ -29,7 +29,8 @@ class Structure:
         pbc: ``[3]`` bool or None.
         stress: ``[3, 3]`` eV/Å³ (ASE sign convention) or None.
         config_type: the kind of configuration (``"bulk"``, ``"dimer"``, ...; extxyz
-            ``config_type``) or None: a tag for errors broken down by kind, not in the fingerprint.
+            ``config_type``; stored as a string) or None: a tag for errors broken down by kind, not
+            in the fingerprint.
     """
 
     positions: np.ndarray
@@ -57,6 +58,8 @@ class Structure:
         object.__setattr__(self, "positions", pos)
         object.__setattr__(self, "numbers", np.asarray(self.numbers, np.int32))
         object.__setattr__(self, "energy", energy)
+        if self.config_type is not None:
+            object.__setattr__(self, "config_type", str(self.config_type))
         if self.stress is not None:
             stress = np.asarray(self.stress, np.float64)
             if stress.shape == (6,):  # Voigt xx yy zz yz xz xy
@@ -101,10 +104,9 @@ class Dataset:
                 except Exception:  # noqa: BLE001 - stress is optional
                     stress = None
             cell = np.asarray(atoms.get_cell()) if atoms.pbc.any() else None
-            config_type = atoms.info.get("config_type")
             out.append(
                 Structure(atoms.get_positions(), atoms.get_atomic_numbers(), energy, forces, cell,
-                          np.asarray(atoms.get_pbc()), stress, None if config_type is None else str(config_type))
+                          np.asarray(atoms.get_pbc()), stress, atoms.info.get("config_type"))
             )
         return cls(out)
 

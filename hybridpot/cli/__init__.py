@@ -90,11 +90,12 @@ def _evaluate(args: argparse.Namespace) -> None:
         if f"{q}_mae" in metrics:
             print(f"| {q} | {_mean_std(metrics[q + '_mae'])} | {_mean_std(metrics[q + '_rmse'])} | {UNITS[q]} |")
     out = {k: [float(x) for x in (v if hasattr(v, "__len__") else [v])] for k, v in metrics.items()}
+    typed = any(s.config_type is not None for s in data.structures)
     predictions = None
-    if args.plots or any(s.config_type is not None for s in data.structures):
+    if args.plots or typed:  # one prediction pass serves the table and the plots
         predictions = predict(potential, data, batch_size=config.data.batch_size,
                               dtype=np.dtype(config.run.dtype).type)
-    if any(s.config_type is not None for s in data.structures):
+    if typed:
         out["by_config_type"] = _config_type_table(data, predictions)
     if potential.n_members > 1:
         out["committee"] = _committee_report(potential, data, args)

@@ -283,11 +283,10 @@ def read_structures(
         cell = np.asarray(atoms.get_cell()) * l_factor if pbc.any() else None
         if stress is not None:
             stress = _voigt_to_3x3(stress) * e_factor / l_factor**3
-        config_type = atoms.info.get(config_type_key)
         try:
             structures.append(Structure(atoms.get_positions() * l_factor, atoms.get_atomic_numbers(),
                                         energy * e_factor, forces * e_factor / l_factor, cell, pbc, stress,
-                                        None if config_type is None else str(config_type)))
+                                        atoms.info.get(config_type_key)))
         except ValueError as err:
             raise ValueError(f"{path}: frame {k}: {err}") from None
     return Dataset(structures)
