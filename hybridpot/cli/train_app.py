@@ -234,20 +234,15 @@ def complete_model_args(kind: str, args: dict, species: Sequence[int], dtype: st
 def _behler_parrinello_args(args: dict, species: Sequence[int], train_graphs) -> dict:
     """``spec`` (from ``descriptor`` options for ``species``, unless given) and ``scaling`` (fitted
     on the training graphs, unless given) of a Behler–Parrinello model."""
-    from hybridpot.models import (
-        DescriptorScaling,
-        SymmetryFunctionSpec,
-        behler_parrinello_model_args,
-        fit_descriptor_scaling,
-        symmetry_function_spec,
-    )
+    from hybridpot.models import behler_parrinello_model_args, fit_descriptor_scaling, symmetry_function_spec
+    from hybridpot.models.behler_parrinello import scaling_from_json, spec_from_json
 
     args = dict(args)
     descriptor = args.pop("descriptor", None)
     if "spec" in args:
         if descriptor is not None:
             raise ValueError("model: give either spec (a fitted symmetry-function set) or descriptor options, not both")
-        spec = SymmetryFunctionSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in args["spec"].items()})
+        spec = spec_from_json(args["spec"])
     else:
         options = {"cutoff": 6.0, **(descriptor or {})}
         known = set(inspect.signature(symmetry_function_spec).parameters) - {"species"}
@@ -255,13 +250,10 @@ def _behler_parrinello_args(args: dict, species: Sequence[int], train_graphs) ->
         if unknown:
             raise ValueError(f"model.descriptor: unknown option(s) {unknown}; known: {sorted(known)}")
         spec = symmetry_function_spec(sorted(int(z) for z in species), **options)
-    if "scaling" in args:
-        scaling = DescriptorScaling(*(np.asarray(args["scaling"][k]) for k in DescriptorScaling._fields))
-    else:
-        scaling = fit_descriptor_scaling(spec, train_graphs(spec.cutoff))
-    fitted = behler_parrinello_model_args(spec, scaling, hidden=args.get("hidden", (32, 32)),
-                                          activation=args.get("activation", "tanh"))
-    return {**args, **fitted}
+    scaling = scaling_from_json(args["scaling"]) if "scaling" in args else \
+        fit_descriptor_scaling(spec, train_graphs(spec.cutoff))
+    given = {k: args[k] for k in ("hidden", "activation") if k in args}
+    return {**args, **behler_parrinello_model_args(spec, scaling, **given)}
 
 
 def train_from_file(spec: TrainFile, *, progress: bool | None = None):

@@ -153,6 +153,16 @@ def behler_parrinello_model_args(
     }
 
 
+def spec_from_json(spec: dict) -> SymmetryFunctionSpec:
+    """A :class:`SymmetryFunctionSpec` from its plain-JSON form (:func:`behler_parrinello_model_args`)."""
+    return SymmetryFunctionSpec(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in spec.items()})
+
+
+def scaling_from_json(scaling: dict) -> DescriptorScaling:
+    """A :class:`DescriptorScaling` from its plain-JSON form (:func:`behler_parrinello_model_args`)."""
+    return DescriptorScaling(*(np.asarray(scaling[k]) for k in DescriptorScaling._fields))
+
+
 def behler_parrinello_model(
     spec: dict, scaling: dict, hidden: Sequence[int] = (32, 32), activation: str = "tanh", param_dtype: str = "float32",
     triplet_chunk: int | None = None,
@@ -162,9 +172,7 @@ def behler_parrinello_model(
     (``triplet_chunk`` may be changed freely: it changes memory, not energies)."""
     if activation not in _ACTIVATIONS:
         raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(_ACTIVATIONS)}")
-    spec = SymmetryFunctionSpec(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in spec.items()})
-    scaling = DescriptorScaling(*(np.asarray(scaling[k]) for k in DescriptorScaling._fields))
-    return behler_parrinello(spec, scaling, hidden=hidden, activation=_ACTIVATIONS[activation], param_dtype=param_dtype,
+    return behler_parrinello(spec_from_json(spec), scaling_from_json(scaling), hidden=hidden, activation=_ACTIVATIONS[activation], param_dtype=param_dtype,
                              triplet_chunk=triplet_chunk)
 
 
