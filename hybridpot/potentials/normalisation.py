@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hybridpot.elements import N_ELEMENTS
-from hybridpot.graph.batch import node_graph_index
+from hybridpot.potential import graph_sum
 
 
 class EnergyNormalisation(NamedTuple):
@@ -37,10 +37,14 @@ def identity_normalisation(dtype=np.float64) -> EnergyNormalisation:
     return EnergyNormalisation(np.zeros(N_ELEMENTS, dtype), np.asarray(1.0, dtype))
 
 
+def _atomic_shift(graph, normalisation: EnergyNormalisation) -> jax.Array:
+    """``μ_{Z_i}`` per atom: ``[n_node]`` eV (padding atoms, Z = 0, get 0)."""
+    return jnp.asarray(normalisation.shift)[graph.nodes["atomic_numbers"]]
+
+
 def shift_energy(graph, normalisation: EnergyNormalisation) -> jax.Array:
     """``Σ_i μ_{Z_i}`` per graph: ``[n_graph]`` eV (padding nodes add 0), the per-element part. Jittable."""
-    shift = jnp.asarray(normalisation.shift)[graph.nodes["atomic_numbers"]]
-    return jax.ops.segment_sum(shift, node_graph_index(graph), num_segments=graph.n_node.shape[0])
+    return graph_sum(_atomic_shift(graph, normalisation), graph)
 
 
 def normalised_energy(model_energy: jax.Array, graph, normalisation: EnergyNormalisation) -> jax.Array:
@@ -55,4 +59,4 @@ def normalised_atomic_energy(model_atomic: jax.Array, graph, normalisation: Ener
     graph sum is :func:`normalised_energy` of the model's energy. Jittable."""
     dtype = model_atomic.dtype
     scale = jnp.asarray(normalisation.scale).astype(dtype)
-    return scale * model_atomic + jnp.asarray(normalisation.shift).astype(dtype)[graph.nodes["atomic_numbers"]]
+    return scale * model_atomic + _atomic_shift(graph, normalisation).astype(dtype)
