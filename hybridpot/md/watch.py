@@ -72,8 +72,8 @@ def closest_pair(atoms, cutoff: float = 6.0) -> tuple[float, int, int]:
     return float(d[k]), int(i[k]), int(j[k])
 
 
-def _pair_thresholds(numbers: np.ndarray, guard: MDGuard) -> np.ndarray | None:
-    """``[119, 119]`` distance thresholds Å of the guard for the elements present (None: no check)."""
+def _pair_thresholds(guard: MDGuard) -> np.ndarray | None:
+    """``[119, 119]`` distance thresholds Å of the guard by atomic numbers (None: no check)."""
     if guard.min_distance is not None:
         return np.full((119, 119), guard.min_distance)
     if guard.min_distance_factor is None:
@@ -108,9 +108,11 @@ class MDWatch:
         self.conserves_energy = isinstance(dyn, VelocityVerlet) if conserves_energy is None else conserves_energy
         self.dt_fs = float(dyn.dt / units.fs)
         self.rows: list[dict] = []
-        self._thresholds = None if guard is None else _pair_thresholds(self.atoms.numbers, guard)
+        self._thresholds = None if guard is None else _pair_thresholds(guard)
         present = np.unique(self.atoms.numbers)
-        self._reach = 6.0 if self._thresholds is None else max(6.0, float(self._thresholds[np.ix_(present, present)].max()))
+        # the neighbour search reaches the largest threshold among the elements present (≥ 6 Å)
+        self._reach = 6.0 if self._thresholds is None else \
+            max(6.0, float(self._thresholds[np.ix_(present, present)].max()))
         self._log = None
         if log_path is not None:
             self._log = open(log_path, "w")
@@ -159,7 +161,8 @@ class MDWatch:
                 return (f"atoms {i} ({chemical_symbols[zi]}) and {j} ({chemical_symbols[zj]}) are "
                         f"{row['min_distance_A']:.3f} Å apart, closer than {limit:.3f} Å ({rule}): "
                         "the structure is collapsing (the potential is unphysical here)")
-        if self.conserves_energy and self.guard.max_drift is not None and abs(row["drift_eV_per_atom"]) > self.guard.max_drift:
+        drift, bound = abs(row["drift_eV_per_atom"]), self.guard.max_drift
+        if self.conserves_energy and bound is not None and drift > bound:
             return (f"total energy drifted {row['drift_eV_per_atom']:+.4g} eV/atom since the start, beyond "
                     f"{self.guard.max_drift} eV/atom (time step too long, or the potential is not smooth)")
         return None

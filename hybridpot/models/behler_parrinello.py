@@ -106,7 +106,8 @@ def behler_parrinello(
 
     ``energy(params, graph, triplets) -> [n_graph]`` eV (the trainer adds its per-element shift
     and scale): Σ_i MLP_{Z_i}((G_i − μ_{Z_i}) / σ_{Z_i}) over the real atoms of each graph, the
-    terms being ``atomic_energy``; padding graphs give 0. Jit-, vmap- and grad-safe. A structure with an element outside
+    terms being ``atomic_energy``; padding graphs give 0. Jit-, vmap- and grad-safe. A structure
+    with an element outside
     ``spec.species`` raises ``ValueError`` naming it (host-side, in the trainer's data pipeline
     and in ``energy`` on concrete graphs; under ``jax.jit`` its energy is NaN).
 
@@ -172,7 +173,8 @@ def behler_parrinello_model(
     (``triplet_chunk`` may be changed freely: it changes memory, not energies)."""
     if activation not in _ACTIVATIONS:
         raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(_ACTIVATIONS)}")
-    return behler_parrinello(spec_from_json(spec), scaling_from_json(scaling), hidden=hidden, activation=_ACTIVATIONS[activation], param_dtype=param_dtype,
+    return behler_parrinello(spec_from_json(spec), scaling_from_json(scaling), hidden=hidden,
+                             activation=_ACTIVATIONS[activation], param_dtype=param_dtype,
                              triplet_chunk=triplet_chunk)
 
 
