@@ -206,7 +206,7 @@ def table(rows: list[dict]) -> str:
 
 
 def _label(row: dict) -> str:
-    return f"{row['model']} (lr {row.get('learning_rate', 1e-3):g})"
+    return f"{row['model']} (lr {row['learning_rate']:g})"
 
 
 def plot(rows: list[dict], png: str) -> None:
@@ -235,7 +235,12 @@ def main(argv=None):
     """Run the study, print the table, write JSON and the plot."""
     args = parse_args(argv)
     if args.replot:
-        rows = [r for path in args.replot for r in json.load(open(path))["rows"]]
+        rows = []
+        for path in args.replot:
+            with open(path) as fh:
+                stored = json.load(fh)
+            # files written before rows carried their learning rate: the run's argument
+            rows += [{"learning_rate": stored["args"]["learning_rate"], **r} for r in stored["rows"]]
     else:
         rows = run(args)
     print(table(rows))
