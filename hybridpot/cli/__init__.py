@@ -278,8 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     diatomic.add_argument("--protocol", choices=("paper", "improved"), default="improved", help="training protocol (default: improved)")
     diatomic.add_argument("--state", choices=("X", "EF", "both"), default="both", help="electronic state(s) (default: both)")
-    diatomic.add_argument("--quick", action="store_true", help="short profile: minutes on a CPU (smoke test)")
-    diatomic.add_argument("--seeds", type=int, default=11, help="number of seeds (default: the paper's 11)")
+    diatomic.add_argument("--quick", action="store_true",
+                          help="short profile: about a minute on a 2-core CPU (smoke test, 3 seeds unless --seeds)")
+    diatomic.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the paper's 11; 3 with --quick)")
     diatomic.add_argument("--out", default="results/diatomic", help="output folder (default: results/diatomic)")
     diatomic.add_argument(
         "--data",
@@ -387,7 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``hybridpot`` command; returns the exit status."""
     args = build_parser().parse_args(argv)
-    if getattr(args, "seeds", 1) < 1:
+    if getattr(args, "seeds", None) is not None and args.seeds < 1:
         print("hybridpot: error: --seeds must be at least 1", file=sys.stderr)
         return 2
     try:

@@ -19,6 +19,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+import scipy.linalg
 
 from hybridpot._checks import check_finite, check_positive, check_shape, is_concrete
 from hybridpot.units import AMU_TO_ELECTRON_MASS, BOHR_TO_ANGSTROM
@@ -66,14 +67,21 @@ def sinc_dvr_kinetic(n_points: int, spacing_bohr, mass_au) -> jax.Array:
         raise ValueError(f"n_points must be at least 1, got {n_points}")
     check_positive("spacing_bohr", spacing_bohr)
     check_positive("mass_au", mass_au)
+    dtype = jnp.result_type(spacing_bohr, mass_au, float)
+    prefactor = 1.0 / (2.0 * jnp.asarray(mass_au, dtype) * jnp.asarray(spacing_bohr, dtype) ** 2)
+    return prefactor * jnp.asarray(_kinetic_pattern(n_points), dtype)
+
+
+@functools.lru_cache(maxsize=8)
+def _kinetic_pattern(n_points: int) -> np.ndarray:
+    """(−1)^(i−j) {π²/3 if i = j; 2/(i−j)² otherwise}, [n, n] float64, built once per size."""
     k = np.arange(n_points)
     diff = k[:, None] - k[None, :]
     safe = np.where(diff == 0, 1, diff)
     pattern = np.where(diff == 0, np.pi**2 / 3.0, 2.0 / safe.astype(np.float64) ** 2)
     pattern = np.where(diff % 2 == 0, pattern, -pattern)
-    dtype = jnp.result_type(spacing_bohr, mass_au, float)
-    prefactor = 1.0 / (2.0 * jnp.asarray(mass_au, dtype) * jnp.asarray(spacing_bohr, dtype) ** 2)
-    return prefactor * jnp.asarray(pattern, dtype)
+    pattern.setflags(write=False)
+    return pattern
 
 
 def _check_uniform_grid(name: str, r) -> None:
@@ -123,23 +131,41 @@ def _fix_sign(vectors: jax.Array) -> jax.Array:
     return jnp.where(lead < 0, -vectors, vectors)
 
 
-@functools.partial(jax.jit, static_argnames=("num_states",))
-def _vibrational_states(r_angstrom, potential_hartree, reduced_mass_amu, num_states):
+def _dvr_hamiltonian(r_angstrom, potential_hartree, reduced_mass_amu) -> jax.Array:
+    """T + diag V on the grid, [n, n] hartree (dtype of the inputs under JAX's x64 setting)."""
     n = r_angstrom.shape[0]
     dtype = jnp.result_type(r_angstrom, potential_hartree, float)
-    spacing_bohr = _grid_spacing(r_angstrom.astype(dtype)) / BOHR_TO_ANGSTROM
+    spacing_bohr = _grid_spacing(jnp.asarray(r_angstrom, dtype)) / BOHR_TO_ANGSTROM
     mass_au = jnp.asarray(reduced_mass_amu, dtype) * AMU_TO_ELECTRON_MASS
-    hamiltonian = sinc_dvr_kinetic(n, spacing_bohr, mass_au) + jnp.diag(potential_hartree.astype(dtype))
-    energies, vectors = jnp.linalg.eigh(hamiltonian)
+    return sinc_dvr_kinetic(n, spacing_bohr, mass_au) + jnp.diag(jnp.asarray(potential_hartree, dtype))
+
+
+@functools.partial(jax.jit, static_argnames=("num_states",))
+def _vibrational_states(r_angstrom, potential_hartree, reduced_mass_amu, num_states):
+    energies, vectors = jnp.linalg.eigh(_dvr_hamiltonian(r_angstrom, potential_hartree, reduced_mass_amu))
     wavefunctions = _fix_sign(vectors[:, :num_states].T)
     return VibrationalStates(energies[:num_states], wavefunctions, r_angstrom)
 
 
-def vibrational_states(r_angstrom, potential_hartree, reduced_mass_amu, num_states: int) -> VibrationalStates:
+def _lowest_states_lapack(r_angstrom, potential_hartree, reduced_mass_amu, num_states) -> VibrationalStates:
+    # LAPACK's syevr (through SciPy) computes only the k lowest pairs: 6x faster than the full
+    # eigh for k = 20 of n = 850 (the diatomic study's Franck–Condon grid). jnp.linalg.eigh has
+    # no subset on CPU or GPU, and a host callback inside jit loses float64 under a
+    # jax.enable_x64 context (the callback runs in another thread), hence an eager path.
+    hamiltonian = np.asarray(_dvr_hamiltonian(jnp.asarray(r_angstrom), jnp.asarray(potential_hartree), reduced_mass_amu))
+    energies, vectors = scipy.linalg.eigh(hamiltonian, subset_by_index=(0, num_states - 1))
+    return VibrationalStates(jnp.asarray(energies), _fix_sign(jnp.asarray(vectors.T)), jnp.asarray(r_angstrom))
+
+
+def vibrational_states(
+    r_angstrom, potential_hartree, reduced_mass_amu, num_states: int, *, differentiable: bool = True
+) -> VibrationalStates:
     """Lowest ``num_states`` vibrational levels of V(r) by the sinc DVR on the grid itself.
 
     Solves (T + diag V) c_v = E_v c_v with T from :func:`sinc_dvr_kinetic` (Δx = Δr in bohr,
-    m = μ in electron masses) and ``jnp.linalg.eigh``. The grid should extend into the classically
+    m = μ in electron masses) and ``jnp.linalg.eigh``, or, with ``differentiable=False``, LAPACK's
+    ``syevr`` for the k lowest pairs only (SciPy; eager, not traceable; about 6x faster for 20 of
+    850 levels). The grid should extend into the classically
     forbidden region on both sides of every requested level (ψ ≈ 0 at the ends).
 
     Jit-able (``num_states`` static) and differentiable with respect to the potential values; by
@@ -153,6 +179,7 @@ def vibrational_states(r_angstrom, potential_hartree, reduced_mass_amu, num_stat
       potential_hartree: [n] hartree, V(r_i) (must be finite; checked when concrete).
       reduced_mass_amu: scalar u, e.g. :data:`H2_REDUCED_MASS_AMU`.
       num_states: k, a Python int with 1 ≤ k ≤ n.
+      differentiable: False for the faster eager solver (evaluation only: no jit, vmap or grad).
 
     Returns:
       :class:`VibrationalStates` with energies_hartree [k] (same zero as V), wavefunctions [k, n]
@@ -168,6 +195,5 @@ def vibrational_states(r_angstrom, potential_hartree, reduced_mass_amu, num_stat
         raise ValueError(f"num_states must be a Python int, got {num_states!r}")
     if not 1 <= num_states <= n:
         raise ValueError(f"num_states must be between 1 and the number of grid points {n}, got {num_states}")
-    return _vibrational_states(
-        jnp.asarray(r_angstrom), jnp.asarray(potential_hartree), reduced_mass_amu, int(num_states)
-    )
+    solve = _vibrational_states if differentiable else _lowest_states_lapack
+    return solve(jnp.asarray(r_angstrom), jnp.asarray(potential_hartree), reduced_mass_amu, int(num_states))

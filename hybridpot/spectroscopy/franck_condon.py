@@ -109,7 +109,8 @@ def franck_condon_factors(psi_initial, psi_final, r) -> jax.Array:
 
 
 def franck_condon_vector(
-    r_angstrom, potential_initial_hartree, potential_final_hartree, reduced_mass_amu, num_final: int
+    r_angstrom, potential_initial_hartree, potential_final_hartree, reduced_mass_amu, num_final: int,
+    *, differentiable: bool = True,
 ) -> jax.Array:
     """FC factors from v = 0 of the initial curve to v' = 0 … num_final − 1 of the final curve.
 
@@ -122,10 +123,12 @@ def franck_condon_vector(
       potential_final_hartree: [n] hartree, final (upper) curve.
       reduced_mass_amu: scalar u, e.g. ``H2_REDUCED_MASS_AMU``.
       num_final: number of final levels k (Python int, ≤ n).
+      differentiable: False for the faster eager eigensolver of :func:`vibrational_states`
+        (evaluation only: no jit, vmap or grad).
 
     Returns:
       [k] dimensionless FC(0 → v').
     """
-    initial = vibrational_states(r_angstrom, potential_initial_hartree, reduced_mass_amu, 1)
-    final = vibrational_states(r_angstrom, potential_final_hartree, reduced_mass_amu, num_final)
+    initial = vibrational_states(r_angstrom, potential_initial_hartree, reduced_mass_amu, 1, differentiable=differentiable)
+    final = vibrational_states(r_angstrom, potential_final_hartree, reduced_mass_amu, num_final, differentiable=differentiable)
     return franck_condon_factors(initial.wavefunctions[0], final.wavefunctions, r_angstrom)

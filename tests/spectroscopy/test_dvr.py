@@ -152,6 +152,14 @@ def test_wavefunction_gradient_finite():
     assert fd == pytest.approx(float(g[28]), rel=1e-5)
 
 
+def test_lapack_solver_matches_the_differentiable_one():
+    v0 = morse(MORSE_GRID)
+    exact = vibrational_states(MORSE_GRID, v0, MU, 6)
+    fast = vibrational_states(MORSE_GRID, v0, MU, 6, differentiable=False)
+    np.testing.assert_allclose(fast.energies_hartree, exact.energies_hartree, rtol=1e-12)
+    np.testing.assert_allclose(fast.wavefunctions, exact.wavefunctions, atol=1e-10)  # same sign convention
+
+
 def test_jit_matches_eager():
     v0 = morse(MORSE_GRID)
     eager = vibrational_states(MORSE_GRID, v0, MU, 5)

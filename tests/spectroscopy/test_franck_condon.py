@@ -81,7 +81,8 @@ def test_fc_is_scale_and_sign_invariant():
     np.testing.assert_allclose(scaled, ref, rtol=1e-12)
 
 
-def test_displaced_harmonic_fc_is_poisson():
+@pytest.mark.parametrize("differentiable", [True, False])
+def test_displaced_harmonic_fc_is_poisson(differentiable):
     # Equal frequencies, displacement d: |<0|v'>|² = e^{-S} S^v' / v'!, S = μ ω d² / (2ħ).
     omega, d = 0.02, 0.25  # hartree, Å
     r = np.arange(0, 241) * 0.01  # 0–2.4 Å
@@ -91,7 +92,7 @@ def test_displaced_harmonic_fc_is_poisson():
     assert 1.5 < s < 2.5
     k = np.arange(20)
     expect = np.exp(-s) * s**k / factorial(k)
-    fc = franck_condon_vector(r, v_initial, v_final, MU, 20)
+    fc = franck_condon_vector(r, v_initial, v_final, MU, 20, differentiable=differentiable)
     np.testing.assert_allclose(fc, expect, atol=1e-11)  # measured 1.4e-14
     assert float(fc.sum()) == pytest.approx(1.0, abs=1e-10)  # measured 1 − 1e-13
 

@@ -46,6 +46,8 @@ from hybridpot.units import HARTREE_TO_INV_CM
 
 #: The paper's seeds (network initialisation); more seeds continue from 100.
 PAPER_SEEDS = (2, 4, 10, 22, 23, 28, 29, 30, 32, 42, 52)
+#: Seeds of the quick profile unless given: the first three of the paper's.
+QUICK_SEEDS = 3
 #: The study keeps points with r below this (Å), as the paper does: 164 points on its grid.
 MAX_DISTANCE_ANGSTROM = 20.0
 #: Models whose physics term is a Morse curve whose parameters are compared.
@@ -84,7 +86,7 @@ def run_diatomic_study(
     protocol: str = "improved",
     states: Iterable[str] = STATES,
     quick: bool = False,
-    seeds: int = len(PAPER_SEEDS),
+    seeds: int | None = None,
     out: str | Path | None = "results/diatomic",
     data: str | Path = "bundled",
     models: Iterable[str] = MODELS,
@@ -98,8 +100,10 @@ def run_diatomic_study(
     Args:
         protocol: ``"paper"`` or ``"improved"`` (see :mod:`.protocols`).
         states: any of ``"X"``, ``"EF"``; the Franck–Condon metric needs both.
-        quick: the short profile (smoke test, minutes on a CPU).
-        seeds: number of seeds (network initialisations).
+        quick: the short profile (smoke test, about a minute on a 2-core CPU; see
+            :func:`~hybridpot.studies.diatomic.protocols.get_protocol`).
+        seeds: number of seeds (network initialisations); None: the paper's 11, or
+            ``QUICK_SEEDS`` with ``quick``.
         out: output folder for ``results.json``, ``summary.md`` and plots (None: write nothing).
         data: ``"bundled"``, ``"reference"`` or a curve-file path (see :func:`load_study_curves`).
         models: subset of ``MODELS``.
@@ -131,7 +135,7 @@ def run_diatomic_study(
     test_masks = np.zeros((len(sets), len(r)), bool)
     for i, s in enumerate(sets):
         test_masks[i, complement_indices(len(r), s)] = True
-    seed_values = seed_list(seeds)
+    seed_values = seed_list(seeds if seeds is not None else QUICK_SEEDS if quick else len(PAPER_SEEDS))
     protocols = [get_protocol(protocol, s, quick) for s in states]
     fc_grid = franck_condon_grid()
 
