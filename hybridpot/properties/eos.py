@@ -75,7 +75,7 @@ def scaled(atoms, linear_strain: float):
     return out
 
 
-def equation_of_state(atoms, model, strains=np.linspace(-0.03, 0.03, 9), *, member: int = 0) -> dict:
+def equation_of_state(atoms, model, strains=np.linspace(-0.02, 0.02, 9), *, member: int = 0) -> dict:
     """Energy–volume scan of a crystal under isotropic strain and its Birch–Murnaghan fit.
 
     Args:
@@ -83,6 +83,7 @@ def equation_of_state(atoms, model, strains=np.linspace(-0.03, 0.03, 9), *, memb
         model: a model file, ``TrainedPotential``, ASE calculator or source (:func:`hybridpot.properties.as_source`).
         strains: linear strains of the scan (cell × (1 + s), fractional coordinates kept: internal
             coordinates are not relaxed; ``max_force_eV_per_A`` says how far from relaxed they are).
+            B₀ is a fit over this range: it tends to the curvature at V₀ as the range shrinks.
         member: ensemble member of a ``TrainedPotential``.
     Returns:
         dict: ``volumes_A3 [k]``, ``energies_eV [k]`` (per cell), ``max_force_eV_per_A``, the fit
