@@ -58,6 +58,7 @@ def _emt_al_qha(temperatures):
     return atoms, quasi_harmonic(atoms, CalculatorSource(EMT(), cutoff=EMT_CUTOFF), temperatures, mesh=(10, 10, 10))
 
 
+@pytest.mark.filterwarnings("ignore:PhonopyQHA is deprecated")
 def test_qha_against_phonopy_and_the_gruneisen_relation():
     temperatures = np.arange(0.0, 801.0, 10.0)
     atoms, q = _emt_al_qha(temperatures)
