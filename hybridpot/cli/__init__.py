@@ -314,6 +314,9 @@ def _print_properties(report: dict) -> None:
         q = report["qha"]
         if 300.0 in q["temperature_K"]:
             print(f"QHA: α(300 K) = {q['linear_expansion_per_K'][q['temperature_K'].index(300.0)]:.3e} /K")
+        if any(q["n_imaginary"]):
+            print(f"QHA: imaginary modes at some volumes ({q['n_imaginary']}): the crystal is dynamically unstable "
+                  "there and its thermal expansion is not meaningful")
         if q["left_out_temperatures_K"]:
             print(f"QHA: V(T) leaves the scanned volumes above {q['temperature_K'][-1]:g} K")
 

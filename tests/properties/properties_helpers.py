@@ -8,8 +8,8 @@ from ase.calculators.emt import EMT
 
 from hybridpot.potentials import EnergyNormalisation, TrainedPotential
 
-#: EMT's interaction range in ASE (``EMT().rc`` for Al and Ni), Å.
-EMT_CUTOFF = 5.38
+#: EMT's interaction range in ASE: its neighbour-list radius ``EMT().rc_list`` (for Al, Ni and Al–Ni), Å.
+EMT_CUTOFF = 5.88
 #: Cleri–Rosato Al (PRB 48, 22, 1993) with a 5 Å envelope: the physics term of the test potential.
 EAM_AL = {"kind": "embedded_atom", "species": [13], "cutoff": 5.0, "a": 0.1221, "p": 8.612, "xi": 1.316,
           "q": 2.516, "r0": 2.864}

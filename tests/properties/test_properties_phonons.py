@@ -118,7 +118,7 @@ def test_imaginary_modes_are_negative_frequencies():
 
 def test_bad_input():
     atoms = bulk("Al", "fcc", a=emt_lattice_constant("Al"))
-    with pytest.raises(ValueError, match=r"too small for the cutoff 5.38 Å.*use at least \(5, 5, 5\)"):
+    with pytest.raises(ValueError, match=r"too small for the cutoff 5.88 Å.*use at least \(6, 6, 6\)"):
         phonons(atoms, CalculatorSource(EMT(), cutoff=EMT_CUTOFF), (3, 3, 3))
     with pytest.raises(ValueError, match="periodic in x, y and z"):
         phonons(Atoms("Al2", positions=[[0, 0, 0], [2.8, 0, 0]]), EMT(), (1, 1, 1))
