@@ -136,3 +136,23 @@ def test_bad_input():
         elastic_constants(rattled, pot)
     with pytest.raises(ValueError, match="relaxed structure"):
         elastic_constants(rattled, EMT())
+
+
+def test_angular_network_through_triplets_on_diamond():
+    from hybridpot.models.behler_parrinello import behler_parrinello_model_args
+    from hybridpot.models.descriptors import DescriptorScaling, symmetry_function_spec
+    from hybridpot.potentials import TrainedPotential
+
+    spec = symmetry_function_spec((14,), cutoff=3.5, num_radial=3, num_angular_eta=2)
+    rng = np.random.default_rng(0)
+    shape = (spec.n_species, spec.n_features)
+    scaling = DescriptorScaling(rng.normal(size=shape), 1 + rng.random(shape), np.array([4]))
+    args = {**behler_parrinello_model_args(spec, scaling, hidden=(8,)), "param_dtype": "float64"}
+    pot = TrainedPotential.from_init("behler_parrinello", args, seed=1)
+    assert pot.needs_triplets
+    atoms = bulk("Si", "diamond", a=5.43)  # zero forces by symmetry, whatever the weights
+    exact = elastic_constants(atoms, pot)
+    fd = elastic_constants(atoms, CalculatorSource(HybridpotCalculator(pot), displacement=1e-4, strain=1e-5))
+    np.testing.assert_allclose(exact.unrelaxed, fd.unrelaxed, atol=1e-3 * np.abs(exact.unrelaxed).max())
+    np.testing.assert_allclose(exact.relaxed, fd.relaxed, atol=1e-3 * np.abs(exact.unrelaxed).max())
+    assert abs(exact.relaxed[3, 3] - exact.unrelaxed[3, 3]) > 1e-3 * abs(exact.unrelaxed[3, 3])  # internal strain
