@@ -82,7 +82,9 @@ def _minimum_images(unit, supercell):
     big = np.asarray(unit.get_cell()) * rep[:, None]
     positions = unit.repeat(tuple(rep)).get_positions()
     shifts = np.array(list(itertools.product((-1, 0, 1), repeat=3))) @ big
-    d = positions[None, :, None, :] - positions[:n, None, None, :] + shifts[None, None]  # [n, N, 27, 3]
+    frac = (positions[None, :] - positions[:n, None]) @ np.linalg.inv(big)
+    nearest = (frac - np.round(frac)) @ big  # wrapped into the supercell, so ±1 supercell shifts reach every image
+    d = nearest[:, :, None, :] + shifts[None, None]  # [n, N, 27, 3]
     length = np.linalg.norm(d, axis=-1)
     shortest = length.min(axis=-1, keepdims=True)
     chosen = length <= shortest + 1e-5 * max(1.0, float(np.max(perpendicular_widths(big))))

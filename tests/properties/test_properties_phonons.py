@@ -128,3 +128,12 @@ def test_bad_input():
         phonons(rattled, EMT(), (3, 3, 3))
     with pytest.raises(ValueError, match="give supercell"):
         phonons(atoms, EMT())
+
+
+def test_atoms_outside_the_cell_give_the_same_phonons():
+    atoms = bulk("NiAl", "cesiumchloride", a=2.9)
+    shifted = atoms.copy()
+    shifted.positions[1] += 7 * atoms.cell[0] - 3 * atoms.cell[2]  # the same crystal, one atom far outside
+    source = CalculatorSource(EMT(), cutoff=EMT_CUTOFF)
+    np.testing.assert_allclose(phonons(shifted, source, fmax=1.0).frequencies(Q_GENERAL),
+                               phonons(atoms, source, fmax=1.0).frequencies(Q_GENERAL), atol=1e-6)
