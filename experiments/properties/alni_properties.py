@@ -172,6 +172,16 @@ def table(summaries: dict) -> str:
     return "\n".join(lines)
 
 
+def plots(phase: str, reports: dict, out_dir: str) -> None:
+    """Phonon bands and DOS of both models, and α(T) unless a model has imaginary modes in its QHA."""
+    from hybridpot.properties.plots import phonon_plot, thermal_expansion_plot
+
+    os.makedirs(out_dir, exist_ok=True)
+    phonon_plot(reports, path=os.path.join(out_dir, f"{phase}_phonons.png"), title=phase)
+    if not any(sum(r["qha"]["n_imaginary"]) for r in reports.values()):
+        thermal_expansion_plot(reports, path=os.path.join(out_dir, f"{phase}_thermal_expansion.png"), title=phase)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default=None, help="a trained model file (default: train one)")
@@ -184,10 +194,19 @@ def main(argv=None):
     parser.add_argument("--t-step", type=float, default=20.0, help="temperature step, K (0 to 1000 K)")
     parser.add_argument("--out", default=os.path.join("experiments", "properties", "results.json"))
     parser.add_argument("--plots", default=os.path.join("docs", "studies", "properties"))
+    parser.add_argument("--replot", default=None, metavar="JSON",
+                        help="redraw the plots and reprint the table of a results file, computing nothing")
     args = parser.parse_args(argv)
 
+    if args.replot:
+        with open(args.replot) as f:
+            saved = json.load(f)
+        for phase, reports in saved["reports"].items():
+            plots(phase, reports, args.plots)
+        print(table(saved["summary"]))
+        return
+
     from hybridpot.potentials import load_potential
-    from hybridpot.properties.plots import phonon_plot, thermal_expansion_plot
 
     t_start = time.time()
     model_file = args.model or train_hybrid(args.model_out, args.n_train, args.steps, args.learning_rate)
@@ -197,10 +216,7 @@ def main(argv=None):
     for phase in args.phases:
         results[phase] = reports_for(phase, potential, temperatures)
         summaries[phase] = summary(phase, results[phase])
-        os.makedirs(args.plots, exist_ok=True)
-        phonon_plot(results[phase], path=os.path.join(args.plots, f"{phase}_phonons.png"), title=phase)
-        thermal_expansion_plot(results[phase], path=os.path.join(args.plots, f"{phase}_thermal_expansion.png"),
-                               title=phase)
+        plots(phase, results[phase], args.plots)
     print(f"\ntotal {time.time() - t_start:.0f} s\n")
     print(table(summaries))
     with open(args.out, "w") as f:

@@ -46,10 +46,17 @@ def phonon_plot(reports: dict, *, path=None, title: str | None = None):
         lines = ax.plot(x * scale, nu, _STYLES[k % 4], color=f"C{k}", lw=1.0)
         lines[0].set_label(label)
         ax_dos.plot(ph["dos"]["states_per_THz"], ph["dos"]["frequencies_THz"], _STYLES[k % 4], color=f"C{k}", lw=1.0)
-    for s in first["special_x"]:
-        ax.axvline(s, color="k", lw=0.5)
+    ticks, names = [], []
+    for x, name in zip(first["special_x"], first["labels"]):
+        name = r"$\Gamma$" if name == "G" else name
+        if ticks and np.isclose(x, ticks[-1]):  # a break in the path: "X|M"
+            names[-1] = f"{names[-1]}|{name}"
+        else:
+            ticks.append(x)
+            names.append(name)
+        ax.axvline(x, color="k", lw=0.5)
     ax.axhline(0.0, color="k", lw=0.5)
-    ax.set_xticks(first["special_x"], [r"$\Gamma$" if s == "G" else s for s in first["labels"]])
+    ax.set_xticks(ticks, names)
     ax.set_xlim(first["x"][0], first["x"][-1])
     ax.set_ylabel("frequency (THz)")
     ax.legend(fontsize=8)
