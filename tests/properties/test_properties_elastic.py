@@ -138,6 +138,7 @@ def test_bad_input():
         elastic_constants(rattled, EMT())
 
 
+@pytest.mark.heavy  # compiles the Hessian of an angular Behler–Parrinello network (the heavy model families)
 def test_angular_network_through_triplets_on_diamond():
     from hybridpot.models.behler_parrinello import behler_parrinello_model_args
     from hybridpot.models.descriptors import DescriptorScaling, symmetry_function_spec
