@@ -1,7 +1,8 @@
 """The ``hybridpot`` command line.
 
 Subcommands: ``train CONFIG`` (a train file, :mod:`hybridpot.cli.train_app`), ``evaluate MODEL
-DATA``, ``md MODEL STRUCTURE`` (ASE molecular dynamics), ``dimer MODEL A B`` (dimer-curve plot),
+DATA``, ``md MODEL STRUCTURE`` (ASE molecular dynamics), ``properties MODEL STRUCTURE`` (EOS, elastic
+constants, phonons, thermal expansion), ``dimer MODEL A B`` (dimer-curve plot),
 ``template`` (an annotated train file) and ``study diatomic``.
 
 User mistakes (bad option values, missing or corrupt files) end with a one-line error and exit
@@ -257,6 +258,69 @@ def _dimer(args: argparse.Namespace) -> None:
     print(f"wrote {args.out}")
 
 
+def _properties(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from hybridpot.io import read_atoms, split_frame_selection
+    from hybridpot.md import HybridpotCalculator
+    from hybridpot.potentials import load_potential
+    from hybridpot.properties.plots import report_plots
+    from hybridpot.properties.report import property_report, relax_crystal
+
+    what = [w.strip() for w in args.what.split(",") if w.strip()]
+    if args.t_max <= 0 or args.t_step <= 0:
+        raise ValueError("--t-max and --t-step must be > 0 K")
+    potential = load_potential(args.model)
+    _enable_x64_for(potential)
+    path, selection = split_frame_selection(args.structure)
+    frames = read_atoms(path, index=-1 if selection is None else selection)
+    if len(frames) != 1:
+        raise ValueError(f"{args.structure}: selects {len(frames)} frames; properties are of one crystal (e.g. FILE@0)")
+    atoms = frames[0]
+    if args.relax:
+        atoms = relax_crystal(atoms, HybridpotCalculator(potential, members=[args.member]), fmax=args.relax_fmax)
+    report = property_report(atoms, potential, what, supercell=args.supercell, mesh=args.mesh,
+                             temperatures=np.arange(0.0, args.t_max + 0.5 * args.t_step, args.t_step),
+                             fmax=args.fmax, member=args.member)
+    report["model"] = os.fspath(args.model)
+    report["relaxed_here"] = bool(args.relax)
+    os.makedirs(args.out, exist_ok=True)
+    out = os.path.join(args.out, "properties.json")
+    with open(out, "w") as f:
+        json.dump(report, f, indent=1)
+    _print_properties(report)
+    for p in [out] + report_plots({os.path.basename(os.fspath(args.model)): report}, args.out,
+                                  title=report["structure"]["formula"]):
+        print(f"wrote {p}")
+
+
+def _print_properties(report: dict) -> None:
+    s = report["structure"]
+    print(f"{s['formula']}: {s['n_atoms']} atoms, V = {s['volume_A3']:.4f} Å³, E = {s['energy_eV']:.6f} eV")
+    if "eos" in report:
+        e = report["eos"]
+        print(f"EOS: V0 {e['v0_A3']:.4f} Å³, E0 {e['e0_eV']:.6f} eV, B0 {e['b0_GPa']:.2f} GPa, B0' {e['b0_prime']:.2f}")
+    if "elastic" in report:
+        e = report["elastic"]
+        for name in ("relaxed", "unrelaxed"):
+            c = e[f"{name}_GPa"]
+            print(f"C ({name}, GPa): C11 {c[0][0]:.2f} C12 {c[0][1]:.2f} C44 {c[3][3]:.2f}; Born stable: "
+                  f"{e[f'born_stability_{name}']['stable']}")
+    if "phonons" in report:
+        t = report["phonons"]["thermal"]
+        print(f"phonons: supercell {report['phonons']['supercell']}, lowest frequency {t['min_frequency_THz']:.3f} THz, "
+              f"{t['n_imaginary']} imaginary modes on the mesh")
+    if "qha" in report:
+        q = report["qha"]
+        if 300.0 in q["temperature_K"]:
+            print(f"QHA: α(300 K) = {q['linear_expansion_per_K'][q['temperature_K'].index(300.0)]:.3e} /K")
+        if any(q["n_imaginary"]):
+            print(f"QHA: imaginary modes at some volumes ({q['n_imaginary']}): the crystal is dynamically unstable "
+                  "there and its thermal expansion is not meaningful")
+        if q["left_out_temperatures_K"]:
+            print(f"QHA: V(T) leaves the scanned volumes above {q['temperature_K'][-1]:g} K")
+
+
 def _template(args: argparse.Namespace) -> None:
     from hybridpot.cli.templates import template
 
@@ -374,6 +438,27 @@ def build_parser() -> argparse.ArgumentParser:
     dimer.add_argument("element_b", help="element symbol or atomic number")
     dimer.add_argument("--out", default="dimer.png", help="PNG file (default dimer.png)")
     dimer.set_defaults(run=_dimer)
+
+    prop = commands.add_parser(
+        "properties", help="equation of state, elastic constants, phonons and thermal expansion of a crystal",
+        description="Materials properties of one crystal from a model file, by exact JAX derivatives "
+                    "(hybridpot.properties): writes OUT/properties.json and plots.")
+    prop.add_argument("model", help="model file (.npz)")
+    prop.add_argument("structure", help="the crystal's unit cell (any ASE-readable file; its last frame, or FILE@N)")
+    prop.add_argument("--what", default="eos,elastic,phonons,qha",
+                      help="comma-separated: eos, elastic, phonons, qha (default: all)")
+    prop.add_argument("--out", default="properties", help="output folder (default: properties)")
+    prop.add_argument("--relax", action="store_true", help="relax atoms and cell first (BFGS, FrechetCellFilter)")
+    prop.add_argument("--relax-fmax", type=float, default=1e-4, help="force target of --relax, eV/Å (default 1e-4)")
+    prop.add_argument("--fmax", type=float, default=1e-3,
+                      help="largest residual force accepted for elastic constants and phonons, eV/Å (default 1e-3)")
+    prop.add_argument("--supercell", type=int, nargs=3, default=None, metavar="N",
+                      help="phonon supercell (default: the smallest twice the cutoff wide)")
+    prop.add_argument("--mesh", type=int, nargs=3, default=None, metavar="N", help="q mesh of DOS and thermodynamics")
+    prop.add_argument("--t-max", type=float, default=1000.0, help="highest temperature, K (default 1000)")
+    prop.add_argument("--t-step", type=float, default=20.0, help="temperature step, K (default 20)")
+    prop.add_argument("--member", type=int, default=0, help="ensemble member (default 0)")
+    prop.set_defaults(run=_properties)
 
     from hybridpot.cli.templates import MODEL_SECTIONS
 
