@@ -15,6 +15,8 @@ The descriptor is set by ``--cutoff``, ``--radial`` and ``--angular-eta`` (0: a 
 
 Held-out test set: 60 structures never used for fitting (30 more for validation / best checkpoint).
 Reports energy RMSE (meV/atom) and force RMSE (meV/Å) on the test set, as a markdown table.
+With ``--models-out DIR`` every run is also written as a model file ``DIR/<model>-n<size>.npz``
+that ``hybridpot evaluate``, ``hybridpot md`` and the ASE calculator load.
 
     nice -n 15 python experiments/alni/train_bp.py --sizes 25 50 100 200 --steps 600
     nice -n 5 python experiments/alni/train_bp.py --sizes 100 250 --steps 3000 --cutoff 5.0 --radial 12 \
@@ -37,6 +39,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common import (  # noqa: E402
     CUTOFF,
+    SPECIES,
     fit_second_moment,
     graphs_of,
     load_dataset,
@@ -47,7 +50,9 @@ from common import (  # noqa: E402
 
 from hybridpot.graph import batch_graphs  # noqa: E402
 from hybridpot.hybrid import additive, aphynity  # noqa: E402
+from hybridpot.models import behler_parrinello_model_args  # noqa: E402
 from hybridpot.potential import energy_and_forces  # noqa: E402
+from hybridpot.potentials import TrainedPotential, save_potential  # noqa: E402
 from hybridpot.train import Dataset, config_from_dict, evaluate, fit  # noqa: E402
 
 
@@ -92,7 +97,8 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--models", nargs="+", default=["bp", "sm+bp"])
     parser.add_argument("--out", default=os.path.join("experiments", "alni", "results_train_bp.json"))
-    parser.add_argument("--save-params", default=None, help="npz file for the params of the largest runs")
+    parser.add_argument("--save-params", default=None, help="npz file for the params of the largest runs (md_jaxmd.py)")
+    parser.add_argument("--models-out", default=None, help="folder for a model file of every run")
     args = parser.parse_args(argv)
     if args.save_params and (args.cutoff, args.radial, args.angular_eta) != (CUTOFF, 8, 3):
         parser.error("--save-params stores the default descriptor only (md_jaxmd.py rebuilds it)")
@@ -121,10 +127,14 @@ def main(argv=None):
         for name, weight in runs:
             t0 = time.time()
             run_model = _run_model(model, physics if name == "sm+bp" else None, weight)
+            label = name if not weight else f"{name} λ={weight:g}"
             with tempfile.TemporaryDirectory() as run_dir:
                 result = fit(run_model, train, valid, cfg, run_dir)
+                if args.models_out:
+                    path = _save_model(args.models_out, run_dir, label, n, spec, scaling, tuple(args.hidden),
+                                       extra.get("sm_params") if name == "sm+bp" else None, weight)
+                    print(f"wrote {path}", flush=True)
             metrics = evaluate(result.potential, test, cfg)
-            label = name if not weight else f"{name} λ={weight:g}"
             rows.append({"n_train": n, "model": label, "energy_per_atom_rmse": float(metrics["energy_per_atom_rmse"][0]),
                          "forces_rmse": float(metrics["forces_rmse"][0]), "steps": args.steps,
                          "steps_per_second": float(result.steps_per_second), "seconds": time.time() - t0})
@@ -147,6 +157,20 @@ def _run_model(model, physics, weight: float):
     if physics is None:
         return model
     return aphynity(physics, model, penalty=weight) if weight else additive(physics, model)
+
+
+def _save_model(folder, run_dir, label, n_train, spec, scaling, hidden, sm_params, weight) -> str:
+    """The run's best parameters as a model file ``folder/<label>-n<n_train>.npz`` (λ written out)."""
+    physics = strategy = None
+    if sm_params is not None:  # the fixed fitted baseline, rebuilt by name from the file
+        physics = {"kind": "embedded_atom", "species": list(SPECIES), "cutoff": CUTOFF,
+                   **{k: np.asarray(v).tolist() for k, v in sm_params._asdict().items()}}
+        strategy = {"name": "aphynity", "penalty": weight} if weight else {"name": "additive"}
+    potential = TrainedPotential.from_run(run_dir, "behler_parrinello",
+                                          behler_parrinello_model_args(spec, scaling, hidden=hidden),
+                                          physics=physics, strategy=strategy, metadata={"script": "experiments/alni/train_bp.py"})
+    os.makedirs(folder, exist_ok=True)
+    return save_potential(os.path.join(folder, f"{label.replace(' λ=', '-lambda')}-n{n_train}.npz"), potential)
 
 
 def _row(r: dict) -> str:
