@@ -74,12 +74,13 @@ def page_blocks(page: Path) -> tuple[list[Block], list[str]]:
     visible = _SETUP.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)  # keep offsets and line numbers
     for start, code in setups:
         blocks.append((start, Block(str(page), text.count("\n", 0, start) + 1, "python", code, "setup")))
-    for m in _DIRECTIVE.finditer(visible):
+    prose = re.sub(r"`[^`\n]*`", lambda m: " " * len(m.group(0)), visible)  # directives quoted as code are prose
+    for m in _DIRECTIVE.finditer(prose):
         if m.group(1) == "requires":
             requires += [name.strip() for name in m.group(2).split(",")]
     for m in _FENCE.finditer(visible):
         language, code = m.group(1), m.group(2)
-        before = visible[: m.start()].rstrip("\n").rsplit("\n", 1)[-1]
+        before = prose[: m.start()].rstrip("\n").rsplit("\n", 1)[-1]
         directive = _DIRECTIVE.fullmatch(before.strip())
         mode, reason = "run", ""
         if directive and directive.group(1) in ("skip", "args"):
