@@ -147,7 +147,8 @@ def ewald_real_space_energy(r: ArrayLike, q_i: ArrayLike, q_j: ArrayLike, alpha:
     r"""Real-space Ewald pair energy k_e q_i q_j [erfc(αr) − erfc(r/√2γ)]/r; the short-ranged part of Coulomb.
 
     Sum it over a full neighbour list with a factor ½ (each pair appears twice). ``width`` γ = 0
-    gives point charges (the erfc(r/√2γ) term vanishes). Finite for r > 0; padded edges (r = 0)
+    gives point charges (the erfc(r/√2γ) term vanishes); α = 0 gives the full Coulomb energy
+    k_e q_i q_j erf(r/√2γ)/r of two Gaussian charges (of point charges with γ = 0 too). Finite for r > 0; padded edges (r = 0)
     must be masked with a double ``jnp.where``.
 
     Args:
@@ -266,10 +267,7 @@ def direct_coulomb_energy(positions: ArrayLike, charges: ArrayLike, widths: Arra
     pair = real[:, None] & real[None, :] & ~jnp.eye(n, dtype=bool)
     d = positions[:, None, :] - positions[None, :, :]
     r = jnp.sqrt(jnp.where(pair, jnp.sum(d * d, axis=-1), 1.0))
-    if widths is None:
-        kernel = 1.0 / r
-    else:
-        gamma = jnp.sqrt(jnp.asarray(widths)[:, None] ** 2 + jnp.asarray(widths)[None, :] ** 2)
-        kernel = (1.0 - _erfc_over_r(1.0 / (jnp.sqrt(2.0) * gamma), r) * r) / r
-    e = jnp.where(pair, COULOMB_CONSTANT * charges[:, None] * charges[None, :] * kernel, 0.0)
+    # α = 0: erfc(0 r) = 1, so the real-space kernel is erf(r/√2γ)/r (1/r for point charges)
+    gamma = 0.0 if widths is None else jnp.sqrt(jnp.asarray(widths)[:, None] ** 2 + jnp.asarray(widths)[None, :] ** 2)
+    e = jnp.where(pair, ewald_real_space_energy(r, charges[:, None], charges[None, :], 0.0, gamma), 0.0)
     return 0.5 * jnp.sum(e)
