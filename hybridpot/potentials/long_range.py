@@ -76,12 +76,16 @@ class QEqEwald(NamedTuple):
     Attributes:
         term: the physics term, ``energy(params, graph, triplets) -> [n_graph]`` eV (E_elec at q*).
         charges: ``(params, graph) -> [n_node]`` e, the equilibrated charges q* (padding atoms 0).
+        check: ``(graph) -> None``, the host-side checks of a concrete graph (elements, total
+            charges, periodicity, cell size, background), raising a ``ValueError``; the energy runs
+            them too whenever its inputs are concrete.
         cutoff: real-space cutoff r_c, Å. alpha: Ewald α, Å⁻¹. k_cutoff: k_c, Å⁻¹.
         n_max: static size of the k grid (0: molecules only).
     """
 
     term: GraphModel
     charges: Callable[[dict, jraph.GraphsTuple], jax.Array]
+    check: Callable[[jraph.GraphsTuple], None]
     cutoff: float
     alpha: float
     k_cutoff: float
@@ -296,7 +300,17 @@ def _qeq_ewald(frozen) -> QEqEwald:
         return solve(params, graph)[0]
 
     term = atomic_model(init, atomic_energy, max(cutoff, float(model.cutoff)), species=species)
-    return QEqEwald(term, charges, cutoff, float(alpha), float(k_cutoff), int(n_max))
+    def check(graph):
+        _check_graph(graph, species, max_len, background)
+
+    return QEqEwald(term, charges, check, cutoff, float(alpha), float(k_cutoff), int(n_max))
+
+
+def qeq_from_spec(physics: dict | None) -> QEqEwald | None:
+    """The :class:`QEqEwald` of a ``{"kind": "qeq_ewald", ...}`` physics spec (None for any other spec or None)."""
+    if not isinstance(physics, dict) or physics.get("kind") != "qeq_ewald":
+        return None
+    return qeq_ewald(**{k: v for k, v in physics.items() if k != "kind"})
 
 
 def qeq_charges(physics: dict, params, graph: jraph.GraphsTuple) -> jax.Array:
@@ -305,8 +319,11 @@ def qeq_charges(physics: dict, params, graph: jraph.GraphsTuple) -> jax.Array:
     Args:
         physics: the ``{"kind": "qeq_ewald", ...}`` spec (e.g. ``TrainedPotential.physics``).
         params: the term's parameters (``params["physics"]`` of a hybrid, one member).
-        graph: graphs built with a cutoff ≥ the term's.
+        graph: graphs built with a cutoff ≥ the term's; total charges in ``globals["charge"]``.
+    Raises:
+        ValueError: another kind of physics term.
     """
-    if not isinstance(physics, dict) or physics.get("kind") != "qeq_ewald":
+    qeq = qeq_from_spec(physics)
+    if qeq is None:
         raise ValueError(f"charges need a 'qeq_ewald' physics term, got {physics!r}")
-    return qeq_ewald(**{k: v for k, v in physics.items() if k != "kind"}).charges(params, graph)
+    return qeq.charges(params, graph)
