@@ -43,7 +43,10 @@ SPECIES = [11, 17]
 def model_specs(hidden):
     """``{name: (model_kind, model_args, physics)}`` of the two models."""
     args = {"cutoff": CUTOFF, "species": SPECIES, "hidden": list(hidden), "n_basis": 12}
-    physics = {"kind": "qeq_ewald", "species": SPECIES,
+    # QEq start values of Rappé & Goddard (J. Phys. Chem. 95, 3358 (1991)), eV; Gaussian widths = the
+    # covalent radii (Ko et al. 2021): the structures are clusters, no periodic real-space sum to screen
+    physics = {"kind": "qeq_ewald", "species": SPECIES, "width_factor": 1.0,
+               "electronegativity": {"Na": 2.843, "Cl": 8.564}, "hardness": {"Na": 4.592, "Cl": 9.892},
                "charge_model": {"kind": "pair_mlp", "args": {"cutoff": CUTOFF, "species": SPECIES, "hidden": [16]}}}
     return {"local": ("pair_mlp", args, None), "long_range": ("pair_mlp", args, physics)}
 
@@ -90,6 +93,7 @@ def main(argv=None) -> None:
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--learning-rate", type=float, default=3e-3)
+    parser.add_argument("--forces-weight", type=float, default=10.0, help="loss weight of the forces (energy: 1)")
     parser.add_argument("--hidden", type=int, nargs="+", default=[32, 32])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--models", nargs="+", default=["local", "long_range"])
@@ -102,6 +106,7 @@ def main(argv=None) -> None:
     curve = [a for a in frames if a.info["config_type"] == "curve"]
     cfg = config_from_dict({
         "data": {"batch_size": args.batch_size, "n_buckets": 1},
+        "loss": {"forces_weight": args.forces_weight},
         "optim": {"learning_rate": args.learning_rate, "decay": "cosine"},
         "run": {"max_steps": args.steps, "seed": args.seed, "eval_every": max(args.steps // 10, 1),
                 "checkpoint_every": args.steps, "log_every": max(args.steps // 10, 1), "progress": False},
@@ -125,6 +130,9 @@ def main(argv=None) -> None:
                              "energy": pred_curve["energy"][0].tolist()}}
             if physics is not None:
                 row["curve"]["cation_charge"] = fragment_charges(result, physics, curve)
+                learned = jax.tree.map(lambda x: np.asarray(x)[0].tolist(), result.best_params["physics"])
+                row["electronegativity_eV"] = dict(zip(("Na", "Cl"), learned["chi0"]))
+                row["hardness_eV"] = dict(zip(("Na", "Cl"), np.log1p(np.exp(learned["hardness"])).tolist()))
             results["models"][name] = row
             print(f"{name}: {seconds:.0f} s, test {overall}", flush=True)
     results["curve_reference"] = [a.get_potential_energy() for a in curve]

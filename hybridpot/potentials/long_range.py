@@ -36,7 +36,8 @@ Spec (plain JSON, a physics kind of :mod:`hybridpot.potentials.physics_terms`)::
 
     {"kind": "qeq_ewald", "species": [11, 17],
      "charge_model": {"kind": "pair_mlp", "args": {"cutoff": 5.0, "species": [11, 17]}},
-     "accuracy": 1e-6, "max_cell_length": 20.0, "width_factor": 0.5, "hardness": 10.0,
+     "accuracy": 1e-6, "max_cell_length": 20.0, "width_factor": 0.5,
+     "electronegativity": {"Na": 2.843, "Cl": 8.564}, "hardness": {"Na": 4.592, "Cl": 9.892},
      "background": true}
 """
 
@@ -153,8 +154,8 @@ def _check_graph(graph, species, max_cell_length, background) -> None:
 
 
 def qeq_ewald(charge_model: dict, species, *, cutoff: float | None = None, accuracy: float = 1e-6,
-              max_cell_length: float | None = None, width_factor: float = 0.5, hardness: float = 10.0,
-              background: bool = True) -> QEqEwald:
+              max_cell_length: float | None = None, width_factor: float = 0.5, hardness=10.0,
+              electronegativity=None, background: bool = True) -> QEqEwald:
     """The charge-equilibration electrostatics term (module docstring) and its charge function.
 
     Equal arguments give the same object (compiled programs are shared).
@@ -171,7 +172,12 @@ def qeq_ewald(charge_model: dict, species, *, cutoff: float | None = None, accur
         width_factor: σ_Z = width_factor × covalent radius of Z (ASE, Cordero 2008), Å. Ko et al. use
             the covalent radius itself; the default halves it so that the Gaussian screening of a
             periodic real-space sum is complete within a 5 Å cutoff.
-        hardness: initial J_Z, eV/e² (> 0).
+        hardness: initial J_Z, eV/e² (> 0): one value, or ``{element: value}`` for every species
+            (symbols or atomic numbers).
+        electronegativity: initial χ⁰_Z, eV/e, ``{element: value}`` for every species (e.g. the
+            QEq table of Rappé & Goddard, J. Phys. Chem. 95, 3358 (1991)); None: 0 for all. A start
+            away from χ⁰ = 0 matters: at χ = 0 the charges and the gradient of E_elec with respect
+            to χ are both 0 (E_elec is quadratic in χ), so training cannot leave that point alone.
         background: add the neutralising background of a charged periodic cell (False: such a cell
             raises).
     Raises:
@@ -181,7 +187,28 @@ def qeq_ewald(charge_model: dict, species, *, cutoff: float | None = None, accur
 
     return _qeq_ewald(_freeze(dict(charge_model=charge_model, species=list(check_species_list(species)),
                                    cutoff=cutoff, accuracy=accuracy, max_cell_length=max_cell_length,
-                                   width_factor=width_factor, hardness=hardness, background=bool(background))))
+                                   width_factor=width_factor, hardness=hardness,
+                                   electronegativity=electronegativity, background=bool(background))))
+
+
+def _per_species(name: str, value, species, default: float) -> np.ndarray:
+    """``[S]`` floats from one number, ``{element: number}`` covering every species, or None (the default)."""
+    if value is None:
+        return np.full(len(species), float(default))
+    if not isinstance(value, dict):
+        return np.full(len(species), float(value))
+    from ase.data import atomic_numbers
+
+    table = {}
+    for key, v in value.items():
+        z = atomic_numbers.get(key) if isinstance(key, str) and not key.isdigit() else int(key)
+        if z is None:
+            raise ValueError(f"qeq_ewald {name}: unknown element {key!r}")
+        table[int(z)] = float(v)
+    missing = [z for z in species if z not in table]
+    if missing:
+        raise ValueError(f"qeq_ewald {name}: no value for element(s) {missing}")
+    return np.array([table[z] for z in species])
 
 
 @functools.lru_cache(maxsize=32)
@@ -204,7 +231,9 @@ def _qeq_ewald(frozen) -> QEqEwald:
     cutoff = float(model.cutoff if a["cutoff"] is None else a["cutoff"])
     check_positive("qeq_ewald cutoff", cutoff)
     check_positive("qeq_ewald width_factor", a["width_factor"])
-    check_positive("qeq_ewald hardness", a["hardness"])
+    hardness0 = _per_species("hardness", a["hardness"], species, 10.0)
+    check_positive("qeq_ewald hardness", hardness0)
+    chi0 = _per_species("electronegativity", a["electronegativity"], species, 0.0)
     alpha, k_cutoff = ewald_splitting(cutoff, a["accuracy"])
     max_len = a["max_cell_length"]
     if max_len is not None:
@@ -225,8 +254,8 @@ def _qeq_ewald(frozen) -> QEqEwald:
     def init(key, graph, triplets=None):
         dtype = graph.nodes["positions"].dtype
         return {"charge_model": model.init(jax.random.fold_in(key, 1), graph, None),
-                "chi0": jnp.zeros(len(species), dtype),
-                "hardness": jnp.full(len(species), _softplus_inverse(float(a["hardness"])), dtype)}
+                "chi0": jnp.asarray(chi0, dtype),
+                "hardness": jnp.asarray([_softplus_inverse(h) for h in hardness0], dtype)}
 
     def solve(params, graph):
         """Equilibrated charges ``[N]`` e, the Coulomb matrix ``[N, N]`` eV/e² and the background ``[G]`` eV."""

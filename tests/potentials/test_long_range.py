@@ -190,3 +190,14 @@ def test_bad_input_is_named():
         _term(width_factor=1.5)
     with pytest.raises(ValueError, match="unknown|species|element"):
         lr.term.energy(p, build_graph(np.array([[0, 0, 0], [2.8, 0, 0]]), [11, 9], CUTOFF))
+
+
+def test_start_values_per_element():
+    lr = _term(electronegativity={"Na": 2.843, "Cl": 8.564}, hardness={11: 4.592, 17: 9.892})
+    p = lr.term.init(jax.random.PRNGKey(0), _molecule())
+    np.testing.assert_allclose(p["chi0"], [2.843, 8.564])
+    np.testing.assert_allclose(jax.nn.softplus(p["hardness"]), [4.592, 9.892], rtol=1e-12)
+    with pytest.raises(ValueError, match=r"no value for element\(s\) \[17\]"):
+        _term(electronegativity={"Na": 1.0})
+    with pytest.raises(ValueError, match="hardness must be positive"):
+        _term(hardness=-1.0)
