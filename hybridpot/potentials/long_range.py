@@ -12,12 +12,17 @@ and the charges minimise
     \quad \text{subject to} \quad \sum_{i \in g} q_i = Q_g
 
 by one linear solve per structure (a Lagrange multiplier per graph), so the total charge Q_g is exact.
+(With ``energy="qeq"`` the term's energy is the minimum E_Qeq(q*) instead, see :func:`qeq_ewald`.)
 E_elec(q) = ½ qᵀ A q is the Coulomb energy of Gaussian charges (with their self-energies
 k_e q_i²/(2σ_i√π)): the Ewald sum of :mod:`hybridpot.physics.ewald` for periodic graphs (real space
 over the graph's edges with the Gaussian screening, reciprocal space over the static k grid, self and
 neutralising-background terms) and the direct sum over all pairs for molecules. The term's energy
 is E_elec(q*) (eV) at the equilibrated charges q*; forces and stress follow by ``jax.grad``
 through the solve.
+
+**Latent charges** (``scheme="latent"``, as in latent Ewald summation, Cheng 2024): the charge
+model's per-atom outputs plus a per-element offset are the charges themselves, shifted uniformly
+within each structure to its total charge; no solve, and no charge flows between distant fragments.
 
 **Total charge** Q_g (e) is read from ``graph.globals["charge"]`` (``[n_graph]``), 0 when the graph
 has no such entry (the graphs of :func:`hybridpot.graph.build_graph` and of the trainer's data
@@ -38,7 +43,7 @@ Spec (plain JSON, a physics kind of :mod:`hybridpot.potentials.physics_terms`)::
      "charge_model": {"kind": "pair_mlp", "args": {"cutoff": 5.0, "species": [11, 17]}},
      "accuracy": 1e-6, "max_cell_length": 20.0, "width_factor": 0.5,
      "electronegativity": {"Na": 2.843, "Cl": 8.564}, "hardness": {"Na": 4.592, "Cl": 9.892},
-     "background": true}
+     "background": true, "energy": "elec"}
 """
 
 from __future__ import annotations
@@ -65,6 +70,9 @@ from hybridpot.physics.ewald import (
 )
 from hybridpot.potential import GraphModel, atomic_model
 from hybridpot.units import COULOMB_CONSTANT
+
+#: Initial hardness J_Z of charge equilibration without a table, eV/e².
+DEFAULT_HARDNESS = 10.0
 
 #: Largest erfc(r_c/√2γ) accepted: the Gaussian screening of a periodic real-space sum must be
 #: complete within the real-space cutoff (it is summed over the graph's edges only).
@@ -154,8 +162,9 @@ def _check_graph(graph, species, max_cell_length, background) -> None:
 
 
 def qeq_ewald(charge_model: dict, species, *, cutoff: float | None = None, accuracy: float = 1e-6,
-              max_cell_length: float | None = None, width_factor: float = 0.5, hardness=10.0,
-              electronegativity=None, background: bool = True) -> QEqEwald:
+              max_cell_length: float | None = None, width_factor: float = 0.5, hardness=None,
+              electronegativity=None, background: bool = True, energy: str = "elec", scheme: str = "qeq",
+              initial_charges=None) -> QEqEwald:
     """The charge-equilibration electrostatics term (module docstring) and its charge function.
 
     Equal arguments give the same object (compiled programs are shared).
@@ -173,13 +182,25 @@ def qeq_ewald(charge_model: dict, species, *, cutoff: float | None = None, accur
             the covalent radius itself; the default halves it so that the Gaussian screening of a
             periodic real-space sum is complete within a 5 Å cutoff.
         hardness: initial J_Z, eV/e² (> 0): one value, or ``{element: value}`` for every species
-            (symbols or atomic numbers).
+            (symbols or atomic numbers); None: :data:`DEFAULT_HARDNESS`.
         electronegativity: initial χ⁰_Z, eV/e, ``{element: value}`` for every species (e.g. the
             QEq table of Rappé & Goddard, J. Phys. Chem. 95, 3358 (1991)); None: 0 for all. A start
             away from χ⁰ = 0 matters: at χ = 0 the charges and the gradient of E_elec with respect
             to χ are both 0 (E_elec is quadratic in χ), so training cannot leave that point alone.
         background: add the neutralising background of a charged periodic cell (False: such a cell
             raises).
+        energy: what the term adds to the total: ``"elec"`` (default), E_elec(q*) as in the 4G-HDNNP
+            (Ko et al. 2021); ``"qeq"``, the minimised E_Qeq(q*) as in classic charge-equilibration
+            force fields (Rappé & Goddard 1991). E_Qeq is stationary in q, so its forces are the
+            Coulomb forces between the charges held fixed (Hellmann–Feynman), and two fragments far
+            apart attract as k_e q_A q_B / d, whereas E_elec(q*) also changes as the charges flow.
+        scheme: ``"qeq"`` (default), charge equilibration; ``"latent"``, latent charges as in latent
+            Ewald summation (Cheng, arXiv:2408.15165 (2024)): q_i = NN_i + q⁰_Z straight from the
+            charge model, shifted uniformly within each structure to its total charge. Latent charges
+            are local: no charge flows between fragments far apart.
+        initial_charges: initial q⁰_Z of the latent scheme, e, ``{element: value}``; None: 0 (at
+            q = 0 the gradient of E_elec vanishes too, and training leaves it only as fast as the
+            charge model's small initial outputs grow).
     Raises:
         ValueError: bad arguments, or Gaussian widths too wide for the real-space cutoff (named).
     """
@@ -188,7 +209,8 @@ def qeq_ewald(charge_model: dict, species, *, cutoff: float | None = None, accur
     return _qeq_ewald(_freeze(dict(charge_model=charge_model, species=list(check_species_list(species)),
                                    cutoff=cutoff, accuracy=accuracy, max_cell_length=max_cell_length,
                                    width_factor=width_factor, hardness=hardness,
-                                   electronegativity=electronegativity, background=bool(background))))
+                                   electronegativity=electronegativity, background=bool(background),
+                                   energy=energy, scheme=scheme, initial_charges=initial_charges)))
 
 
 def _per_species(name: str, value, species, default: float) -> np.ndarray:
@@ -231,7 +253,7 @@ def _qeq_ewald(frozen) -> QEqEwald:
     cutoff = float(model.cutoff if a["cutoff"] is None else a["cutoff"])
     check_positive("qeq_ewald cutoff", cutoff)
     check_positive("qeq_ewald width_factor", a["width_factor"])
-    hardness0 = _per_species("hardness", a["hardness"], species, 10.0)
+    hardness0 = _per_species("hardness", a["hardness"], species, DEFAULT_HARDNESS)
     check_positive("qeq_ewald hardness", hardness0)
     chi0 = _per_species("electronegativity", a["electronegativity"], species, 0.0)
     alpha, k_cutoff = ewald_splitting(cutoff, a["accuracy"])
@@ -250,15 +272,32 @@ def _qeq_ewald(frozen) -> QEqEwald:
             f"{GAUSSIAN_SCREENING_TOLERANCE}); lower width_factor or raise the cutoff")
     table = jnp.asarray(np.maximum(species_index_table(species), 0))
     background = bool(a["background"])
+    if a["energy"] not in ("elec", "qeq"):
+        raise ValueError(f"qeq_ewald energy must be 'elec' or 'qeq', got {a['energy']!r}")
+    qeq_energy = a["energy"] == "qeq"
+    if a["scheme"] not in ("qeq", "latent"):
+        raise ValueError(f"qeq_ewald scheme must be 'qeq' or 'latent', got {a['scheme']!r}")
+    latent = a["scheme"] == "latent"
+    if latent and qeq_energy:
+        raise ValueError("qeq_ewald: energy='qeq' needs scheme='qeq' (latent charges minimise nothing)")
+    if latent and (a["electronegativity"] is not None or a["hardness"] is not None):
+        raise ValueError("qeq_ewald: latent charges take initial_charges, not electronegativity or hardness")
+    if not latent and a["initial_charges"] is not None:
+        raise ValueError("qeq_ewald: initial_charges belong to scheme='latent'; charge equilibration starts "
+                         "from electronegativity and hardness")
+    q0 = _per_species("initial_charges", a["initial_charges"], species, 0.0)
 
     def init(key, graph, triplets=None):
         dtype = graph.nodes["positions"].dtype
-        return {"charge_model": model.init(jax.random.fold_in(key, 1), graph, None),
-                "chi0": jnp.asarray(chi0, dtype),
+        params = {"charge_model": model.init(jax.random.fold_in(key, 1), graph, None)}
+        if latent:
+            return {**params, "q0": jnp.asarray(q0, dtype)}
+        return {**params, "chi0": jnp.asarray(chi0, dtype),
                 "hardness": jnp.asarray([_softplus_inverse(h) for h in hardness0], dtype)}
 
     def solve(params, graph):
-        """Equilibrated charges ``[N]`` e, the Coulomb matrix ``[N, N]`` eV/e² and the background ``[G]`` eV."""
+        """Charges ``[N]`` e, the Coulomb matrix ``[N, N]`` eV/e², the background ``[G]`` eV, and (charge
+        equilibration) the electronegativities ``[N]`` eV/e and hardnesses ``[N]`` eV/e²."""
         _check_graph(graph, species, max_len, background)
         z = graph.nodes["atomic_numbers"]
         pos = graph.nodes["positions"]
@@ -268,9 +307,7 @@ def _qeq_ewald(frozen) -> QEqEwald:
         n, n_graph = z.shape[0], graph.n_node.shape[0]
         gi = node_graph_index(graph)
         sigma = jnp.asarray(widths0, dtype)[s]
-        chi = model.atomic_energy(params["charge_model"], graph, None).astype(dtype) + params["chi0"][s]
-        chi = jnp.where(real, chi, 0.0)
-        hard = jax.nn.softplus(params["hardness"])[s]
+        out = model.atomic_energy(params["charge_model"], graph, None).astype(dtype)
         same = (gi[:, None] == gi[None, :]) & real[:, None] & real[None, :]
         offdiag = same & ~jnp.eye(n, dtype=bool)
         gamma = jnp.sqrt(sigma[:, None] ** 2 + sigma[None, :] ** 2)
@@ -305,24 +342,35 @@ def _qeq_ewald(frozen) -> QEqEwald:
         else:
             beyond = periodic  # molecules only: a periodic graph under jit gets NaN
         a_mat = a_mat + jnp.diag(jnp.where(real, diag, 0.0))
-        # bordered system [[A + J, Bᵀ], [B, 0]] [q; λ] = [−χ; Q]; padding atoms and empty graphs: identity rows
-        member = (jax.nn.one_hot(gi, n_graph, dtype=dtype) * real[:, None]).T  # [G, N]
-        empty = ~graph_mask(graph)
-        h = a_mat + jnp.diag(jnp.where(real, hard, 1.0))
-        top = jnp.concatenate([h, member.T], axis=1)
-        bottom = jnp.concatenate([member, jnp.diag(empty.astype(dtype))], axis=1)
-        rhs = jnp.concatenate([-chi, jnp.where(empty, 0.0, total_charges(graph))])
-        q = jnp.linalg.solve(jnp.concatenate([top, bottom], axis=0), rhs)[:n]
+        total = total_charges(graph)
+        if latent:  # q_i = NN_i + q⁰_Z, shifted uniformly within each graph to the total charge
+            raw = jnp.where(real, out + params["q0"][s], 0.0)
+            count = jax.ops.segment_sum(real.astype(dtype), gi, num_segments=n_graph)
+            excess = (jax.ops.segment_sum(raw, gi, num_segments=n_graph) - total) / jnp.maximum(count, 1.0)
+            q, chi, hard = raw - excess[gi], None, None
+        else:
+            # bordered system [[A + J, Bᵀ], [B, 0]] [q; λ] = [−χ; Q]; padding atoms, empty graphs: identity rows
+            chi = jnp.where(real, out + params["chi0"][s], 0.0)
+            hard = jax.nn.softplus(params["hardness"])[s]
+            member = (jax.nn.one_hot(gi, n_graph, dtype=dtype) * real[:, None]).T  # [G, N]
+            empty = ~graph_mask(graph)
+            h = a_mat + jnp.diag(jnp.where(real, hard, 1.0))
+            top = jnp.concatenate([h, member.T], axis=1)
+            bottom = jnp.concatenate([member, jnp.diag(empty.astype(dtype))], axis=1)
+            rhs = jnp.concatenate([-chi, jnp.where(empty, 0.0, total)])
+            q = jnp.linalg.solve(jnp.concatenate([top, bottom], axis=0), rhs)[:n]
         q = jnp.where(real, q, 0.0)
         bg = jnp.where(beyond, jnp.nan, bg)
-        return q, a_mat, bg
+        return q, a_mat, bg, chi, hard
 
     def atomic_energy(params, graph, triplets=None):
-        q, a_mat, bg = solve(params, graph)
+        q, a_mat, bg, chi, hard = solve(params, graph)
         gi = node_graph_index(graph)
         real = node_mask(graph)
         n_real = jax.ops.segment_sum(real.astype(q.dtype), gi, num_segments=graph.n_node.shape[0])
         e = 0.5 * q * (a_mat @ q) + (bg / jnp.maximum(n_real, 1.0))[gi]
+        if qeq_energy:
+            e = e + chi * q + 0.5 * hard * q**2
         return jnp.where(real, e, 0.0)
 
     def charges(params, graph):

@@ -29,7 +29,8 @@ Kinds and their parameters (distances Å, energies eV):
 * ``qeq_ewald``: learned charges by charge equilibration with Ewald (periodic) or direct
   (molecules) Coulomb of Gaussian charges (:mod:`hybridpot.potentials.long_range`): ``charge_model``
   ``{"kind", "args"}``, ``species``, ``cutoff``, ``accuracy``, ``max_cell_length``,
-  ``width_factor``, ``hardness``, ``electronegativity``, ``background``; always trainable.
+  ``width_factor``, ``hardness``, ``electronegativity``, ``background``, ``energy``, ``scheme`` (``"qeq"`` or ``"latent"``
+  charges), ``initial_charges``; always trainable.
 * ``coulomb``: damped shifted-force point charges ``charges`` (``{"Na": 1, "Cl": -1}`` or
   ``{11: 1, 17: -1}``, e), ``alpha`` Å⁻¹, ``cutoff``.
 

@@ -201,3 +201,59 @@ def test_start_values_per_element():
         _term(electronegativity={"Na": 1.0})
     with pytest.raises(ValueError, match="hardness must be positive"):
         _term(hardness=-1.0)
+
+
+def test_qeq_energy_forces_are_hellmann_feynman():
+    """energy='qeq': E_Qeq(q*) is stationary in q, so its gradient equals that of E_Qeq at the charges held fixed."""
+    from hybridpot.potentials.registry import build_model
+
+    lr = _term(energy="qeq")
+    g = _molecule()
+    p = _params(lr, g)
+    q = lr.charges(p, g)
+    z = np.asarray(g.nodes["atomic_numbers"])
+    s = np.array([SPECIES.index(int(v)) for v in z])
+    sigma = _widths(0.5, z)
+    cm = build_model(CHARGE_MODEL["kind"], CHARGE_MODEL["args"])
+    hard = jax.nn.softplus(p["hardness"])[s]
+
+    def fixed_q(pos):
+        gg = g._replace(nodes={**g.nodes, "positions": pos})
+        chi = cm.atomic_energy(p["charge_model"], gg, None) + p["chi0"][s]
+        return (jnp.sum(chi * q + 0.5 * hard * q**2) + direct_coulomb_energy(pos, q, sigma)
+                + jnp.sum(COULOMB_CONSTANT * q**2 / (2 * np.sqrt(np.pi) * sigma)))
+
+    pos = g.nodes["positions"]
+    np.testing.assert_allclose(float(lr.term.energy(p, g)[0]), float(fixed_q(pos)), rtol=1e-12)
+    full = jax.grad(lambda x: lr.term.energy(p, g._replace(nodes={**g.nodes, "positions": x}))[0])(pos)
+    np.testing.assert_allclose(np.asarray(full), np.asarray(jax.grad(fixed_q)(pos)), atol=1e-10)
+    elec = jax.grad(lambda x: _term().term.energy(p, g._replace(nodes={**g.nodes, "positions": x}))[0])(pos)
+    assert not np.allclose(np.asarray(elec), np.asarray(full), atol=1e-3)  # the two energies differ
+    with pytest.raises(ValueError, match="'elec' or 'qeq'"):
+        _term(energy="both")
+
+
+def test_latent_charges():
+    lr = _term(scheme="latent", initial_charges={"Na": 0.8, "Cl": -0.6})
+    graphs = [_molecule(), _crystal()]
+    b = batch_graphs(graphs)
+    b = b._replace(globals={**b.globals, "charge": jnp.array([-1.0, 0.0])})
+    p = lr.term.init(jax.random.PRNGKey(0), b)
+    assert set(p) == {"charge_model", "q0"}
+    q = np.asarray(lr.charges(p, b))
+    np.testing.assert_allclose([q[:4].sum(), q[4:].sum()], [-1.0, 0.0], atol=1e-12)
+    # the charges are local: the charge model's output + q0, shifted by one constant per structure
+    from hybridpot.potentials.registry import build_model
+
+    raw = np.asarray(build_model(CHARGE_MODEL["kind"], CHARGE_MODEL["args"]).atomic_energy(p["charge_model"], b, None))
+    raw = raw + np.where(np.asarray(b.nodes["atomic_numbers"]) == 11, 0.8, -0.6)
+    np.testing.assert_allclose(np.ptp(q[:4] - raw[:4]), 0.0, atol=1e-12)
+    g = _molecule()
+    fn = model_energy_fn(lr.term)
+    assert_forces_match_finite_differences(fn, p, g, delta=1e-5, rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match="scheme must be"):
+        _term(scheme="eem")
+    with pytest.raises(ValueError, match="energy='qeq' needs scheme='qeq'"):
+        _term(scheme="latent", energy="qeq")
+    with pytest.raises(ValueError, match="initial_charges belong"):
+        _term(initial_charges={"Na": 1, "Cl": -1})
