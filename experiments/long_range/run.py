@@ -6,9 +6,12 @@ frames (one fixed pair scanned in separation) are only evaluated. Models, both t
 :func:`hybridpot.train.fit` with the same config:
 
 * ``local``: a pair MLP (:mod:`hybridpot.models.pair_mlp`) with a 5 Å cutoff;
-* ``long_range``: ``additive(qeq_ewald, pair MLP)``: charge equilibration whose electronegativities
-  come from a second 5 Å pair MLP, Coulomb of the Gaussian charges over all pairs (the structures
-  are clusters), plus the same local pair MLP for the rest (:mod:`hybridpot.potentials.long_range`).
+* ``qeq``: ``additive(qeq_ewald, pair MLP)``: charge equilibration whose electronegativities come
+  from a second 5 Å pair MLP (start values of Rappé & Goddard), Coulomb of the Gaussian charges over
+  all pairs (the structures are clusters), plus the same local pair MLP for the rest
+  (:mod:`hybridpot.potentials.long_range`; ``--energy`` picks E_elec(q*) or E_Qeq(q*));
+* ``latent``: the same with latent charges (``scheme="latent"``): the second pair MLP's per-atom
+  outputs are the charges, from q⁰ = 0.
 
 Reports the test energy and force errors per separation bin, the binding curve of each model against
 the oracle, the learned charges of the two fragments, and a plot::
@@ -40,15 +43,19 @@ CUTOFF = 5.0
 SPECIES = [11, 17]
 
 
-def model_specs(hidden):
-    """``{name: (model_kind, model_args, physics)}`` of the two models."""
+def model_specs(hidden, energy):
+    """``{name: (model_kind, model_args, physics)}`` of the models."""
     args = {"cutoff": CUTOFF, "species": SPECIES, "hidden": list(hidden), "n_basis": 12}
+    charge_model = {"kind": "pair_mlp", "args": {"cutoff": CUTOFF, "species": SPECIES, "hidden": [16]}}
     # QEq start values of Rappé & Goddard (J. Phys. Chem. 95, 3358 (1991)), eV; Gaussian widths = the
     # covalent radii (Ko et al. 2021): the structures are clusters, no periodic real-space sum to screen
-    physics = {"kind": "qeq_ewald", "species": SPECIES, "width_factor": 1.0,
-               "electronegativity": {"Na": 2.843, "Cl": 8.564}, "hardness": {"Na": 4.592, "Cl": 9.892},
-               "charge_model": {"kind": "pair_mlp", "args": {"cutoff": CUTOFF, "species": SPECIES, "hidden": [16]}}}
-    return {"local": ("pair_mlp", args, None), "long_range": ("pair_mlp", args, physics)}
+    qeq = {"kind": "qeq_ewald", "species": SPECIES, "width_factor": 1.0, "energy": energy,
+           "electronegativity": {"Na": 2.843, "Cl": 8.564}, "hardness": {"Na": 4.592, "Cl": 9.892},
+           "charge_model": charge_model}
+    # latent charges from 0 (q⁰ = 0): learned from energies and forces alone
+    latent = {"kind": "qeq_ewald", "species": SPECIES, "width_factor": 1.0, "scheme": "latent",
+              "charge_model": charge_model}
+    return {"local": ("pair_mlp", args, None), "qeq": ("pair_mlp", args, qeq), "latent": ("pair_mlp", args, latent)}
 
 
 def split(frames, n_train, n_valid, seed):
@@ -95,8 +102,10 @@ def main(argv=None) -> None:
     parser.add_argument("--learning-rate", type=float, default=3e-3)
     parser.add_argument("--forces-weight", type=float, default=10.0, help="loss weight of the forces (energy: 1)")
     parser.add_argument("--hidden", type=int, nargs="+", default=[32, 32])
+    parser.add_argument("--energy", choices=["elec", "qeq"], default="elec",
+                        help="the long-range term's energy: E_elec(q*) or the minimised E_Qeq(q*)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--models", nargs="+", default=["local", "long_range"])
+    parser.add_argument("--models", nargs="+", default=["local", "qeq", "latent"])
     parser.add_argument("--out", default=None)
     parser.add_argument("--plot", default=None)
     args = parser.parse_args(argv)
@@ -115,7 +124,7 @@ def main(argv=None) -> None:
     edges[-1] = 20.0 + 1e-9
     results = {"command": "python experiments/long_range/run.py " + " ".join(sys.argv[1:] if argv is None else argv),
                "arguments": vars(args), "n_test": len(test), "models": {}}
-    specs = model_specs(args.hidden)
+    specs = model_specs(args.hidden, args.energy)
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models:
             kind, model_args, physics = specs[name]
@@ -130,9 +139,12 @@ def main(argv=None) -> None:
                              "energy": pred_curve["energy"][0].tolist()}}
             if physics is not None:
                 row["curve"]["cation_charge"] = fragment_charges(result, physics, curve)
-                learned = jax.tree.map(lambda x: np.asarray(x)[0].tolist(), result.best_params["physics"])
-                row["electronegativity_eV"] = dict(zip(("Na", "Cl"), learned["chi0"]))
-                row["hardness_eV"] = dict(zip(("Na", "Cl"), np.log1p(np.exp(learned["hardness"])).tolist()))
+                learned = jax.tree.map(lambda x: np.asarray(x)[0], result.best_params["physics"])
+                if "chi0" in learned:
+                    row["electronegativity_eV"] = dict(zip(("Na", "Cl"), learned["chi0"].tolist()))
+                    row["hardness_eV"] = dict(zip(("Na", "Cl"), np.logaddexp(0.0, learned["hardness"]).tolist()))
+                else:
+                    row["charge_offset_e"] = dict(zip(("Na", "Cl"), learned["q0"].tolist()))
             results["models"][name] = row
             print(f"{name}: {seconds:.0f} s, test {overall}", flush=True)
     results["curve_reference"] = [a.get_potential_energy() for a in curve]
