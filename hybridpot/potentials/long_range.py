@@ -12,13 +12,12 @@ and the charges minimise
     \quad \text{subject to} \quad \sum_{i \in g} q_i = Q_g
 
 by one linear solve per structure (a Lagrange multiplier per graph), so the total charge Q_g is exact.
-(With ``energy="qeq"`` the term's energy is the minimum E_Qeq(q*) instead, see :func:`qeq_ewald`.)
 E_elec(q) = ½ qᵀ A q is the Coulomb energy of Gaussian charges (with their self-energies
 k_e q_i²/(2σ_i√π)): the Ewald sum of :mod:`hybridpot.physics.ewald` for periodic graphs (real space
 over the graph's edges with the Gaussian screening, reciprocal space over the static k grid, self and
 neutralising-background terms) and the direct sum over all pairs for molecules. The term's energy
-is E_elec(q*) (eV) at the equilibrated charges q*; forces and stress follow by ``jax.grad``
-through the solve.
+is E_elec(q*) (eV) at the equilibrated charges q* (with ``energy="qeq"`` the minimum E_Qeq(q*), see
+:func:`qeq_ewald`); forces and stress follow by ``jax.grad`` through the solve.
 
 **Latent charges** (``scheme="latent"``, as in latent Ewald summation, Cheng 2024): the charge
 model's per-atom outputs plus a per-element offset are the charges themselves, shifted uniformly
@@ -391,7 +390,7 @@ def qeq_from_spec(physics: dict | None) -> QEqEwald | None:
 
 
 def qeq_charges(physics: dict, params, graph: jraph.GraphsTuple) -> jax.Array:
-    """Equilibrated charges ``[n_node]`` e of a ``qeq_ewald`` physics spec with its parameters; what users read.
+    """Charges ``[n_node]`` e (equilibrated or latent) of a ``qeq_ewald`` physics spec with its parameters; what users read.
 
     Args:
         physics: the ``{"kind": "qeq_ewald", ...}`` spec (e.g. ``TrainedPotential.physics``).
