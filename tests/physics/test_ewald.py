@@ -182,3 +182,22 @@ def test_splitting_rejects_bad_accuracy():
         ewald_splitting(5.0, 1.5)
     with pytest.raises(ValueError, match="cutoff"):
         ewald_splitting(-1.0)
+
+
+def test_padded_edges_add_nothing():
+    positions, charges, cell = _triclinic()
+    g = build_graph(positions, np.ones(len(charges), int), 7.0, cell=cell, pbc=True)
+    alpha, kc = ewald_splitting(7.0, 1e-8)
+    n_max = reciprocal_n_max(cell, kc)
+    args = (jnp.asarray(charges), jnp.asarray(cell), alpha, kc, n_max)
+
+    def energy(senders, receivers, shifts, mask=None):
+        return ewald_energy(g.nodes["positions"], args[0], args[1], senders, receivers, shifts, *args[2:],
+                            edge_mask=mask)
+
+    pad = 5  # padded edges join atom 0 to itself with zero shift (r = 0)
+    padded = energy(jnp.concatenate([g.senders, jnp.zeros(pad, int)]), jnp.concatenate([g.receivers, jnp.zeros(pad, int)]),
+                    jnp.concatenate([g.edges["shifts"], jnp.zeros((pad, 3))]),
+                    jnp.arange(len(g.senders) + pad) < len(g.senders))
+    np.testing.assert_allclose(padded, energy(g.senders, g.receivers, g.edges["shifts"]), rtol=1e-14)
+    assert np.isfinite(float(padded))

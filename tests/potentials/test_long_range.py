@@ -257,3 +257,12 @@ def test_latent_charges():
         _term(scheme="latent", energy="qeq")
     with pytest.raises(ValueError, match="initial_charges belong"):
         _term(initial_charges={"Na": 1, "Cl": -1})
+
+
+def test_cell_beyond_capacity_under_jit_gives_nan():
+    """Under jax.jit nothing can be inspected: a cell beyond max_cell_length gives NaN, as documented."""
+    lr = _term()
+    big = build_graph(np.array([[0, 0, 0], [2.8, 0, 0]]), [11, 17], CUTOFF, cell=9 * np.eye(3), pbc=True)
+    p = _params(lr, _molecule())
+    assert np.isnan(float(jax.jit(lambda q, g: lr.term.energy(q, g))(p, big)[0]))
+    assert np.isfinite(float(jax.jit(lambda q, g: lr.term.energy(q, g))(p, _crystal())[0]))
