@@ -20,7 +20,7 @@ redrawn). Total charge 0; the fragments carry ±1 e, so their interaction beyond
 is ≈ −k_e/d: invisible to a model with a 5 Å cutoff once the gap exceeds it. Also written: a
 binding curve (one fixed pair of fragments scanned in d, ``config_type=curve``)::
 
-    python experiments/long_range/make_data.py --out experiments/long_range/nacl_fragments.extxyz
+    python experiments/long_range/make_data.py --out experiments/long_range/nacl_fragments.extxyz.gz
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ def main(argv=None) -> None:
     parser.add_argument("--d-max", type=float, default=20.0)
     parser.add_argument("--curve-step", type=float, default=0.25)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="experiments/long_range/nacl_fragments.extxyz")
+    parser.add_argument("--out", default="experiments/long_range/nacl_fragments.extxyz.gz")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     frames = []
@@ -148,7 +148,7 @@ def main(argv=None) -> None:
         "numpy_version": np.__version__,
         "jax_version": jax.__version__,
     }
-    with open(os.path.splitext(args.out)[0] + "_provenance.json", "w") as fh:
+    with open(args.out.removesuffix(".gz").removesuffix(".extxyz") + "_provenance.json", "w") as fh:
         json.dump(provenance, fh, indent=1)
     print(f"wrote {len(frames)} frames to {args.out}")
 

@@ -9,7 +9,7 @@ pairs: random orientations, centroids ``d`` Å apart along a random direction, d
 GFN2-xTB (tblite 0.8, ASE calculator, total charge 0, energies eV and forces eV/Å). Also a binding
 curve (one fixed orientation scanned in d, ``config_type=curve``)::
 
-    python experiments/long_range/make_dimers.py --n 400 --out experiments/long_range/nh4_bf4_gfn2xtb.extxyz
+    python experiments/long_range/make_dimers.py --n 400 --out experiments/long_range/nh4_bf4_gfn2xtb.extxyz.gz
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def main(argv=None) -> None:
     parser.add_argument("--d-max", type=float, default=20.0)
     parser.add_argument("--curve-step", type=float, default=0.25)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="experiments/long_range/nh4_bf4_gfn2xtb.extxyz")
+    parser.add_argument("--out", default="experiments/long_range/nh4_bf4_gfn2xtb.extxyz.gz")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     cation, anion = relaxed_ion("N", "H", 1.03, +1), relaxed_ion("B", "F", 1.40, -1)
@@ -104,7 +104,7 @@ def main(argv=None) -> None:
         "ase_version": ase.__version__,
         "numpy_version": np.__version__,
     }
-    with open(os.path.splitext(args.out)[0] + "_provenance.json", "w") as fh:
+    with open(args.out.removesuffix(".gz").removesuffix(".extxyz") + "_provenance.json", "w") as fh:
         json.dump(provenance, fh, indent=1)
     print(f"wrote {len(frames)} frames to {args.out}")
 

@@ -1,8 +1,8 @@
 """Long-range study (issue 21): a local model with a 5 Å cutoff against long-range hybrids, by separation.
 
 Data (``--data``): two oppositely charged fragments pulled apart, each frame's centroid separation in
-``info["separation"]``: ``nacl_fragments.extxyz`` (``make_data.py``: Na₄Cl₃⁺ + Na₃Cl₄⁻, 5.5–20 Å,
-Tosi–Fumi + full Coulomb) or ``nh4_bf4_gfn2xtb.extxyz`` (``make_dimers.py``: NH₄⁺ + BF₄⁻, 3.5–20 Å,
+``info["separation"]``: ``nacl_fragments.extxyz.gz`` (``make_data.py``: Na₄Cl₃⁺ + Na₃Cl₄⁻, 5.5–20 Å,
+Tosi–Fumi + full Coulomb) or ``nh4_bf4_gfn2xtb.extxyz.gz`` (``make_dimers.py``: NH₄⁺ + BF₄⁻, 3.5–20 Å,
 GFN2-xTB). Random frames are split into train / valid / test; the ``curve`` frames (one fixed pair
 scanned in separation) are only evaluated. Models, all through :func:`hybridpot.train.fit` with the
 same config:
@@ -100,7 +100,7 @@ def fragment_charges(result, physics, frames, n_first):
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", default=os.path.join(HERE, "nacl_fragments.extxyz"))
+    parser.add_argument("--data", default=os.path.join(HERE, "nacl_fragments.extxyz.gz"))
     parser.add_argument("--n-train", type=int, default=300)
     parser.add_argument("--n-valid", type=int, default=50)
     parser.add_argument("--steps", type=int, default=3000)

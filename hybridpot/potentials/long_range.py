@@ -164,7 +164,8 @@ def qeq_ewald(charge_model: dict, species, *, cutoff: float | None = None, accur
               max_cell_length: float | None = None, width_factor: float = 0.5, hardness=None,
               electronegativity=None, background: bool = True, energy: str = "elec", scheme: str = "qeq",
               initial_charges=None) -> QEqEwald:
-    """The charge-equilibration electrostatics term (module docstring) and its charge function.
+    """The learned-charge electrostatics term (charge equilibration or latent charges; module docstring)
+    and its charge function.
 
     Equal arguments give the same object (compiled programs are shared).
 
@@ -376,6 +377,7 @@ def _qeq_ewald(frozen) -> QEqEwald:
         return solve(params, graph)[0]
 
     term = atomic_model(init, atomic_energy, max(cutoff, float(model.cutoff)), species=species)
+
     def check(graph):
         _check_graph(graph, species, max_len, background)
 
