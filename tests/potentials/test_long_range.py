@@ -14,8 +14,10 @@ from hybridpot.potentials.long_range import qeq_charges, qeq_ewald
 from hybridpot.testing import (
     assert_batch_equals_single,
     assert_forces_match_finite_differences,
+    assert_invariant_under_rotation_translation,
     assert_no_gradient_leak_between_graphs,
     assert_padding_invariant,
+    assert_permutation_invariant,
     assert_stress_matches_finite_differences,
     model_energy_fn,
 )
@@ -144,7 +146,7 @@ def test_forces_and_stress_match_finite_differences(periodic):
 
 
 @pytest.mark.heavy  # ~60 s on 2 cores: many compiled variants
-def test_padding_and_batching():
+def test_padding_batching_and_invariances():
     lr = _term()
     fn = model_energy_fn(lr.term)
     p = _params(lr, _molecule())
@@ -152,6 +154,15 @@ def test_padding_and_batching():
         assert_padding_invariant(fn, p, g)
     assert_batch_equals_single(fn, p, [_crystal(), _molecule(0.2), _crystal(1)])
     assert_no_gradient_leak_between_graphs(fn, p, [_crystal(), _molecule(0.2)])
+
+    def build(positions, numbers, cell=None):
+        return build_graph(positions, numbers, CUTOFF, cell=cell, pbc=cell is not None)
+
+    for g in (_molecule(), _crystal()):
+        pos, z = np.asarray(g.nodes["positions"]), np.asarray(g.nodes["atomic_numbers"])
+        cell = None if not bool(np.asarray(g.globals["pbc"]).any()) else np.asarray(g.globals["cell"][0])
+        assert_invariant_under_rotation_translation(fn, p, build, pos, z, cell)
+        assert_permutation_invariant(fn, p, build, pos, z, cell)
 
 
 def test_hybrid_is_a_registered_composition():
