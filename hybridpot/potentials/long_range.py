@@ -24,8 +24,9 @@ model's per-atom outputs plus a per-element offset are the charges themselves, s
 within each structure to its total charge; no solve, and no charge flows between distant fragments.
 
 **Total charge** Q_g (e) is read from ``graph.globals["charge"]`` (``[n_graph]``), 0 when the graph
-has no such entry (the graphs of :func:`hybridpot.graph.build_graph` and of the trainer's data
-pipeline: neutral). The ASE calculator takes it from ``atoms.info["charge"]``.
+has no such entry (the graphs of :func:`hybridpot.graph.build_graph`: neutral). The trainer's graphs
+carry :attr:`hybridpot.structures.Structure.charge` (read from ``atoms.info["charge"]``), and the ASE
+calculator takes it from ``atoms.info["charge"]``.
 
 **Cost**: the Coulomb matrix is dense over the nodes of a batch, O(N_batch² K) with K wave vectors for
 periodic graphs, and the solve is O(N_batch³): meant for up to a few hundred atoms per batch

@@ -1,5 +1,6 @@
 """The long-range hybrid E = E_elec(q) + E_short trains with the library's trainer (energies and forces),
-and the trained run becomes a potential whose calculator reports the learned charges."""
+the trained run becomes a potential whose calculator reports the learned charges, and a structure's total
+charge reaches the model through the trainer's data pipeline."""
 
 import jax
 import jax.numpy as jnp
@@ -13,7 +14,6 @@ from hybridpot.physics import BuckinghamParams, buckingham_energy, direct_coulom
 from hybridpot.potentials import TrainedPotential, build_potential_model
 from hybridpot.train import Dataset, config_from_dict, fit
 
-pytestmark = pytest.mark.heavy  # compiles the hybrid's training step (~40 s on 2 cores)
 
 CUTOFF = 4.0
 ARGS = {"cutoff": CUTOFF, "species": [11, 17], "hidden": [8], "dtype": "float64"}
@@ -41,6 +41,7 @@ def _ion_pairs(n=16, seed=0):
     return Dataset.from_atoms(out)
 
 
+@pytest.mark.heavy  # compiles the hybrid's training step (~40 s on 2 cores)
 def test_hybrid_trains_and_reports_charges(tmp_path):
     train = _ion_pairs()
     model = build_potential_model("pair_mlp", ARGS, PHYSICS)
@@ -68,3 +69,28 @@ def _graph(dataset):
 
     s = dataset.structures[0]
     return build_graph(s.positions, s.numbers, CUTOFF)
+
+
+def test_trainer_graphs_carry_the_total_charge():
+    """A charged structure (atoms.info["charge"]) reaches the model through the trainer's data pipeline:
+    the trainer's prediction equals the calculator's for the same charged atoms, and differs from the
+    neutral one."""
+    from hybridpot.train import predict
+
+    pot = TrainedPotential.from_init("pair_mlp", ARGS, physics=PHYSICS)
+    params = jax.tree.map(np.array, pot.params)
+    params["physics"]["chi0"] = np.array([[-3.0, 3.0]])
+    pot = TrainedPotential("pair_mlp", ARGS, params, pot.normalisation, physics=PHYSICS)
+    atoms = Atoms("NaClNaCl", positions=[[0, 0, 0], [2.4, 0, 0], [0, 7.0, 0], [2.4, 7.0, 0.3]])
+    atoms.calc = SinglePointCalculator(atoms, energy=0.0, forces=np.zeros((4, 3)))
+    atoms.info["charge"] = -1
+    data = Dataset.from_atoms([atoms])
+    assert data.structures[0].charge == -1.0
+    predicted = predict(pot.potential, data, dtype=np.float64)["energy"][0, 0]
+    calc = atoms.copy()
+    calc.calc = HybridpotCalculator(pot, dtype="float64")
+    np.testing.assert_allclose(predicted, calc.get_potential_energy(), rtol=1e-10)
+    neutral = atoms.copy()
+    neutral.info["charge"] = 0
+    neutral.calc = HybridpotCalculator(pot, dtype="float64")
+    assert abs(neutral.get_potential_energy() - predicted) > 1e-3
