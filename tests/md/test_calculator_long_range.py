@@ -54,6 +54,7 @@ def test_charges_are_a_result_and_follow_the_total_charge(potential):
     np.testing.assert_allclose(charged.get_forces(), calculate_numerical_forces(charged, 1e-5), atol=1e-6)
 
 
+@pytest.mark.heavy  # a second compilation (periodic, with stress) of the calculator
 def test_periodic_cell_charges_and_stress(potential):
     atoms = _crystal()
     atoms.calc = HybridpotCalculator(potential, dtype="float64")

@@ -56,7 +56,7 @@ def _widths(lr_factor, z):
     return lr_factor * covalent_radii[np.asarray(z)]
 
 
-@pytest.mark.parametrize("periodic", [False, True])
+@pytest.mark.parametrize("periodic", [pytest.param(False, marks=pytest.mark.heavy), True])
 def test_energy_is_the_ewald_or_direct_sum_of_the_charges(periodic):
     """Nearly point-like Gaussians: E_elec − their self-energies = the pure Ewald (periodic) or direct sum."""
     factor = 1e-3
@@ -114,6 +114,7 @@ def test_total_charge_is_exact_per_graph():
     np.testing.assert_allclose(np.asarray(qeq_charges(spec, p, b)), q, rtol=1e-12)
 
 
+@pytest.mark.heavy  # demonstrative; the direct sum itself is checked in the default selection
 def test_far_apart_ions_feel_each_other():
     """Na and Cl 16–18 Å apart (far beyond the 5 Å cutoff): energy, forces and charges still depend on the
     separation, and the forces are equal and opposite along the axis."""
@@ -259,9 +260,6 @@ def test_latent_charges():
     raw = np.asarray(build_model(CHARGE_MODEL["kind"], CHARGE_MODEL["args"]).atomic_energy(p["charge_model"], b, None))
     raw = raw + np.where(np.asarray(b.nodes["atomic_numbers"]) == 11, 0.8, -0.6)
     np.testing.assert_allclose(np.ptp(q[:4] - raw[:4]), 0.0, atol=1e-12)
-    g = _molecule()
-    fn = model_energy_fn(lr.term)
-    assert_forces_match_finite_differences(fn, p, g, delta=1e-5, rtol=1e-6, atol=1e-7)
     with pytest.raises(ValueError, match="scheme must be"):
         _term(scheme="eem")
     with pytest.raises(ValueError, match="energy='qeq' needs scheme='qeq'"):
@@ -277,3 +275,11 @@ def test_cell_beyond_capacity_under_jit_gives_nan():
     p = _params(lr, _molecule())
     assert np.isnan(float(jax.jit(lambda q, g: lr.term.energy(q, g))(p, big)[0]))
     assert np.isfinite(float(jax.jit(lambda q, g: lr.term.energy(q, g))(p, _crystal())[0]))
+
+
+@pytest.mark.heavy
+def test_latent_charge_forces_match_finite_differences():
+    lr = _term(scheme="latent", initial_charges={"Na": 0.8, "Cl": -0.6})
+    g = _molecule()
+    p = lr.term.init(jax.random.PRNGKey(0), g)
+    assert_forces_match_finite_differences(model_energy_fn(lr.term), p, g, delta=1e-5, rtol=1e-6, atol=1e-7)
