@@ -31,6 +31,9 @@ class Structure:
         config_type: the kind of configuration (``"bulk"``, ``"dimer"``, ...; extxyz
             ``config_type``; stored as a string) or None: a tag for errors broken down by kind, not
             in the fingerprint.
+        charge: total charge, e (ASE ``atoms.info["charge"]``; default 0); the trainer's graphs
+            carry it as ``globals["charge"]`` for models with learned charges
+            (:mod:`hybridpot.potentials.long_range`); in the fingerprint when non-zero.
     """
 
     positions: np.ndarray
@@ -41,6 +44,7 @@ class Structure:
     pbc: np.ndarray | None = None
     stress: np.ndarray | None = None
     config_type: str | None = None
+    charge: float = 0.0
 
     def __post_init__(self):
         pos = np.asarray(self.positions, np.float64)
@@ -58,6 +62,10 @@ class Structure:
         object.__setattr__(self, "positions", pos)
         object.__setattr__(self, "numbers", np.asarray(self.numbers, np.int32))
         object.__setattr__(self, "energy", energy)
+        charge = float(self.charge)
+        if not np.isfinite(charge):
+            raise ValueError(f"charge must be finite, got {charge}")
+        object.__setattr__(self, "charge", charge)
         if self.config_type is not None:
             object.__setattr__(self, "config_type", str(self.config_type))
         if self.stress is not None:
@@ -106,7 +114,8 @@ class Dataset:
             cell = np.asarray(atoms.get_cell()) if atoms.pbc.any() else None
             out.append(
                 Structure(atoms.get_positions(), atoms.get_atomic_numbers(), energy, forces, cell,
-                          np.asarray(atoms.get_pbc()), stress, atoms.info.get("config_type"))
+                          np.asarray(atoms.get_pbc()), stress, atoms.info.get("config_type"),
+                          atoms.info.get("charge", 0.0))
             )
         return cls(out)
 
@@ -122,7 +131,8 @@ class Dataset:
         """sha256 (hex, 16 chars) of every number in the dataset."""
         h = hashlib.sha256()
         for s in self.structures:
-            for a in (s.positions, s.numbers, np.asarray(s.energy), s.forces, s.cell, s.stress):
+            charge = np.asarray(s.charge) if s.charge else None  # fingerprints of neutral data unchanged
+            for a in (s.positions, s.numbers, np.asarray(s.energy), s.forces, s.cell, s.stress, charge):
                 if a is not None:
                     h.update(np.ascontiguousarray(a).tobytes())
         return h.hexdigest()[:16]

@@ -286,7 +286,7 @@ def read_structures(
         try:
             structures.append(Structure(atoms.get_positions() * l_factor, atoms.get_atomic_numbers(),
                                         energy * e_factor, forces * e_factor / l_factor, cell, pbc, stress,
-                                        atoms.info.get(config_type_key)))
+                                        atoms.info.get(config_type_key), atoms.info.get("charge", 0.0)))
         except ValueError as err:
             raise ValueError(f"{path}: frame {k}: {err}") from None
     return Dataset(structures)
@@ -303,6 +303,8 @@ def structures_to_atoms(structures: Sequence[Structure] | Dataset) -> list:
         atoms = Atoms(numbers=s.numbers, positions=s.positions, cell=s.cell, pbc=pbc)
         if s.config_type is not None:
             atoms.info["config_type"] = s.config_type
+        if s.charge:
+            atoms.info["charge"] = s.charge
         results = {"energy": s.energy}
         if s.forces is not None:
             results["forces"] = s.forces

@@ -10,12 +10,17 @@
     atoms.get_forces()                  # [n, 3] eV/Å
     atoms.get_stress()                  # [6] eV/Å³ (Voigt xx yy zz yz xz xy), periodic cells only
     atoms.get_potential_energies()      # [n] eV per atom, summing to the energy
+    atoms.get_charges()                 # [n] e, potentials with learned charges (qeq_ewald) only
 
 An ensemble (parameters with a leading ``[n_members]`` axis) gives the member mean as
 ``energy``/``forces``/``stress`` and, in ``calc.results``, their standard deviations over members
 (``energy_std`` eV, ``forces_std`` ``[n, 3]`` eV/Å, ``stress_std`` ``[6]`` eV/Å³, and
 ``energies_std`` ``[n]`` eV once per-atom energies were asked for) and every member's energy
 (``energies_members`` ``[n_members]`` eV).
+
+A potential with learned charges (physics term ``qeq_ewald``, :mod:`hybridpot.potentials.long_range`)
+reads the structure's total charge from ``atoms.info["charge"]`` (e, default 0) and checks it, the
+cell and the periodicity on the host before evaluating (a ``ValueError`` names the problem).
 
 Graphs come from :class:`~hybridpot.md.neighbours.PaddedGraphBuilder` (Verlet skin, padded
 capacity with headroom), so an MD run compiles once per capacity, not once per step;
@@ -36,12 +41,13 @@ from ase.stress import full_3x3_to_voigt_6_stress
 
 from hybridpot.md.neighbours import PaddedGraphBuilder
 from hybridpot.potential import energy_and_forces, energy_forces_stress
+from hybridpot.potentials.long_range import check_total_charge, qeq_from_spec
 from hybridpot.potentials.trained import TrainedPotential
 
 
 class HybridpotCalculator(Calculator):
-    """ASE ``Calculator``: energy (eV), per-atom energies (eV), forces (eV/Å) and stress (eV/Å³) of a
-    :class:`TrainedPotential`.
+    """ASE ``Calculator``: energy (eV), per-atom energies (eV), forces (eV/Å), stress (eV/Å³) and, for
+    learned charges, per-atom charges (e) of a :class:`TrainedPotential`.
 
     Args:
         potential: the trained potential (or a model-file path).
@@ -53,7 +59,7 @@ class HybridpotCalculator(Calculator):
         kwargs: passed to ``ase.calculators.calculator.Calculator``.
     """
 
-    implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
+    implemented_properties = ["energy", "free_energy", "energies", "forces", "stress", "charges"]
 
     def __init__(self, potential, *, skin: float = 0.5, headroom: float = 1.25, dtype=None, members=None, **kwargs):
         super().__init__(**kwargs)
@@ -77,6 +83,7 @@ class HybridpotCalculator(Calculator):
         self._builder = PaddedGraphBuilder(potential.cutoff, skin, headroom, potential.needs_triplets, self.dtype)
         self.n_compilations = 0
         self._fns = {}
+        self._qeq = qeq_from_spec(potential.physics)
 
     def _compiled(self, with_stress: bool):
         if with_stress not in self._fns:
@@ -107,6 +114,17 @@ class HybridpotCalculator(Calculator):
             self._fns["atomic"] = jax.jit(all_members)
         return self._fns["atomic"]
 
+    def _compiled_charges(self):
+        if "charges" not in self._fns:
+            charges = self._qeq.charges
+
+            def all_members(params, graph):
+                self.n_compilations += 1
+                return jax.vmap(charges, in_axes=(0, None))(params["physics"], graph)
+
+            self._fns["charges"] = jax.jit(all_members)
+        return self._fns["charges"]
+
     @property
     def n_neighbour_searches(self) -> int:
         """Neighbour searches so far (the other evaluations reused the Verlet list)."""
@@ -122,7 +140,14 @@ class HybridpotCalculator(Calculator):
         periodic = bool(pbc.any())
         if "stress" in properties and not periodic:
             raise PropertyNotImplementedError("stress needs a periodic cell (atoms.pbc has no True direction)")
+        if "charges" in properties and self._qeq is None:
+            raise PropertyNotImplementedError("charges need a potential with learned charges (physics 'qeq_ewald')")
         graph, triplets = self._builder(atoms.get_positions(), numbers, np.asarray(atoms.get_cell()), pbc)
+        if self._qeq is not None:
+            total = atoms.info.get("charge", 0.0)
+            check_total_charge(numbers, total, "the atoms")
+            graph = graph._replace(globals={**graph.globals, "charge": np.array([float(total), 0.0], self.dtype)})
+            self._qeq.check(graph)
         graph = jax.tree.map(jnp.asarray, graph)
         triplets = None if triplets is None else jax.tree.map(jnp.asarray, triplets)
         out = jax.device_get(self._compiled(periodic)(self._params, graph, triplets))
@@ -135,6 +160,11 @@ class HybridpotCalculator(Calculator):
         if periodic:
             stress = np.array([full_3x3_to_voigt_6_stress(s) for s in np.asarray(out[2][:, 0], np.float64)])
             self.results["stress"] = stress.mean(axis=0)
+        if "charges" in properties:
+            charges = np.asarray(jax.device_get(self._compiled_charges()(self._params, graph))[:, :n], np.float64)
+            self.results["charges"] = charges.mean(axis=0)
+            if self.n_members > 1:
+                self.results["charges_std"] = charges.std(axis=0)
         if "energies" in properties:  # a forward pass of its own, only when asked for
             atomic = np.asarray(jax.device_get(self._compiled_atomic()(self._params, graph, triplets))[:, :n], np.float64)
             self.results["energies"] = atomic.mean(axis=0)

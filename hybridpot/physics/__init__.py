@@ -18,6 +18,10 @@ kernels take per-edge species data instead: :func:`coulomb_energy` ``(r, q_i, q_
 :func:`zbl_energy` ``(r, z_i, z_j, params=ZBL_UNIVERSAL, switch=None)``; bind the
 species with ``functools.partial`` or a closure to reach the same shape.
 
+Electrostatics of whole structures (:mod:`hybridpot.physics.ewald`): the Ewald sum of a periodic
+cell of any shape (:func:`ewald_energy` and its parts, parameters from :func:`ewald_splitting`) and
+the direct sum :func:`direct_coulomb_energy` of a non-periodic one, point or Gaussian charges.
+
 Guarding: each kernel gives finite values and gradients for every r > 0 (within the
 range of the floating-point type). Padded edges have r = 0, where the 1/r kernels
 (Lennard-Jones, Coulomb, DSF, ZBL) return ±inf and non-finite gradients. The pair-sum
@@ -48,6 +52,19 @@ from hybridpot.physics.embedded_atom import (
     second_moment_params,
     symmetrize_params,
 )
+from hybridpot.physics.ewald import (
+    EwaldSplitting,
+    direct_coulomb_energy,
+    ewald_background_energy,
+    ewald_energy,
+    ewald_real_space_energy,
+    ewald_reciprocal_energy,
+    ewald_self_energy,
+    ewald_splitting,
+    half_space_indices,
+    reciprocal_n_max,
+    reciprocal_weights,
+)
 from hybridpot.physics.harmonic import HarmonicParams, harmonic_energy
 from hybridpot.physics.lennard_jones import LennardJonesParams, lennard_jones_energy
 from hybridpot.physics.morse import MorseParams, morse_energy
@@ -66,7 +83,16 @@ __all__ = [
     "BuckinghamParams",
     "coulomb_energy",
     "damped_shifted_force_coulomb_energy",
+    "direct_coulomb_energy",
     "EnvelopeZBLSwitch",
+    "ewald_background_energy",
+    "ewald_energy",
+    "ewald_real_space_energy",
+    "ewald_reciprocal_energy",
+    "ewald_self_energy",
+    "ewald_splitting",
+    "EwaldSplitting",
+    "half_space_indices",
     "harmonic_energy",
     "HarmonicParams",
     "lammps_zbl_switch_coefficients",
@@ -74,6 +100,8 @@ __all__ = [
     "lennard_jones_energy",
     "LennardJonesParams",
     "morse_energy",
+    "reciprocal_n_max",
+    "reciprocal_weights",
     "MorseParams",
     "second_moment_atomic_energies",
     "second_moment_edge_terms",

@@ -26,6 +26,11 @@ Kinds and their parameters (distances Å, energies eV):
   kernel for every pair of elements; ``trainable`` makes its parameters trainable.
 * ``embedded_atom``: the second-moment (Gupta / Cleri–Rosato) model over ``species`` with
   ``[S, S]`` parameters ``a``, ``p``, ``xi``, ``q``, ``r0`` and a ``cutoff``; ``trainable``.
+* ``qeq_ewald``: learned charges by charge equilibration with Ewald (periodic) or direct
+  (molecules) Coulomb of Gaussian charges (:mod:`hybridpot.potentials.long_range`): ``charge_model``
+  ``{"kind", "args"}``, ``species``, ``cutoff``, ``accuracy``, ``max_cell_length``,
+  ``width_factor``, ``hardness``, ``electronegativity``, ``background``, ``energy``, ``scheme`` (``"qeq"`` or ``"latent"``
+  charges), ``initial_charges``; always trainable.
 * ``coulomb``: damped shifted-force point charges ``charges`` (``{"Na": 1, "Cl": -1}`` or
   ``{11: 1, 17: -1}``, e), ``alpha`` Å⁻¹, ``cutoff``.
 
@@ -310,6 +315,12 @@ def _zbl_kind(*, cutoff: float | None = None, switch: str | None = None, inner: 
     return zbl_term(float(cutoff), switch, inner, trainable=trainable, envelope_cutoff=envelope_cutoff)
 
 
+def _qeq_ewald_kind(**args) -> GraphModel:
+    from hybridpot.potentials.long_range import qeq_ewald
+
+    return qeq_ewald(**args).term
+
+
 #: Physics kinds: name → ``constructor(**args) -> GraphModel`` (see the module docstring).
 PHYSICS_KINDS: dict[str, Callable[..., GraphModel]] = {
     "zbl": _zbl_kind,
@@ -319,6 +330,7 @@ PHYSICS_KINDS: dict[str, Callable[..., GraphModel]] = {
     "harmonic": _kernel_term("harmonic_energy", "HarmonicParams"),
     "embedded_atom": embedded_atom_term,
     "coulomb": coulomb_term,
+    "qeq_ewald": _qeq_ewald_kind,
 }
 
 

@@ -92,7 +92,8 @@ class GraphSet:
                 nodes={"positions": s.positions.astype(self.dtype), "atomic_numbers": np.asarray(g.nodes["atomic_numbers"])},
                 edges={"shifts": np.asarray(g.edges["shifts"], np.float64).astype(self.dtype)},
                 globals={"cell": np.asarray(g.globals["cell"], np.float64).astype(self.dtype),
-                         "pbc": np.asarray(g.globals["pbc"])},
+                         "pbc": np.asarray(g.globals["pbc"]),
+                         "charge": np.array([s.charge], self.dtype)},  # total charge, e (learned charges)
                 senders=np.asarray(g.senders), receivers=np.asarray(g.receivers),
                 n_node=np.asarray(g.n_node), n_edge=np.asarray(g.n_edge),
             )
