@@ -39,12 +39,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MODES = ("run", "skip", "args", "setup")
-_FENCE = re.compile(r"^```(\w*)\n(.*?)^```\s*$", re.S | re.M)
+_FENCE = re.compile(r"^[ \t]*```(\w*)\n(.*?)^[ \t]*```[ \t]*$", re.S | re.M)  # list items indent theirs
 _SETUP = re.compile(r"<!-- docs-test: setup\n```python\n(.*?)```\n-->", re.S)
 _DIRECTIVE = re.compile(r"<!-- docs-test: (skip|args|requires): (.+?) -->")
 
@@ -79,7 +80,7 @@ def page_blocks(page: Path) -> tuple[list[Block], list[str]]:
         if m.group(1) == "requires":
             requires += [name.strip() for name in m.group(2).split(",")]
     for m in _FENCE.finditer(visible):
-        language, code = m.group(1), m.group(2)
+        language, code = m.group(1), textwrap.dedent(m.group(2))
         before = prose[: m.start()].rstrip("\n").rsplit("\n", 1)[-1]
         directive = _DIRECTIVE.fullmatch(before.strip())
         mode, reason = "run", ""

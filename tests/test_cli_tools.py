@@ -61,6 +61,7 @@ def test_every_family_template_builds_its_model(kind, tmp_path):
         assert args["avg_num_neighbors"] > 10
 
 
+@pytest.mark.heavy  # over 20 s of compilation on 2 cores
 def test_a_behler_parrinello_train_file_trains_and_writes_a_model_file(tmp_path, capsys):
     _emt_file(tmp_path / "data.extxyz")
     cfg = yaml.safe_load(template("behler_parrinello"))
@@ -80,6 +81,7 @@ def test_a_behler_parrinello_train_file_trains_and_writes_a_model_file(tmp_path,
     assert "| forces |" in capsys.readouterr().out
 
 
+@pytest.mark.heavy  # over 20 s of compilation on 2 cores
 def test_train_evaluate_md_dimer(tmp_path, capsys):
     _emt_file(tmp_path / "data.extxyz")
     cfg = yaml.safe_load(TEMPLATE)

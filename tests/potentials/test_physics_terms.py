@@ -110,6 +110,7 @@ def test_the_factory_shares_terms_names_bad_arguments_and_reads_older_specs():
     assert bare.cutoff is None and float(bare.energy({}, g, None)[0]) > float(new[0])
 
 
+@pytest.mark.heavy  # over 20 s of compilation on 2 cores
 def test_embedded_atom_term_forces_stress_padding_and_species():
     atoms = bulk("Al", "fcc", a=4.05, cubic=True)
     atoms.numbers[[1, 3]] = 28

@@ -78,6 +78,7 @@ def test_against_phonopy_on_the_same_force_constants():
     np.testing.assert_allclose(ours["heat_capacity_eV_per_K"], tp.heat_capacity * ev_per_kj_mol / 1000, rtol=2e-5)
 
 
+@pytest.mark.heavy  # over 20 s of compilation on 2 cores
 def test_exact_force_constants_match_finite_differences_of_their_calculator():
     pot = eam_hybrid()
     atoms = bulk("Al", "fcc", a=eam_lattice_constant())
