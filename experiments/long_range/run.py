@@ -37,7 +37,7 @@ from ase.data import chemical_symbols
 from ase.io import read
 
 from hybridpot.graph import build_graph
-from hybridpot.potentials import build_potential_model
+from hybridpot.potentials import TrainedPotential, build_potential_model, save_potential
 from hybridpot.potentials.long_range import qeq_charges
 from hybridpot.train import Dataset, config_from_dict, fit, predict
 
@@ -116,6 +116,7 @@ def main(argv=None) -> None:
                         help="atoms of the first (cationic) fragment, whose learned charge is reported")
     parser.add_argument("--title", default="binding curve Na₄Cl₃⁺ + Na₃Cl₄⁻")
     parser.add_argument("--out", default=None)
+    parser.add_argument("--models-out", default=None, help="folder for a model file of every model (<name>.npz)")
     parser.add_argument("--plot", default=None)
     args = parser.parse_args(argv)
 
@@ -146,6 +147,10 @@ def main(argv=None) -> None:
             t0 = time.perf_counter()
             result = fit(model, Dataset.from_atoms(train), Dataset.from_atoms(valid), cfg, os.path.join(tmp, name))
             seconds = time.perf_counter() - t0
+            if args.models_out:  # evaluate, md and the calculator (get_charges()) load it
+                os.makedirs(args.models_out, exist_ok=True)
+                potential = TrainedPotential.from_run(os.path.join(tmp, name), kind, model_args, physics=physics)
+                print(f"wrote {save_potential(os.path.join(args.models_out, name), potential)}", flush=True)
             by_bin, overall = errors_by_separation(predict(result.potential, Dataset.from_atoms(test)), test, edges)
             pred_curve = predict(result.potential, Dataset.from_atoms(curve))
             row = {"train_seconds": seconds, "test": overall, "test_by_separation": by_bin,

@@ -32,7 +32,7 @@ from active_learning_alni import make_model, train_config  # noqa: E402
 from common import load_dataset, split_indices  # noqa: E402
 
 from hybridpot import plots  # noqa: E402
-from hybridpot.potentials import build_model  # noqa: E402
+from hybridpot.potentials import TrainedPotential, build_model, save_potential  # noqa: E402
 from hybridpot.train import Dataset, fit  # noqa: E402
 from hybridpot.uncertainty import calibration_report, committee_errors, ensemble_predict, fit_sigma_scale  # noqa: E402
 
@@ -49,6 +49,7 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=os.path.join(HERE, "results_calibration_alni.json"))
     parser.add_argument("--figure", default=os.path.join(ROOT, "docs", "figures", "calibration_alni.png"))
+    parser.add_argument("--model-out", default=None, help="write the committee as a model file here (.npz)")
     args = parser.parse_args(argv)
 
     t0 = time.time()
@@ -61,6 +62,9 @@ def main(argv=None):
     model = build_model(kind, model_args)
     with tempfile.TemporaryDirectory() as run_dir:
         result = fit(model, train, None, train_config(args.steps, args.members, args.seed, args.learning_rate), run_dir)
+    if args.model_out:  # every member (no validation set: the last state); the calculator reports the spread
+        trained = TrainedPotential(kind, model_args, result.potential.params, result.potential.normalisation)
+        print(f"wrote {save_potential(args.model_out, trained)}")
     sets = {}
     for name, ds in (("valid", valid), ("test", test)):
         stats = ensemble_predict(result.potential, ds)
