@@ -84,7 +84,8 @@ def run(args) -> list[dict]:
     """Train both models per (molecule, label set); return one result row per model."""
     from hybridpot.io.md17 import load_md17, protocol_split
     from hybridpot.models import dimenet_pp
-    from hybridpot.potentials import EnergyNormalisation, dimezblnet, structure_energies
+    from hybridpot.potentials import (EnergyNormalisation, TrainedPotential, dimezblnet, save_potential,
+                                      structure_energies)
     from hybridpot.train import TrainConfig, evaluate, fit, fit_energy_normalisation
     from hybridpot.train.config import DataConfig, LossConfig, NormalisationConfig, OptimConfig, RunConfig
     from hybridpot.units import EV_TO_KCAL_PER_MOL
@@ -128,6 +129,14 @@ def run(args) -> list[dict]:
                 t0 = time.perf_counter()
                 result = fit(model, train, valid, config, run_dir, normalisation=EnergyNormalisation(mu, np.asarray(force_rms)))
                 train_s = time.perf_counter() - t0
+                # the run as a model file for evaluate, md and the calculator: DimeNet++ by name, the
+                # prior as the physics spec that zbl_term / dimezblnet build
+                physics = None
+                if hybrid:
+                    covalent = {"kind": "zbl", "ranges": "covalent", "species": list(species)}
+                    physics = covalent if args.zbl_ranges == "covalent" else {"kind": "zbl", "cutoff": 5.0}
+                model_file = save_potential(os.path.join(run_dir, "model.npz"), TrainedPotential.from_run(
+                    run_dir, "dimenet++", {"species": list(species), **hyper}, physics=physics))
                 m = evaluate(result.potential, test, config)
                 e_mae = np.asarray(m["energy_mae"]) * EV_TO_KCAL_PER_MOL
                 f_mae = np.asarray(m["forces_mae"]) * EV_TO_KCAL_PER_MOL
@@ -135,7 +144,7 @@ def run(args) -> list[dict]:
                            steps=args.max_steps, batch_size=args.batch_size, n_seeds=args.n_seeds, network_scale=force_rms,
                            energy_mae=e_mae.tolist(), forces_mae=f_mae.tolist(), train_seconds=train_s,
                            steps_per_second=result.steps_per_second, n_compilations=result.n_compilations,
-                           zbl_ranges=args.zbl_ranges if hybrid else None, seed=args.seed)
+                           zbl_ranges=args.zbl_ranges if hybrid else None, seed=args.seed, model_file=model_file)
                 if labels == "rmd17" and mol in short_range:
                     row["short_range"] = score_short_range(result.potential, short_range[mol])
                 rows.append(row)
