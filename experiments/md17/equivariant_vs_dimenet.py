@@ -87,14 +87,15 @@ def _config(args, max_steps: int, eval_every: int):
     )
 
 
-def build_model(name: str, args, species, train_graphs):
-    """The model under its study name: MACE-like (``--channels``, ``--lmax``) or DimeNet++ (published sizes)."""
-    from hybridpot.models import average_neighbour_count, dimenet_pp, mace
+def model_spec(name: str, args, species, train_graphs) -> tuple[str, dict]:
+    """``(model kind, constructor arguments)`` of the model under its study name: MACE-like
+    (``--channels``, ``--lmax``) or DimeNet++ (published sizes); the model file stores them."""
+    from hybridpot.models import average_neighbour_count
 
     if name == "DimeNet++":
-        return dimenet_pp(species)
-    return mace(species, channels=args.channels, lmax=args.lmax, sh_lmax=args.sh_lmax,
-                avg_num_neighbors=average_neighbour_count(train_graphs))
+        return "dimenet++", {"species": list(species)}
+    return "mace", {"species": list(species), "channels": args.channels, "lmax": args.lmax, "sh_lmax": args.sh_lmax,
+                    "avg_num_neighbors": float(average_neighbour_count(train_graphs))}
 
 
 def train_at_budget(name, args, species, train, curve_set, normalisation, train_graphs, run_dir):
@@ -104,10 +105,10 @@ def train_at_budget(name, args, species, train, curve_set, normalisation, train_
     """
     import jax
 
-    from hybridpot.potentials import Potential
+    from hybridpot.potentials import Potential, build_model
     from hybridpot.train import evaluate, fit
 
-    model = build_model(name, args, species, train_graphs)
+    model = build_model(*model_spec(name, args, species, train_graphs))
     ticks = []
 
     def time_step(step, state):
@@ -151,7 +152,7 @@ def run(args) -> list[dict]:
 
     from hybridpot.graph import build_graph
     from hybridpot.io.md17 import load_md17, protocol_split
-    from hybridpot.potentials import EnergyNormalisation
+    from hybridpot.potentials import EnergyNormalisation, TrainedPotential, save_potential
     from hybridpot.train import evaluate, fit_energy_normalisation
     from hybridpot.units import EV_TO_KCAL_PER_MOL
 
@@ -171,6 +172,9 @@ def run(args) -> list[dict]:
             run_dir = os.path.join(args.run_dir, f"{mol}_{name.replace('+', 'p')}_{int(time.time())}")
             result, steps, curve, seconds, rate = train_at_budget(
                 name, args, species, train, curve_set, normalisation, train_graphs, run_dir)
+            # the final state (no validation set) as a model file for evaluate, md and the calculator
+            model_file = save_potential(os.path.join(run_dir, "model.npz"), TrainedPotential(
+                *model_spec(name, args, species, train_graphs), result.potential.params, result.potential.normalisation))
             m = evaluate(result.potential, test, _config(args, steps, steps))
             e, f = np.asarray(m["energy_mae"]), np.asarray(m["forces_mae"])
             n_params = int(sum(np.prod(x.shape[1:]) for x in jax.tree.leaves(result.params)))
@@ -183,7 +187,8 @@ def run(args) -> list[dict]:
                        energy_mae_kcal=(e * EV_TO_KCAL_PER_MOL).tolist(),
                        forces_mae_kcal=(f * EV_TO_KCAL_PER_MOL).tolist(), curve=curve,
                        hyper=(dict(channels=args.channels, lmax=args.lmax, sh_lmax=args.sh_lmax, correlation=3,
-                                   num_interactions=2) if name == "MACE" else "published DimeNet++"))
+                                   num_interactions=2) if name == "MACE" else "published DimeNet++"),
+                       model_file=model_file)
             rows.append(row)
             print(json.dumps({k: v for k, v in row.items() if k != "curve"}), flush=True)
             if args.out:
