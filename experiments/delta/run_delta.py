@@ -54,6 +54,8 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=os.path.join(ROOT, "experiments", "delta", "results_delta.json"))
     p.add_argument("--figure", default=os.path.join(ROOT, "docs", "figures", "delta_learning_curve.png"))
+    p.add_argument("--models-out", default=None,
+                   help="folder for a model file of every run (<approach>-n<size>.npz; the delta one is the correction)")
     return p.parse_args(argv)
 
 
@@ -86,7 +88,8 @@ def make_bp(train, args):
 
     spec = symmetry_function_spec(SPECIES, args.cutoff, args.cutoff, num_radial=8, num_angular_eta=3)
     graphs = [build_graph(s.positions, s.numbers, args.cutoff) for s in train.structures]
-    return behler_parrinello(spec, fit_descriptor_scaling(spec, graphs), hidden=tuple(args.hidden)), spec
+    scaling = fit_descriptor_scaling(spec, graphs)
+    return behler_parrinello(spec, scaling, hidden=tuple(args.hidden)), spec, scaling
 
 
 def errors(energy_pred, forces_pred, high) -> dict:
@@ -111,6 +114,8 @@ def run(args) -> dict:
     import jax
 
     from hybridpot.delta import bundled_delta_pair, delta_dataset
+    from hybridpot.models import behler_parrinello_model_args
+    from hybridpot.potentials import TrainedPotential, save_potential
     from hybridpot.train import Dataset, fit, fit_energy_normalisation, predict
 
     t_start = time.time()
@@ -130,7 +135,7 @@ def run(args) -> dict:
     rows = []
     for n in args.sizes:
         train_idx = pool[:n]
-        model, spec = make_bp(subset(high, train_idx), args)
+        model, spec, scaling = make_bp(subset(high, train_idx), args)
         # the low level alone, after a per-element offset fitted on the same n frames
         mu = fit_energy_normalisation([high[i].numbers for i in train_idx], np.array([high[i].energy for i in train_idx]),
                                       physics_energies=np.array([low[i].energy for i in train_idx]), fit_scale=False).shift
@@ -142,6 +147,11 @@ def run(args) -> dict:
             t0 = time.time()
             with tempfile.TemporaryDirectory() as run_dir:
                 result = fit(model, subset(sets[name], train_idx), subset(sets[name], valid_idx), cfg, run_dir)
+                if args.models_out:  # the delta model is E_high − E_xTB: delta_calculator(TBLite(...), it)
+                    os.makedirs(args.models_out, exist_ok=True)
+                    trained = TrainedPotential.from_run(run_dir, "behler_parrinello", behler_parrinello_model_args(
+                        spec, scaling, hidden=tuple(args.hidden)))
+                    print(f"wrote {save_potential(os.path.join(args.models_out, f'{name}-n{n}'), trained)}", flush=True)
             pred = predict(result.potential, subset(sets[name], test_idx), dtype=np.dtype(cfg.run.dtype))
             energy, forces = pred["energy"], np.stack(pred["forces"], axis=1)  # [n_seeds, n], [n_seeds, n, A, 3]
             if name == "delta":  # E = E_low + E_corr, F = F_low + F_corr
