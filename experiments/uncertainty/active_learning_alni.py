@@ -33,6 +33,7 @@ from common import SPECIES, graphs_of, load_dataset, split_indices  # noqa: E402
 
 from hybridpot.models import fit_descriptor_scaling, symmetry_function_spec  # noqa: E402
 from hybridpot.models.behler_parrinello import behler_parrinello_model_args  # noqa: E402
+from hybridpot.potentials import save_potential  # noqa: E402
 from hybridpot.train import Dataset, config_from_dict  # noqa: E402
 from hybridpot.uncertainty import ActiveLearningConfig, ExplorationConfig, run_active_learning  # noqa: E402
 
@@ -86,6 +87,8 @@ def main(argv=None):
     parser.add_argument("--out", default=os.path.join(HERE, "results_active_learning_alni.json"))
     parser.add_argument("--figure", default=os.path.join(ROOT, "docs", "figures", "active_learning_alni.png"))
     parser.add_argument("--run-dir", default=None, help="keep the loop folders here (default: a temporary folder)")
+    parser.add_argument("--models-out", default=None,
+                        help="folder for each loop's final committee as a model file (<strategy>_<replica>.npz)")
     args = parser.parse_args(argv)
 
     t_start = time.time()
@@ -114,6 +117,10 @@ def main(argv=None):
                     log=lambda s: print(f"[{strategy} {replica}] {s}", flush=True))
                 for row in result.history:
                     rows.append({"replica": replica, "strategy": strategy, **row})
+                if args.models_out:
+                    os.makedirs(args.models_out, exist_ok=True)
+                    path = save_potential(os.path.join(args.models_out, f"{strategy}_{replica}"), result.potential)
+                    print(f"[{strategy} {replica}] wrote {path}", flush=True)
                 print(f"[{strategy} {replica}] {time.time() - t0:.0f} s", flush=True)
                 with open(args.out, "w") as f:  # after every loop: a long study keeps what it has
                     json.dump({"argv": sys.argv, "jax": jax.__version__, "seconds": time.time() - t_start,
