@@ -81,7 +81,6 @@ def test_a_behler_parrinello_train_file_trains_and_writes_a_model_file(tmp_path,
     assert "| forces |" in capsys.readouterr().out
 
 
-@pytest.mark.heavy  # over 20 s of compilation on 2 cores
 def test_train_evaluate_md_dimer(tmp_path, capsys):
     _emt_file(tmp_path / "data.extxyz")
     cfg = yaml.safe_load(TEMPLATE)
