@@ -65,6 +65,13 @@ def second_moment_term(params: SecondMomentParams, cutoff: float = CUTOFF, train
     return embedded_atom_term(SPECIES, cutoff, **params._asdict(), trainable=trainable)
 
 
+def second_moment_spec(params: SecondMomentParams, cutoff: float = CUTOFF) -> dict:
+    """The fixed baseline as a physics spec (``{"kind": "embedded_atom", ...}``, plain JSON), as a
+    train file or a model file names it; ``build_physics`` of it is :func:`second_moment_term`."""
+    return {"kind": "embedded_atom", "species": list(SPECIES), "cutoff": cutoff,
+            **{k: np.asarray(v).tolist() for k, v in params._asdict().items()}}
+
+
 def fit_second_moment(dataset: Dataset, cutoff: float = CUTOFF, force_weight: float = 1.0, maxiter: int = 400):
     """Least-squares fit of the second-moment baseline (+ per-element energy offsets) to energies
     per atom and forces of ``dataset`` (L-BFGS-B, float64, one batched graph).

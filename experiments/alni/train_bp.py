@@ -39,11 +39,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common import (  # noqa: E402
     CUTOFF,
-    SPECIES,
     fit_second_moment,
     graphs_of,
     load_dataset,
     make_bp,
+    second_moment_spec,
     second_moment_term,
     split_indices,
 )
@@ -163,8 +163,7 @@ def _save_model(folder, run_dir, label, n_train, spec, scaling, hidden, sm_param
     """The run's best parameters as a model file ``folder/<label>-n<n_train>.npz`` (λ written out)."""
     physics = strategy = None
     if sm_params is not None:  # the fixed fitted baseline, rebuilt by name from the file
-        physics = {"kind": "embedded_atom", "species": list(SPECIES), "cutoff": CUTOFF,
-                   **{k: np.asarray(v).tolist() for k, v in sm_params._asdict().items()}}
+        physics = second_moment_spec(sm_params)
         strategy = {"name": "aphynity", "penalty": weight} if weight else {"name": "additive"}
     potential = TrainedPotential.from_run(run_dir, "behler_parrinello",
                                           behler_parrinello_model_args(spec, scaling, hidden=hidden),

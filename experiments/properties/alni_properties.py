@@ -33,7 +33,7 @@ jax.config.update("jax_enable_x64", True)  # properties in float64; the model tr
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "alni"))
 
-from common import CUTOFF, DATA, fit_second_moment, load_dataset, split_indices  # noqa: E402
+from common import DATA, fit_second_moment, load_dataset, second_moment_spec, split_indices  # noqa: E402
 
 from hybridpot.train import Dataset  # noqa: E402
 
@@ -72,8 +72,7 @@ def train_hybrid(out_dir: str, n_train: int, steps: int, learning_rate: float) -
     run_dir = tempfile.mkdtemp(prefix="alni_properties_run_")
     write(os.path.join(run_dir, "train.extxyz"), [images[i] for i in pool[:n_train]], format="extxyz")
     write(os.path.join(run_dir, "valid.extxyz"), [images[i] for i in valid_idx], format="extxyz")
-    physics = {"kind": "embedded_atom", "species": [13, 28], "cutoff": CUTOFF,
-               **{k: np.asarray(v).tolist() for k, v in sm_params._asdict().items()}}
+    physics = second_moment_spec(sm_params)
     spec = parse_train_file({
         "dataset": {"train": os.path.join(run_dir, "train.extxyz"), "valid": os.path.join(run_dir, "valid.extxyz")},
         "model": {"kind": "behler_parrinello", "descriptor": {"cutoff": 5.0, "num_radial": 12, "num_angular_eta": 0},
