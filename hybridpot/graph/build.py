@@ -18,9 +18,7 @@ import numpy as np
 
 from hybridpot._checks import check_finite, check_positive, check_shape
 from hybridpot.graph.neighbours import check_cell, neighbour_list, normalise_pbc
-
-#: Largest atomic number accepted (oganesson).
-MAX_ATOMIC_NUMBER = 118
+from hybridpot.validation import MIN_DISTANCE, check_atomic_numbers, check_cell_for_cutoff, check_close_pairs
 
 
 def _atomic_numbers(atomic_numbers, n: int) -> np.ndarray:
@@ -37,18 +35,7 @@ def _atomic_numbers(atomic_numbers, n: int) -> np.ndarray:
         if unknown:
             raise ValueError(f"unknown element symbol(s) {sorted(set(unknown))}")
         return np.array([symbol_to_z[str(s)] for s in a], dtype=np.int32)
-    if a.dtype.kind == "f":
-        if not np.all(np.isfinite(a)) or np.any(a != np.round(a)):
-            raise ValueError(f"atomic_numbers must be integers, got {a.tolist()}")
-    elif a.dtype.kind not in "iub":
-        raise ValueError(f"atomic_numbers must be integers or element symbols, got dtype {a.dtype}")
-    bad = (a < 1) | (a > MAX_ATOMIC_NUMBER)
-    if bad.any():
-        k = int(np.argmax(bad))
-        raise ValueError(
-            f"unknown element: atomic number {a[k]} at atom {k} is outside 1..{MAX_ATOMIC_NUMBER}"
-        )
-    return a.astype(np.int32)
+    return check_atomic_numbers(a, None, "atomic_numbers")
 
 
 def build_graph(
@@ -58,7 +45,7 @@ def build_graph(
     cell=None,
     pbc=None,
     *,
-    min_distance: float = 0.1,
+    min_distance: float = MIN_DISTANCE,
     dtype=None,
 ) -> jraph.GraphsTuple:
     """One structure as a single-graph ``GraphsTuple`` with a full neighbour list.
@@ -78,6 +65,9 @@ def build_graph(
 
     Raises:
         ValueError: naming the problem (shape, NaN/inf, unknown element, cutoff, cell, close atoms).
+
+    Warns:
+        hybridpot.validation.InputWarning: a periodic cell far smaller than the cutoff.
     """
     if dtype is None:
         p = np.asarray(positions)
@@ -93,20 +83,13 @@ def build_graph(
     cell = check_cell(cell, pbc)
     if not pbc.any():
         cell = np.zeros((3, 3))
+    check_cell_for_cutoff(cell, pbc, cutoff)
     senders, receivers, shifts = neighbour_list(positions, cutoff, cell, pbc)
 
     if len(senders):
         vectors = positions[senders] - positions[receivers] + shifts
         distances = np.linalg.norm(vectors, axis=1)
-        close = distances < min_distance
-        if close.any():
-            k = int(np.argmin(np.where(close, distances, np.inf)))
-            i, j = int(receivers[k]), int(senders[k])
-            what = f"atoms {i} and {j}" if i != j else f"atom {i} and its own periodic image"
-            raise ValueError(
-                f"{what} are {distances[k]:.4g} Å apart, closer than min_distance={min_distance} Å "
-                "(coincident or overlapping atoms)"
-            )
+        check_close_pairs(distances, receivers, senders, "structure", min_distance)
 
     return jraph.GraphsTuple(
         nodes={

@@ -30,7 +30,9 @@ import jax.numpy as jnp
 import jraph
 import numpy as np
 
+from hybridpot._checks import check_finite
 from hybridpot.potentials.trained import TrainedPotential
+from hybridpot.validation import check_close_pairs, check_minimum_image
 
 
 def _box_cell(box, dtype):
@@ -126,11 +128,28 @@ def jax_md_neighbor_list(potential: TrainedPotential, displacement_fn, box, *, s
 
     ``box`` is what ``space.periodic`` got (any positive number for ``space.free``); ``kwargs``
     go to ``jax_md.partition.neighbor_list`` (e.g. ``disable_cell_list=True`` for free space).
+    Its ``allocate`` (host-side) rejects non-finite positions and atoms closer than
+    :data:`hybridpot.validation.MIN_DISTANCE` with a ``ValueError``.
     """
     from jax_md import partition
 
-    return partition.neighbor_list(displacement_fn, box, potential.cutoff, dr_threshold=skin,
-                                   capacity_multiplier=capacity_multiplier, format=partition.Sparse, **kwargs)
+    fns = partition.neighbor_list(displacement_fn, box, potential.cutoff, dr_threshold=skin,
+                                  capacity_multiplier=capacity_multiplier, format=partition.Sparse, **kwargs)
+
+    def allocate(position, *args, **kw):
+        # host-side, like jax-md's own allocate (which cannot be jitted): the structure checks of
+        # hybridpot.validation on the listed pairs, so coincident atoms never reach the energy
+        check_finite("positions", position)
+        nbrs = fns.allocate(position, *args, **kw)
+        idx = np.asarray(nbrs.idx)
+        listed = (idx[0] < len(position)) & (idx[1] < len(position))
+        receivers, senders = idx[0][listed], idx[1][listed]
+        R = jnp.asarray(position)
+        vec = jax.vmap(displacement_fn)(R[senders], R[receivers])
+        check_close_pairs(np.linalg.norm(np.asarray(vec), axis=-1), receivers, senders, "positions")
+        return nbrs
+
+    return partition.NeighborListFns(allocate, fns.update)
 
 
 def jax_md_pair(potential: TrainedPotential, displacement_fn, box, atomic_numbers, *, skin: float = 0.5,
@@ -146,7 +165,15 @@ def jax_md_pair(potential: TrainedPotential, displacement_fn, box, atomic_number
         capacity_multiplier: jax-md's neighbour capacity headroom.
         periodic: whether ``displacement_fn`` is periodic (sets the graph's cell); default: True.
         kwargs: to ``jax_md.partition.neighbor_list``.
+
+    Raises:
+        ValueError: a periodic box narrower than twice ``cutoff + skin`` (minimum-image
+            displacements would miss pairs), atomic numbers the model does not know, a model that
+            reads triplets; ``neighbor_fn.allocate`` also rejects non-finite or coincident positions.
     """
+    if periodic is None or periodic:
+        cell, pbc = _box_cell(box, np.float64)
+        check_minimum_image(np.asarray(cell), np.asarray(pbc), potential.cutoff + skin, "box")
     neighbor_fn = jax_md_neighbor_list(potential, displacement_fn, box, skin=skin,
                                        capacity_multiplier=capacity_multiplier, **kwargs)
     energy_fn = jax_md_energy_fn(potential, displacement_fn, atomic_numbers,

@@ -21,8 +21,10 @@ import jax
 import jraph
 import numpy as np
 
+from hybridpot._checks import check_finite, check_shape
 from hybridpot.graph import build_triplets, pad_triplets
 from hybridpot.graph.neighbours import check_cell, neighbour_list, normalise_pbc
+from hybridpot.validation import check_cell_for_cutoff, check_close_pairs
 
 
 class PaddedGraphBuilder:
@@ -87,21 +89,31 @@ class PaddedGraphBuilder:
         Returns:
             ``(graph, triplets)``: a ``jraph.GraphsTuple`` of numpy arrays with ``n_node = n + 1``,
             ``n_edge`` = the edge capacity, 2 graphs; ``triplets`` padded, or None.
+
+        Raises:
+            ValueError: positions that are not ``[n, 3]`` and finite, a bad cell, or two atoms closer
+                than :data:`hybridpot.validation.MIN_DISTANCE` (the checks of
+                :mod:`hybridpot.validation`, as for :func:`hybridpot.graph.build_graph`).
         """
         positions = np.asarray(positions, np.float64)
+        check_shape("positions", positions, (None, 3))
+        check_finite("positions", positions)
         numbers = np.asarray(numbers, np.int32)
         pbc = normalise_pbc(pbc)
         cell = check_cell(cell, pbc) if cell is not None else np.zeros((3, 3))
         if not pbc.any():
             cell = np.zeros((3, 3))
         if self._needs_search(positions, cell, pbc, numbers):
+            check_cell_for_cutoff(cell, pbc, self.cutoff)
             self._candidates = neighbour_list(positions, self.cutoff + self.skin, cell, pbc)
             self._ref = (positions.copy(), cell.copy(), pbc.copy(), numbers.copy())
             self.n_searches += 1
         senders, receivers, shifts = self._candidates
         vectors = positions[senders] - positions[receivers] + shifts
-        keep = np.einsum("ij,ij->i", vectors, vectors) < self.cutoff**2
+        d2 = np.einsum("ij,ij->i", vectors, vectors)
+        keep = d2 < self.cutoff**2
         senders, receivers, shifts = senders[keep], receivers[keep], shifts[keep]
+        check_close_pairs(np.sqrt(d2[keep]), receivers, senders, "the atoms")
         n, n_edge = len(numbers), int(keep.sum())
         self._edge_capacity = self._grow(self._edge_capacity, n_edge + 1)
         graph = jraph.GraphsTuple(

@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import jraph
 import numpy as np
 
-from hybridpot.elements import N_ELEMENTS, check_species
+from hybridpot.elements import N_ELEMENTS
 from hybridpot.graph import build_graph, build_triplets, pad_graph
 from hybridpot.potential import GraphModel
 from hybridpot.potentials.assembled import Potential, assembled_terms
@@ -51,6 +51,7 @@ from hybridpot.potentials.registry import (
     build_potential_model,
     check_strategy,
 )
+from hybridpot.validation import check_atomic_numbers
 
 #: Parts :meth:`TrainedPotential.energy_fn` can return.
 PARTS = ("total", "physics", "learned")
@@ -152,8 +153,8 @@ class TrainedPotential:
         return jax.tree.map(lambda x: x[i], self.params)
 
     def check_species(self, numbers, where: str = "structure") -> None:
-        """``ValueError`` naming elements of ``numbers`` ``[n]`` the model was not built for."""
-        check_species(numbers, self.species, where)
+        """``ValueError`` naming atomic numbers of ``numbers`` ``[n]`` outside 1..118 or not built for by the model."""
+        check_atomic_numbers(numbers, self.species, where)
 
     # ---------------------------------------------------------------- energies
     def energy_fn(self, part: str = "total", *, per_atom: bool = False) -> Callable:

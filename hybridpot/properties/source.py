@@ -123,9 +123,9 @@ class GraphEnergySource:
 
     # ------------------------------------------------------------------ inputs
     def _inputs(self, atoms):
-        from hybridpot.elements import check_species
+        from hybridpot.validation import check_atomic_numbers
 
-        check_species(atoms.get_atomic_numbers(), self.species, "the structure")
+        check_atomic_numbers(atoms.get_atomic_numbers(), self.species, "the structure")
         dtype = np.float64 if jax.config.read("jax_enable_x64") else np.float32
         graph = build_graph(atoms.get_positions(), atoms.get_atomic_numbers(), self.cutoff,
                             cell=np.asarray(atoms.get_cell()), pbc=np.asarray(atoms.get_pbc()), dtype=dtype)

@@ -27,6 +27,7 @@ import numpy as np
 from hybridpot.graph import PaddingBuckets, build_graph, build_triplets, pad_triplets
 from hybridpot.graph.triplets import Triplets
 from hybridpot.structures import Dataset
+from hybridpot.validation import check_atomic_numbers
 
 
 class Batch(NamedTuple):
@@ -71,15 +72,8 @@ class GraphSet:
         self.dataset = dataset
         self.needs_triplets = needs_triplets
         self.dtype = np.dtype(dtype)
-        if species is not None:
-            allowed = set(int(z) for z in species)
-            for k, s in enumerate(dataset.structures):
-                bad = sorted(set(int(z) for z in s.numbers) - allowed)
-                if bad:
-                    raise ValueError(
-                        f"structure {k} contains element(s) {bad} that the model was not built for "
-                        f"(species {sorted(allowed)})"
-                    )
+        for k, s in enumerate(dataset.structures):
+            check_atomic_numbers(s.numbers, species, f"structure {k}")
         self.graphs = []
         n_triplet = []
         for k, s in enumerate(dataset.structures):
