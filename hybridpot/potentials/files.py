@@ -10,11 +10,17 @@ and tools) is written by the checkpoint writer of :mod:`hybridpot._store` (atomi
 * metadata: ``format`` (``"hybridpot-model"``), ``format_version``, the model kind and its
   constructor arguments (so the ``GraphModel`` is rebuilt through
   :mod:`hybridpot.potentials.registry`), cutoff, species, the physics-term and strategy specs,
-  units, package versions, the training config and free metadata.
+  units, package versions, the training config and free metadata; ``arrays``, the dtype and
+  shape of every array, and ``content_sha256``, a hash of the arrays and the metadata
+  (:func:`hybridpot.validation.content_hash`).
 
-Reading checks the format and its version, rebuilds the model and checks every parameter's name
-and shape against it; each failure is a ``ModelFileError`` (a ``ValueError``) naming the file,
-the problem and the versions involved.
+Reading checks the format and its version, every array's dtype and shape against ``arrays``, the
+content hash (an edited file is reported; a file written before hashes were stored loads with an
+:class:`~hybridpot.validation.InputWarning`), that every parameter and the normalisation are
+finite, then rebuilds the model (its arguments checked by
+:func:`hybridpot.validation.check_model_args`) and checks every parameter's name and shape against
+it; each failure is a ``ModelFileError`` (a ``ValueError``) naming the file, the problem and the
+versions involved.
 
 Format 1 (hybridpot 0.1 before the composable strategies) is read and converted: its fixed physics
 term was added to the learned model (now ``additive``, the learned parameters move under
@@ -33,7 +39,7 @@ import zipfile
 import jax
 import numpy as np
 
-from hybridpot._store import flatten_with_names, load_checkpoint, save_checkpoint
+from hybridpot._store import _json_default, flatten_with_names, load_checkpoint, save_checkpoint
 from hybridpot.potentials.normalisation import EnergyNormalisation
 from hybridpot.potentials.registry import build_potential_model
 from hybridpot.potentials.trained import (
@@ -41,6 +47,7 @@ from hybridpot.potentials.trained import (
     params_template,
     unflatten_params,
 )
+from hybridpot.validation import array_layout, check_finite_arrays, check_model_arrays, content_hash
 
 #: Value of the ``format`` metadata key of model files.
 MODEL_FORMAT = "hybridpot-model"
@@ -80,7 +87,8 @@ def save_potential(path, potential: TrainedPotential) -> str:
         The ``.npz`` path written.
 
     Raises:
-        ValueError: model arguments, physics spec or metadata that are not JSON-serialisable.
+        ValueError: model arguments, physics spec or metadata that are not JSON-serialisable;
+            parameters or normalisation holding NaN or inf (a diverged run is not a model).
     """
     stem = _stem(path)
     for name, value in (("model_args", potential.model_args), ("physics", potential.physics),
@@ -109,7 +117,11 @@ def save_potential(path, potential: TrainedPotential) -> str:
     tree = {"params": jax.device_get(potential.params),
             "normalisation": {"shift": np.asarray(potential.normalisation.shift),
                               "scale": np.asarray(potential.normalisation.scale)}}
-    flatten_with_names(tree)  # raises on clashing names before anything is written
+    arrays = flatten_with_names(tree)  # raises on clashing names before anything is written
+    check_finite_arrays(arrays, f"cannot save {stem}.npz")
+    meta["arrays"] = array_layout(arrays)
+    meta = json.loads(json.dumps(meta, default=_json_default, allow_nan=True))  # as load_potential reads it
+    meta["content_sha256"] = content_hash(arrays, meta)
     save_checkpoint(stem, tree, meta)
     return stem + ".npz"
 
@@ -161,10 +173,16 @@ def load_potential(path) -> TrainedPotential:
     Raises:
         FileNotFoundError: no such file.
         ModelFileError: corrupt or truncated file, not a model file, a format version newer than
-            this hybridpot reads, a model kind this version does not know, or parameters that do
+            this hybridpot reads, arrays whose dtype or shape differ from the metadata, a content
+            hash that does not match (edited file), NaN or inf parameters or normalisation, a model
+            kind this version does not know, model arguments out of range, or parameters that do
             not fit the rebuilt model; the message names the file and the writing version.
     """
     arrays, meta, file, writer = _read(path)
+    try:
+        check_model_arrays(arrays, meta, file)
+    except ValueError as err:
+        raise ModelFileError(f"{err} (written by hybridpot {writer})") from None
     m = meta["model"]
     kind, args = m.get("kind"), dict(m.get("args") or {})
     physics, strategy = meta.get("physics"), meta.get("strategy")

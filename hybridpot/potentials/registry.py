@@ -25,6 +25,7 @@ from typing import Callable
 from hybridpot.hybrid.compose import STRATEGIES
 from hybridpot.potential import GraphModel
 from hybridpot.potentials.physics_terms import build_physics
+from hybridpot.validation import check_model_args
 
 ModelConstructor = Callable[..., GraphModel]
 
@@ -105,10 +106,13 @@ def build_model(kind: str, model_args: dict | None = None) -> GraphModel:
     """``constructor(**model_args)`` for the registered ``kind``: the :class:`GraphModel`.
 
     Raises:
-        ValueError: unknown kind, or arguments the constructor rejects (the message names them).
+        ValueError: unknown kind, arguments of the wrong type or out of range
+            (:func:`hybridpot.validation.check_model_args`), or arguments the constructor rejects
+            (the message names them).
     """
     constructor = model_constructor(kind)
     args = dict(model_args or {})
+    check_model_args(kind, args)
     try:
         inspect.signature(constructor).bind(**args)
     except TypeError as err:

@@ -21,6 +21,7 @@ from hybridpot.potentials import (
     register_model_kind,
     save_potential,
 )
+from hybridpot.validation import content_hash
 
 ARGS = {"cutoff": 3.5, "species": [1, 8], "hidden": [8], "dtype": "float64"}
 PHYSICS = {"kind": "zbl", "envelope_cutoff": 1.5}
@@ -78,8 +79,10 @@ def test_loads_in_a_fresh_process(tmp_path):
 
 
 def _rewrite_metadata(path, **changes):
+    """Rewrite the metadata as a (future or differently built) hybridpot would write it: with its hash."""
     arrays, meta = load_checkpoint(str(path)[:-4])
     meta.update(changes)
+    meta["content_sha256"] = content_hash(arrays, meta)
     tree = {"params": {k[len("params/"):]: v for k, v in arrays.items() if k.startswith("params/")},
             "normalisation": {"shift": arrays["normalisation/shift"], "scale": arrays["normalisation/scale"]}}
     save_checkpoint(str(path)[:-4], tree, meta)
