@@ -42,6 +42,7 @@ from pydantic.dataclasses import dataclass
 from hybridpot.potentials.physics_terms import build_physics
 from hybridpot.potentials.registry import check_strategy
 from hybridpot.train.config import TrainConfig, apply_overrides, config_from_dict
+from hybridpot.validation import check_model_args, load_yaml
 
 #: Sections of a train file besides the trainer's own.
 EXTRA_SECTIONS = ("dataset", "model", "physics", "strategy", "output")
@@ -156,6 +157,10 @@ def parse_train_file(data: dict | None, overrides: Sequence[str] = (), *, source
     if not isinstance(model, dict) or not model.get("kind"):
         raise ValueError(f"{where}the train file must name a model: model.kind (e.g. pair_mlp)")
     model_args = {k: v for k, v in model.items() if k != "kind"}
+    try:
+        check_model_args(str(model["kind"]), model_args)
+    except ValueError as err:
+        raise ValueError(f"{where}{err}") from None
     physics = data.get("physics")
     if physics is not None and (not isinstance(physics, dict) or "kind" not in physics):
         raise ValueError(f"{where}physics must be null or a mapping with a 'kind', got {physics!r}")
@@ -173,15 +178,17 @@ def parse_train_file(data: dict | None, overrides: Sequence[str] = (), *, source
 
 
 def load_train_file(path, overrides: Sequence[str] = ()) -> TrainFile:
-    """Read and validate a train file (YAML); relative data paths are taken from the file's folder."""
+    """Read and validate a train file (YAML); relative data paths are taken from the file's folder.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: invalid YAML, a key repeated in one mapping, or what :func:`parse_train_file` rejects.
+    """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"train file {path} does not exist")
     with open(path, encoding="utf-8") as f:
-        try:
-            data = yaml.safe_load(f)
-        except yaml.YAMLError as err:
-            raise ValueError(f"{path}: not valid YAML: {err}") from None
+        data = load_yaml(f, path)
     if data is not None and not isinstance(data, dict):
         raise ValueError(f"{path}: a train file must hold a mapping, got {type(data).__name__}")
     parsed = parse_train_file(data, overrides, source=path)

@@ -193,15 +193,13 @@ def _frame_labels(atoms, path: Path, k: int, energy_key, forces_key, stress_key)
     if energy is None:
         raise ValueError(f"{path}: frame {k}: no energy label (give energy_key=... if it is stored under "
                          f"another name; info keys: {sorted(atoms.info)})")
-    if forces is None:
-        raise ValueError(f"{path}: frame {k}: no forces label (give forces_key=...; per-atom arrays: "
-                         f"{sorted(atoms.arrays)})")
     try:
         energy = float(np.asarray(energy, dtype=np.float64).reshape(()))
     except (TypeError, ValueError):
         raise ValueError(f"{path}: frame {k}: energy must be one number, got {energy!r}") from None
-    forces = np.asarray(forces, dtype=np.float64)
-    if forces.shape != (n, 3):
+    if forces is not None:
+        forces = np.asarray(forces, dtype=np.float64)
+    if forces is not None and forces.shape != (n, 3):
         raise ValueError(f"{path}: frame {k}: forces have shape {list(forces.shape)}, expected [{n}, 3] "
                          f"for its {n} atoms (inconsistent file)")
     if stress is not None:
@@ -250,7 +248,8 @@ def read_structures(
 
     Returns:
         ``Dataset`` of :class:`~hybridpot.structures.Structure` (positions ``[n, 3]`` Å, energy eV,
-        forces ``[n, 3]`` eV/Å, stress ``[3, 3]`` eV/Å³ or None, cell ``[3, 3]`` Å or None,
+        forces ``[n, 3]`` eV/Å or None for a frame without forces (an energy-only label: train it
+        with ``loss.forces_weight=0``), stress ``[3, 3]`` eV/Å³ or None, cell ``[3, 3]`` Å or None,
         config_type or None).
 
     Raises:
@@ -285,7 +284,8 @@ def read_structures(
             stress = _voigt_to_3x3(stress) * e_factor / l_factor**3
         try:
             structures.append(Structure(atoms.get_positions() * l_factor, atoms.get_atomic_numbers(),
-                                        energy * e_factor, forces * e_factor / l_factor, cell, pbc, stress,
+                                        energy * e_factor, None if forces is None else forces * e_factor / l_factor,
+                                        cell, pbc, stress,
                                         atoms.info.get(config_type_key), atoms.info.get("charge", 0.0)))
         except ValueError as err:
             raise ValueError(f"{path}: frame {k}: {err}") from None

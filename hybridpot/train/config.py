@@ -34,14 +34,19 @@ from pydantic import (
 )
 from pydantic.dataclasses import dataclass
 
+from hybridpot.validation import load_yaml
+
 # Strictness is per field rather than ``ConfigDict(strict=True)``, which would also refuse a mapping
 # for a section: bools are not numbers, strings are not parsed (YAML gives real types), a float is
 # not an int, and an int is accepted (and converted) for a float.
 _SECTION = ConfigDict(extra="forbid", strict=False)
+# Floats are finite (``.inf`` or ``.nan`` in a file is an error, not a run that ends in NaN).
 _IntGe0 = Annotated[StrictInt, Field(ge=0)]
 _IntGe1 = Annotated[StrictInt, Field(ge=1)]
-_FloatGe0 = Annotated[StrictFloat, Field(ge=0)]
-_FloatGt0 = Annotated[StrictFloat, Field(gt=0)]
+_FloatGe0 = Annotated[StrictFloat, Field(ge=0, allow_inf_nan=False)]
+_FloatGt0 = Annotated[StrictFloat, Field(gt=0, allow_inf_nan=False)]
+#: Largest accepted learning rate: above it every optimiser here diverges on a normalised potential.
+MAX_LEARNING_RATE = 1.0
 
 
 @dataclass(frozen=True, config=_SECTION)
@@ -58,7 +63,7 @@ class DataConfig:
 
     batch_size: _IntGe1 = 8
     n_buckets: _IntGe1 = 3
-    bucket_ratio: Annotated[StrictFloat, Field(gt=1)] = 1.5
+    bucket_ratio: Annotated[StrictFloat, Field(gt=1, allow_inf_nan=False)] = 1.5
     shuffle: StrictBool = True
     prefetch: _IntGe0 = 2
 
@@ -93,7 +98,7 @@ class OptimConfig:
 
     Attributes:
         name: ``"adam"``, ``"amsgrad"`` or ``"adamw"``.
-        learning_rate: peak learning rate (after warm-up).
+        learning_rate: peak learning rate (after warm-up), in (0, :data:`MAX_LEARNING_RATE`].
         weight_decay: decoupled weight decay (``adamw`` only).
         b1, b2, eps: Adam moments and epsilon.
         warmup_steps: linear warm-up from 0 to ``learning_rate``.
@@ -106,14 +111,14 @@ class OptimConfig:
     """
 
     name: Literal["adam", "amsgrad", "adamw"] = "adam"
-    learning_rate: _FloatGt0 = 1e-3
-    weight_decay: StrictFloat = 0.0
-    b1: StrictFloat = 0.9
-    b2: StrictFloat = 0.999
-    eps: StrictFloat = 1e-8
+    learning_rate: Annotated[StrictFloat, Field(gt=0, le=MAX_LEARNING_RATE, allow_inf_nan=False)] = 1e-3
+    weight_decay: _FloatGe0 = 0.0
+    b1: Annotated[StrictFloat, Field(ge=0, lt=1)] = 0.9
+    b2: Annotated[StrictFloat, Field(ge=0, lt=1)] = 0.999
+    eps: _FloatGt0 = 1e-8
     warmup_steps: _IntGe0 = 0
     decay: Literal["constant", "cosine", "exponential"] = "constant"
-    final_lr_fraction: Annotated[StrictFloat, Field(gt=0, le=1)] = 0.01
+    final_lr_fraction: Annotated[StrictFloat, Field(gt=0, le=1, allow_inf_nan=False)] = 0.01
     clip_norm: _FloatGt0 | None = None
     ema_decay: Annotated[StrictFloat, Field(ge=0, lt=1)] | None = 0.99
 
@@ -153,7 +158,7 @@ class RunConfig:
         eval_every: steps per validation (also early stopping and the best checkpoint).
         checkpoint_every: steps per "last" checkpoint (one is also written at the end).
         patience: evaluations without improvement before a member stops (None: never).
-        min_delta: improvement smaller than this (loss units) does not count.
+        min_delta: improvement smaller than this (loss units, ≥ 0) does not count.
         dtype: ``"float32"`` (default) or ``"float64"`` (needs ``jax_enable_x64``).
         parallel: ``"none"``, ``"data"`` (batch split over local devices, parameters replicated)
             or ``"seeds"`` (members spread over local devices).
@@ -168,7 +173,7 @@ class RunConfig:
     eval_every: _IntGe1 = 100
     checkpoint_every: _IntGe1 = 100
     patience: _IntGe1 | None = None
-    min_delta: StrictFloat = 0.0
+    min_delta: _FloatGe0 = 0.0
     dtype: Literal["float32", "float64"] = "float32"
     parallel: Literal["none", "data", "seeds"] = "none"
     progress: StrictBool = True
@@ -327,14 +332,15 @@ def load_config(path=None, overrides: Sequence[str] = ()) -> TrainConfig:
     """Read a YAML config (or start from defaults when ``path`` is None) and apply overrides.
 
     Args:
-        path: YAML file with sections ``data``, ``loss``, ``optim``, ``normalisation``, ``run``.
+        path: YAML file with sections ``data``, ``loss``, ``optim``, ``normalisation``, ``run``;
+            a key repeated in one mapping is an error (YAML would keep the last silently).
         overrides: command-line style ``"optim.learning_rate=3e-4"`` strings, parsed to the
             field's type (``"run.patience=none"`` for None).
     """
     data: dict = {}
     if path is not None:
         with open(path) as f:
-            data = yaml.load(f, Loader=_Loader) or {}
+            data = load_yaml(f, path, _Loader) or {}
         if not isinstance(data, dict):
             raise ValueError(f"{path}: a config file must hold a mapping, got {type(data).__name__}")
     return config_from_dict(apply_overrides(data, overrides))

@@ -80,6 +80,7 @@ from hybridpot.train.optimizers import (
     make_schedule,
 )
 from hybridpot.train.parallel import local_mesh, place, shardings
+from hybridpot.validation import check_loss_labels
 
 CHECKPOINT_FORMAT = "hybridpot-checkpoint-1"
 
@@ -488,9 +489,7 @@ class _Run:
         self.init_keys, self.data_keys = _member_keys(config)
         with_stress = config.loss.stress_weight > 0
         with_forces = config.loss.forces_weight > 0
-        if with_forces and not _has_forces(train):
-            raise ValueError("loss.forces_weight > 0 but no training structure has forces; "
-                             "set loss.forces_weight=0 to train on energies only")
+        check_loss_labels(train.structures, config.loss.forces_weight, config.loss.stress_weight)
         self.static = _Static(model, config.loss, config.optim, _schedule_steps(config.optim, rc.max_steps),
                               with_stress, with_forces, part, trainable)
         has_stress = any(s.stress is not None for s in (valid.structures if valid is not None else []))
