@@ -253,6 +253,7 @@ def _optional(check):
 
 
 def _widths(name, value):
+    value = value.tolist() if isinstance(value, np.ndarray) else value
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or not value:
         return "must be a non-empty list of layer widths (integers >= 1)"
     if any(not _is_int(v) or v < 1 for v in value):
@@ -272,6 +273,7 @@ def _float_dtype(name, value):
 def _species(name, value):
     if value is None:
         return None
+    value = value.tolist() if isinstance(value, np.ndarray) else value
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or not all(_is_int(z) for z in value):
         return "must be a list of atomic numbers"
     try:

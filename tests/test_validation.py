@@ -246,3 +246,22 @@ def test_energy_only_data_trains_from_files(tmp_path):
     with pytest.raises(ValueError, match=r"loss\.forces_weight > 0 but no training structure has forces"):
         train_from_file(parse_train_file(forces_spec))
     assert json.loads(open(path[:-4] + ".json").read())["content_sha256"]
+
+
+# ----------------------------------------------------------------------------- the command line
+def test_cli_md_and_evaluate_stop_on_bad_structures(tmp_path, any_element, capsys):
+    from ase.io import write
+
+    from hybridpot.cli import main
+
+    model = save_potential(tmp_path / "m.npz", any_element)
+    coincident = Atoms("H2O", positions=[[0, 0, 0], [0, 0, 0], [1.0, 0, 0]])
+    write(tmp_path / "coincident.extxyz", coincident, format="extxyz")
+    assert main(["md", model, str(tmp_path / "coincident.extxyz"), "--steps", "2", "--out",
+                 str(tmp_path / "md.extxyz")]) == 2
+    assert "atoms 0 and 1 are 0 Å apart" in capsys.readouterr().err
+    ghost = Atoms("XH", positions=[[0, 0, 0], [0.9, 0, 0]])  # "X": atomic number 0
+    ghost.info["energy"] = -1.0
+    write(tmp_path / "ghost.extxyz", ghost, format="extxyz")
+    assert main(["evaluate", model, str(tmp_path / "ghost.extxyz")]) == 2
+    assert "unknown element: atomic number 0 at atom 0" in capsys.readouterr().err
