@@ -73,14 +73,14 @@ def check_atomic_numbers(numbers, species: Sequence[int] | None = None, where: s
     return a.astype(np.int32)
 
 
-def check_close_pairs(distances, receivers, senders, where: str = "structure",
+def check_close_pairs(distances, receivers, senders, where: str | None = None,
                       min_distance: float = MIN_DISTANCE) -> None:
     """Raise ``ValueError`` when an edge of a neighbour list is shorter than ``min_distance``.
 
     Args:
         distances: ``[n_edge]`` Å, lengths of the edges (periodic images included).
         receivers, senders: ``[n_edge]`` atom indices of each edge.
-        where: what the atoms belong to, for the message.
+        where: what the atoms belong to, for the message (None: left to the caller).
         min_distance: Å.
     """
     distances = np.asarray(distances)
@@ -89,8 +89,9 @@ def check_close_pairs(distances, receivers, senders, where: str = "structure",
         k = int(np.argmin(np.where(close, distances, np.inf)))
         i, j = int(receivers[k]), int(senders[k])
         what = f"atoms {i} and {j}" if i != j else f"atom {i} and its own periodic image"
-        raise ValueError(f"{where}: {what} are {distances[k]:.4g} Å apart, closer than min_distance="
-                         f"{min_distance} Å (coincident or overlapping atoms)")
+        prefix = f"{where}: " if where else ""
+        raise ValueError(f"{prefix}{what} are {distances[k]:.4g} Å apart, closer than min_distance={min_distance} Å "
+                         "(coincident or overlapping atoms)")
 
 
 def periodic_images(cell, pbc, cutoff: float) -> int:

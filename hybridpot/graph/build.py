@@ -89,7 +89,7 @@ def build_graph(
     if len(senders):
         vectors = positions[senders] - positions[receivers] + shifts
         distances = np.linalg.norm(vectors, axis=1)
-        check_close_pairs(distances, receivers, senders, "structure", min_distance)
+        check_close_pairs(distances, receivers, senders, min_distance=min_distance)
 
     return jraph.GraphsTuple(
         nodes={
