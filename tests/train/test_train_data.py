@@ -80,7 +80,7 @@ def test_collate_builds_triplets_when_needed(emt_data):
 
 def test_species_outside_the_model_are_named(emt_data):
     train, _ = emt_data
-    with pytest.raises(ValueError, match=r"element\(s\) \[13\]"):
+    with pytest.raises(ValueError, match=r"structure 0 contains element\(s\) Al \(Z=13\) that the model was not built for"):
         GraphSet(train, 4.0, species=(29,))
 
 
