@@ -173,11 +173,16 @@ class _FakeServer:
     """A server speaking i-PI's protocol (ASE's IPIProtocol) that sends ``n_posdata`` positions of
     ``positions`` then closes the connection without EXIT."""
 
-    def __init__(self, positions: np.ndarray, n_posdata: int):
-        self.address = f"hybridpot-test-{uuid.uuid4().hex[:12]}"
-        self.path = actualunixsocketname(self.address)
-        self.server = socket.socket(socket.AF_UNIX)
-        self.server.bind(self.path)
+    def __init__(self, positions: np.ndarray, n_posdata: int, tcp: bool = False):
+        if tcp:  # a free port on localhost
+            self.path, self.server = None, socket.socket(socket.AF_INET)
+            self.server.bind(("localhost", 0))
+            self.address = {"port": self.server.getsockname()[1]}
+        else:
+            name = f"hybridpot-test-{uuid.uuid4().hex[:12]}"
+            self.path, self.server = actualunixsocketname(name), socket.socket(socket.AF_UNIX)
+            self.server.bind(self.path)
+            self.address = {"unixsocket": name}
         self.server.listen(1)
         self.energies = []
         self.thread = threading.Thread(target=self._run, args=(positions, n_posdata), daemon=True)
@@ -196,7 +201,8 @@ class _FakeServer:
     def close(self):
         self.thread.join(timeout=10)
         self.server.close()
-        Path(self.path).unlink(missing_ok=True)
+        if self.path is not None:
+            Path(self.path).unlink(missing_ok=True)
 
 
 def _argon_dimer():
@@ -205,13 +211,14 @@ def _argon_dimer():
     return atoms
 
 
-def test_server_closing_mid_run_ends_the_client_with_a_message():
+@pytest.mark.parametrize("tcp", [False, True], ids=["unix", "tcp"])
+def test_server_closing_mid_run_ends_the_client_with_a_message(tcp):
     atoms = _argon_dimer()
     expected = atoms.get_potential_energy()
-    fake = _FakeServer(atoms.positions + 0.0, n_posdata=2)
+    fake = _FakeServer(atoms.positions + 0.0, n_posdata=2, tcp=tcp)
     try:
         with pytest.raises(IPIConnectionLost, match="closed the connection without EXIT after 2 evaluations"):
-            serve_ipi(atoms, unixsocket=fake.address, timeout=30)
+            serve_ipi(atoms, timeout=30, **fake.address)
     finally:
         fake.close()
     assert fake.energies == pytest.approx([expected] * 2, rel=1e-12)  # eV -> hartree on the wire -> eV
@@ -222,7 +229,7 @@ def test_wrong_number_of_atoms_is_named():
     fake = _FakeServer(np.zeros((3, 3)), n_posdata=1)
     try:
         with pytest.raises(ValueError, match="i-PI sent 3 atoms but the structure served has 2"):
-            serve_ipi(atoms, unixsocket=fake.address, timeout=30)
+            serve_ipi(atoms, timeout=30, **fake.address)
     finally:
         fake.close()
 
