@@ -2,7 +2,8 @@
 
 Subcommands: ``train CONFIG`` (a train file, :mod:`hybridpot.cli.train_app`), ``evaluate MODEL
 DATA``, ``md MODEL STRUCTURE`` (ASE molecular dynamics), ``properties MODEL STRUCTURE`` (EOS, elastic
-constants, phonons, thermal expansion), ``dimer MODEL A B`` (dimer-curve plot),
+constants, phonons, thermal expansion), ``serve-ipi MODEL STRUCTURE`` (a socket client of an i-PI
+server, e.g. for path-integral MD), ``dimer MODEL A B`` (dimer-curve plot),
 ``template`` (an annotated train file) and ``study diatomic``.
 
 User mistakes (bad option values, missing or corrupt files) end with a one-line error and exit
@@ -249,6 +250,26 @@ def _md(args: argparse.Namespace) -> None:
     print(f"compilations {calc.n_compilations}, neighbour searches {calc.n_neighbour_searches}; wrote {args.out} and {log}")
 
 
+def _serve_ipi(args: argparse.Namespace) -> None:
+    from hybridpot.io import read_atoms, split_frame_selection
+    from hybridpot.md import HybridpotCalculator
+    from hybridpot.md.ipi import serve_ipi
+    from hybridpot.potentials import load_potential
+
+    if (args.unix is None) == (args.port is None):
+        raise ValueError("give exactly one address: --unix NAME (i-PI's <ffsocket mode='unix'> address) or --port N")
+    potential = load_potential(args.model)
+    _enable_x64_for(potential)
+    path, selection = split_frame_selection(args.structure)
+    frames = read_atoms(path, index=-1 if selection is None else selection)
+    if len(frames) != 1:
+        raise ValueError(f"{args.structure}: selects {len(frames)} frames; the client serves one system (e.g. FILE@0)")
+    atoms = frames[0]
+    atoms.calc = HybridpotCalculator(potential)
+    n = serve_ipi(atoms, unixsocket=args.unix, host=args.host, port=args.port)
+    print(f"served {n} evaluations of {len(atoms)} atoms; i-PI sent EXIT")
+
+
 def _dimer(args: argparse.Namespace) -> None:
     from hybridpot.plots import dimer_curve
     from hybridpot.potentials import load_potential
@@ -432,6 +453,19 @@ def build_parser() -> argparse.ArgumentParser:
     md.add_argument("--no-guard", action="store_true", help="measure and log, but never stop the run")
     md.set_defaults(run=_md)
 
+    ipi = commands.add_parser(
+        "serve-ipi", help="serve a model's energy, forces and virial to an i-PI server (path-integral MD)",
+        description="Connect to a running i-PI server and answer its force requests with MODEL until i-PI sends "
+                    "EXIT. Start several clients on the same address to evaluate the beads in parallel.")
+    ipi.add_argument("model", help="model file (.npz)")
+    ipi.add_argument("structure", help="the system i-PI simulates, atoms in i-PI's order (e.g. its <initialize> "
+                                       "file; its last frame, or FILE@N): species and periodicity")
+    ipi.add_argument("--unix", default=None, metavar="NAME",
+                     help="address of i-PI's UNIX socket (<ffsocket mode='unix'><address>NAME; file /tmp/ipi_NAME)")
+    ipi.add_argument("--port", type=int, default=None, help="TCP port of i-PI's <ffsocket mode='inet'>")
+    ipi.add_argument("--host", default="localhost", help="TCP host (default localhost)")
+    ipi.set_defaults(run=_serve_ipi)
+
     dimer = commands.add_parser("dimer", help="plot the dimer curve of a model with its physics and learned parts")
     dimer.add_argument("model", help="model file (.npz)")
     dimer.add_argument("element_a", help="element symbol or atomic number")
@@ -478,7 +512,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         args.run(args)
-    except (ValueError, FileNotFoundError, IsADirectoryError, PermissionError, FileExistsError) as error:
+    except (ValueError, FileNotFoundError, IsADirectoryError, PermissionError, FileExistsError,
+            ConnectionError) as error:
         print(f"hybridpot: error: {error}", file=sys.stderr)
         return 2
     return 0
