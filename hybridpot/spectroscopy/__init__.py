@@ -1,4 +1,5 @@
-"""Vibrational levels (sinc DVR) and Franck–Condon factors of diatomic potential curves.
+"""Vibrational levels (sinc DVR), Franck–Condon factors and spectroscopic observables (term values,
+B_v) of diatomic potential curves, with a loss that fits a curve to measured observables.
 
 All functions are JAX, jit-able and differentiable with respect to the potential values. Grids in
 Å, energies in hartree, masses in u (amu); atomic units inside. See docs/spectroscopy.md.
@@ -17,6 +18,16 @@ from hybridpot.spectroscopy.franck_condon import (
     simpson_integrate,
     simpson_weights,
 )
+from hybridpot.spectroscopy.observables import (
+    SpectroscopicObservables,
+    SpectroscopicTargets,
+    morse_from_observables,
+    observables_loss,
+    rotational_constants,
+    spectroscopic_loss,
+    spectroscopic_observables,
+    spectroscopic_targets,
+)
 from hybridpot.spectroscopy.morse_levels import (
     morse_harmonic_energy_hartree,
     morse_num_bound_levels,
@@ -25,15 +36,23 @@ from hybridpot.spectroscopy.morse_levels import (
 
 __all__ = [
     "H2_REDUCED_MASS_AMU",
+    "SpectroscopicObservables",
+    "SpectroscopicTargets",
     "VibrationalStates",
     "franck_condon_factors",
     "franck_condon_grid",
     "franck_condon_vector",
+    "morse_from_observables",
     "morse_harmonic_energy_hartree",
     "morse_num_bound_levels",
     "morse_vibrational_energies",
+    "observables_loss",
+    "rotational_constants",
     "simpson_integrate",
     "simpson_weights",
     "sinc_dvr_kinetic",
+    "spectroscopic_loss",
+    "spectroscopic_observables",
+    "spectroscopic_targets",
     "vibrational_states",
 ]
