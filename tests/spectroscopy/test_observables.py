@@ -22,7 +22,7 @@ from hybridpot.units import AMU_TO_ELECTRON_MASS, BOHR_TO_ANGSTROM, HARTREE_TO_I
 
 D_E, ALPHA, R_E = 0.1745, 1.94, 0.741  # H2-like Morse: hartree, 1/Å, Å
 MU = H2_REDUCED_MASS_AMU
-R = 0.025 * np.arange(12, 113)  # 0.3 … 2.8 Å
+R = 0.3 + 0.04 * np.arange(61)  # 0.3 … 2.7 Å
 K = 6
 
 
