@@ -304,12 +304,14 @@ def train_run(
 
 
 def _with_levels(loss_fn, terms, levels: LevelsTerm, has_energies, dtype):
-    """``loss_fn`` (energies; its second output unchanged) weighted and plus the levels' χ²."""
+    """``energy_weight · loss_fn + levels_weight · χ²``; ``loss_fn``'s second output (the fit that
+    drives adaptive APHYNITY) passes through, as 0 for a run without energy points."""
     grid = jnp.asarray(levels.r_angstrom, dtype)
 
     def combined(p, a):
         energy_loss, fit = loss_fn(p, a)
-        energy_loss = jnp.where(has_energies, energy_loss, 0.0)
+        # without energy points the energy branch saw stand-in weights: nothing of it may count
+        energy_loss, fit = (jnp.where(has_energies, x, 0.0) for x in (energy_loss, fit))
         chi2 = spectroscopic_loss(levels.r_angstrom, terms(p, grid).total, levels.reduced_mass_amu, levels.targets)
         return levels.energy_weight * energy_loss + levels.levels_weight * chi2, fit
 
