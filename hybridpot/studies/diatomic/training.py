@@ -4,6 +4,11 @@ Every run (state × training fraction × seed) of one model is trained by a sing
 function: ``vmap`` over seeds inside ``vmap`` over fractions inside ``vmap`` over states, with
 ``lax.scan`` over optimiser steps. Training sets of different sizes are padded to the largest
 and masked with point weights; runs with fewer steps stop updating when done.
+
+An optional spectroscopic term (:class:`LevelsTerm`) adds a reduced χ² on vibrational term values
+and rotational constants (:func:`hybridpot.spectroscopy.spectroscopic_loss`) to the loss, with
+per-run weights for energies and levels, so runs on energies alone, levels alone, or both are
+trained by the same compiled program.
 """
 
 from __future__ import annotations
@@ -30,8 +35,10 @@ from hybridpot.hybrid import (
 )
 from hybridpot.models import MLP
 from hybridpot.physics import MorseParams, morse_energy
+from hybridpot.spectroscopy import SpectroscopicTargets, morse_from_observables, spectroscopic_loss
 from hybridpot.studies.diatomic.protocols import Protocol, Stage
 from hybridpot.train import fit_full_batch, polish_lbfgs
+from hybridpot.units import HARTREE_TO_INV_CM
 
 HIDDEN_LAYERS = (50, 24, 12)  # the paper's network: 1 → 50 → 24 → 12 → 1
 LOG_EVERY = 500
@@ -46,12 +53,15 @@ class PhysicsTerm(NamedTuple):
         data_init: ``(r [P], y [P], w [P]) -> params``: a starting point estimated from the
             (weighted) training points; must be jit/vmap-safe.
         describe: ``params -> dict`` of named physical parameters to compare (D_e, r_e, a).
+        levels_init: ``(targets, reduced_mass_amu, r_grid [m]) -> params``: a starting point
+            from spectroscopic targets alone, for runs without energies (None: not supported).
     """
 
     energy: Callable[[Any, jax.Array], jax.Array]
     paper_init: Callable[[Any], Any]
     data_init: Callable[[jax.Array, jax.Array, jax.Array], Any]
     describe: Callable[[Any], dict]
+    levels_init: Callable[[SpectroscopicTargets, float, jax.Array], Any] | None = None
 
 
 def _morse_data_init(r, y, w):
@@ -66,12 +76,43 @@ def _morse_data_init(r, y, w):
     return MorseParams(d_e, widths[jnp.argmin(errors)], r_e, shift)
 
 
+def _morse_levels_init(targets: SpectroscopicTargets, reduced_mass_amu, r_grid):
+    """Morse start from term values (and B_0) alone; without B_0, r_e at the grid's first third.
+    The energy zero (shift) is 0: term values do not see it."""
+    d_e, a, r_e = morse_from_observables(targets, reduced_mass_amu, r_grid[0] + (r_grid[-1] - r_grid[0]) / 3.0)
+    return MorseParams(d_e, a, r_e, jnp.zeros_like(d_e))
+
+
 MORSE = PhysicsTerm(
     energy=lambda p, r: morse_energy(r, p),
     paper_init=lambda dtype: MorseParams(*(jnp.asarray(v, dtype) for v in (4.0, 3.0, 0.7, 0.0))),
     data_init=_morse_data_init,
     describe=lambda p: {"D_e": p.d_e, "r_e": p.r_e, "a": p.a},
+    levels_init=_morse_levels_init,
 )
+
+
+class LevelsTerm(NamedTuple):
+    """The spectroscopic part of the loss: ``energy_weight · energy loss + levels_weight · χ²``.
+
+    Attributes:
+        r_angstrom: ``[m]`` Å, the uniform DVR grid (r > 0) on which each model's curve is solved;
+            a NumPy array (fixed, not traced), covering every level of the targets.
+        reduced_mass_amu: μ in u (a Python float).
+        targets: :class:`~hybridpot.spectroscopy.SpectroscopicTargets` per run, ``[..., k]``.
+        energy_weight: per-run weight of the energy loss (0: levels alone; the run's energy
+            points must then all have weight 0, so nothing is taken from them: the network's
+            normalisation and the physics start then come from the grid and the targets).
+        levels_weight: per-run weight of the reduced χ² (0: energies alone).
+
+    In :func:`train_model` the last three carry leading ``[n_state, n_fraction]`` axes.
+    """
+
+    r_angstrom: np.ndarray
+    reduced_mass_amu: float
+    targets: SpectroscopicTargets
+    energy_weight: jax.Array
+    levels_weight: jax.Array
 
 
 class Curves(NamedTuple):
@@ -161,19 +202,46 @@ def _normalisation(protocol: Protocol, r, y, w):
     return (x_mean, x_std, jnp.sqrt(y_var)), y_var
 
 
-def train_run(model: str, protocol: Protocol, physics: PhysicsTerm, r, y, w, hypers: tuple[Hyper, ...], key):
+def _levels_normalisation(protocol: Protocol, levels: LevelsTerm, dtype):
+    """Network normalisation without energies: the feature standardised over the DVR grid, the
+    output scaled by the largest fitted term value (hartree), the levels' energy range."""
+    if not protocol.scaled:
+        one = jnp.ones((), dtype)
+        return (0.0 * one, one, one), one
+    x = network_feature(protocol, jnp.asarray(levels.r_angstrom, dtype))
+    fitted = jnp.where(levels.targets.term_weights > 0, levels.targets.term_values_inv_cm, 0.0)
+    y_scale = (jnp.max(fitted) / HARTREE_TO_INV_CM).astype(dtype)
+    return (jnp.mean(x), jnp.std(x), y_scale), y_scale**2
+
+
+def train_run(
+    model: str, protocol: Protocol, physics: PhysicsTerm, r, y, w, hypers: tuple[Hyper, ...], key,
+    levels: LevelsTerm | None = None,
+):
     """Train one run of ``model`` on one training set; returns (params, terms norm, history, finite).
 
-    ``r, y, w``: ``[P]`` padded training points; ``hypers``: one :class:`Hyper` of scalars per stage.
+    ``r, y, w``: ``[P]`` padded training points; ``hypers``: one :class:`Hyper` of scalars per stage;
+    ``levels``: optional spectroscopic term with scalar weights and ``[k]`` targets.
     """
     dtype = jnp.float64 if protocol.float64 else jnp.float32
     network = make_network(protocol, model)
+    has_energies = jnp.sum(w) > 0
+    if levels is not None:
+        w = jnp.where(has_energies, w, 1.0)  # only to keep the energy branches finite; masked below
     norm, y_var = _normalisation(protocol, r, y, w)
+    if levels is not None:
+        from_levels = _levels_normalisation(protocol, levels, dtype)
+        norm, y_var = jax.tree.map(lambda e, l: jnp.where(has_energies, e, l), (norm, y_var), from_levels)
     terms = model_terms(model, protocol, physics, network, norm)
     adaptive_scale = y_var  # adaptive APHYNITY is always scale-free (λ, τ unit-free)
     loss_scale = y_var if protocol.scaled else jnp.ones((), dtype)
 
     physics_params = physics.paper_init(dtype) if protocol.morse_init == "paper" else physics.data_init(r, y, w)
+    if levels is not None and protocol.morse_init != "paper" and model != "nn":
+        if physics.levels_init is None:
+            raise ValueError("this physics term has no levels_init: it cannot start from spectroscopic targets")
+        start = physics.levels_init(levels.targets, levels.reduced_mass_amu, jnp.asarray(levels.r_angstrom, dtype))
+        physics_params = jax.tree.map(lambda e, l: jnp.where(has_energies, e, l.astype(dtype)), physics_params, start)
     params = {}
     if model != "nn":
         params["physics"] = physics_params
@@ -203,6 +271,8 @@ def train_run(model: str, protocol: Protocol, physics: PhysicsTerm, r, y, w, hyp
             def loss_fn(p, a, t=stage_terms):
                 return weighted_mean_square(t(p, r).total - y, w) / loss_scale, jnp.zeros((), dtype)
 
+        if levels is not None:
+            loss_fn = _with_levels(loss_fn, stage_terms, levels, has_energies, dtype)
         optimizer = optax.adam(_schedule(stage, hyper.learning_rate, hyper.steps))
         if trainable is not None:
             optimizer = train_only(optimizer, trainable)
@@ -233,6 +303,21 @@ def train_run(model: str, protocol: Protocol, physics: PhysicsTerm, r, y, w, hyp
     return params, norm, jnp.concatenate(histories), finite
 
 
+def _with_levels(loss_fn, terms, levels: LevelsTerm, has_energies, dtype):
+    """``energy_weight · loss_fn + levels_weight · χ²``; ``loss_fn``'s second output (the fit that
+    drives adaptive APHYNITY) passes through, as 0 for a run without energy points."""
+    grid = jnp.asarray(levels.r_angstrom, dtype)
+
+    def combined(p, a):
+        energy_loss, fit = loss_fn(p, a)
+        # without energy points the energy branch saw stand-in weights: nothing of it may count
+        energy_loss, fit = (jnp.where(has_energies, x, 0.0) for x in (energy_loss, fit))
+        chi2 = spectroscopic_loss(levels.r_angstrom, terms(p, grid).total, levels.reduced_mass_amu, levels.targets)
+        return levels.energy_weight * energy_loss + levels.levels_weight * chi2, fit
+
+    return combined
+
+
 def stack_hypers(protocol_by_state: list[Protocol], model: str, dtype) -> tuple[Hyper, ...]:
     """Per-stage :class:`Hyper` arrays ``[n_state, n_fraction]`` from each state's protocol."""
     n_stages = len(protocol_by_state[0].stages[model])
@@ -249,7 +334,10 @@ def stack_hypers(protocol_by_state: list[Protocol], model: str, dtype) -> tuple[
     return tuple(hypers)
 
 
-def train_model(model: str, protocols: list[Protocol], physics: PhysicsTerm, curves: Curves, keys: jax.Array):
+def train_model(
+    model: str, protocols: list[Protocol], physics: PhysicsTerm, curves: Curves, keys: jax.Array,
+    levels: LevelsTerm | None = None,
+):
     """Train every run of ``model``: one jitted, triply vmapped program.
 
     Args:
@@ -258,6 +346,9 @@ def train_model(model: str, protocols: list[Protocol], physics: PhysicsTerm, cur
         physics: the physics term.
         curves: stacked padded training data ``[n_state, n_fraction, P]``.
         keys: ``[n_seed]`` PRNG keys (network initialisation).
+        levels: optional spectroscopic term whose targets and weights have leading
+            ``[n_state, n_fraction]`` axes (a "state" may then be a training mode: energies,
+            levels, or both, on the same curve).
     Returns:
         ``(params, norm, history, finite)`` with leading axes ``[n_state, n_fraction, n_seed]``.
     """
@@ -267,13 +358,21 @@ def train_model(model: str, protocols: list[Protocol], physics: PhysicsTerm, cur
     dtype = jnp.float64 if protocol.float64 else jnp.float32
     hypers = stack_hypers(protocols, model, dtype)
 
-    def run(r, y, w, hyper, key):
-        return train_run(model, merged, physics, r, y, w, hyper, key)
+    def run(r, y, w, hyper, key, per_run):
+        run_levels = None if levels is None else levels._replace(
+            targets=per_run[0], energy_weight=per_run[1], levels_weight=per_run[2]
+        )
+        return train_run(model, merged, physics, r, y, w, hyper, key, run_levels)
 
-    over_seeds = jax.vmap(run, in_axes=(None, None, None, None, 0))
-    over_fractions = jax.vmap(over_seeds, in_axes=(0, 0, 0, 0, None))
-    over_states = jax.vmap(over_fractions, in_axes=(0, 0, 0, 0, None))
-    return jax.jit(over_states)(curves.r, curves.y, curves.w, hypers, keys)
+    # The DVR grid and the mass stay fixed Python values (closed over); only targets and weights
+    # are mapped, so a levels-free call maps an empty tuple.
+    per_run = () if levels is None else jax.tree.map(
+        lambda x: jnp.asarray(x, dtype), (levels.targets, levels.energy_weight, levels.levels_weight)
+    )
+    over_seeds = jax.vmap(run, in_axes=(None, None, None, None, 0, None))
+    over_fractions = jax.vmap(over_seeds, in_axes=(0, 0, 0, 0, None, 0))
+    over_states = jax.vmap(over_fractions, in_axes=(0, 0, 0, 0, None, 0))
+    return jax.jit(over_states)(curves.r, curves.y, curves.w, hypers, keys, per_run)
 
 
 def _merge_max_steps(protocols: list[Protocol], model: str) -> Protocol:
