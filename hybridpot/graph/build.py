@@ -51,6 +51,19 @@ def _atomic_numbers(atomic_numbers, n: int) -> np.ndarray:
     return a.astype(np.int32)
 
 
+def _closest_edge(positions, senders, receivers, shifts, chunk: int = 1 << 20) -> tuple[int, float]:
+    """(edge, its length in Å) of the shortest edge, a chunk of edges at a time (bounded memory)."""
+    best, best_sq = 0, np.inf
+    for start in range(0, len(senders), chunk):
+        part = slice(start, start + chunk)
+        vectors = positions[senders[part]] - positions[receivers[part]] + shifts[part]
+        sq = np.einsum("ij,ij->i", vectors, vectors)
+        k = int(np.argmin(sq))
+        if sq[k] < best_sq:
+            best, best_sq = start + k, float(sq[k])
+    return best, float(np.sqrt(best_sq))
+
+
 def build_graph(
     positions,
     atomic_numbers,
@@ -96,15 +109,12 @@ def build_graph(
     senders, receivers, shifts = neighbour_list(positions, cutoff, cell, pbc)
 
     if len(senders):
-        vectors = positions[senders] - positions[receivers] + shifts
-        distances = np.linalg.norm(vectors, axis=1)
-        close = distances < min_distance
-        if close.any():
-            k = int(np.argmin(np.where(close, distances, np.inf)))
+        k, distance = _closest_edge(positions, senders, receivers, shifts)
+        if distance < min_distance:
             i, j = int(receivers[k]), int(senders[k])
             what = f"atoms {i} and {j}" if i != j else f"atom {i} and its own periodic image"
             raise ValueError(
-                f"{what} are {distances[k]:.4g} Å apart, closer than min_distance={min_distance} Å "
+                f"{what} are {distance:.4g} Å apart, closer than min_distance={min_distance} Å "
                 "(coincident or overlapping atoms)"
             )
 
