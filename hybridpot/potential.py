@@ -29,6 +29,7 @@ from hybridpot.graph.batch import (
     node_mask,
 )
 from hybridpot.graph.geometry import edge_distances
+from hybridpot.graph.sums import contiguous_segment_sum
 from hybridpot.graph.triplets import Triplets
 
 EnergyFn = Callable[[object, jraph.GraphsTuple], jnp.ndarray]
@@ -68,8 +69,11 @@ class GraphModel(NamedTuple):
 
 
 def graph_sum(node_values: jax.Array, graph: jraph.GraphsTuple) -> jax.Array:
-    """Per-atom values ``[n_node]`` summed per graph: ``[n_graph]`` (padding atoms must hold 0). Jittable."""
-    return jax.ops.segment_sum(node_values, node_graph_index(graph), num_segments=graph.n_node.shape[0])
+    """Per-atom values ``[n_node]`` summed per graph: ``[n_graph]`` (padding atoms must hold 0). Jittable.
+
+    Compensated (:func:`hybridpot.graph.sums.contiguous_segment_sum`): the energy per atom of a
+    float32 crystal does not drift with its size, as a running float32 ``segment_sum`` does."""
+    return contiguous_segment_sum(node_values, graph.n_node)
 
 
 def atomic_model(init: Callable, atomic_energy: Callable, cutoff: float | None, *, needs_triplets: bool = False,

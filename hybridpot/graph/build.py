@@ -38,6 +38,19 @@ def _atomic_numbers(atomic_numbers, n: int) -> np.ndarray:
     return check_atomic_numbers(a, None, "atomic_numbers")
 
 
+def _closest_edge(positions, senders, receivers, shifts, chunk: int = 1 << 20) -> tuple[int, float]:
+    """(edge, its length in Å) of the shortest edge, a chunk of edges at a time (bounded memory)."""
+    best, best_sq = 0, np.inf
+    for start in range(0, len(senders), chunk):
+        part = slice(start, start + chunk)
+        vectors = positions[senders[part]] - positions[receivers[part]] + shifts[part]
+        sq = np.einsum("ij,ij->i", vectors, vectors)
+        k = int(np.argmin(sq))
+        if sq[k] < best_sq:
+            best, best_sq = start + k, float(sq[k])
+    return best, float(np.sqrt(best_sq))
+
+
 def build_graph(
     positions,
     atomic_numbers,
@@ -87,9 +100,9 @@ def build_graph(
     senders, receivers, shifts = neighbour_list(positions, cutoff, cell, pbc)
 
     if len(senders):
-        vectors = positions[senders] - positions[receivers] + shifts
-        distances = np.linalg.norm(vectors, axis=1)
-        check_close_pairs(distances, receivers, senders, min_distance=min_distance)
+        # the shortest edge, found a chunk at a time (bounded memory); one message for all callers
+        k, distance = _closest_edge(positions, senders, receivers, shifts)
+        check_close_pairs([distance], receivers[k:k + 1], senders[k:k + 1], min_distance=min_distance)
 
     return jraph.GraphsTuple(
         nodes={

@@ -71,7 +71,7 @@ class ElementNetworks(nn.Module):
 
 def atomic_energies(
     module: ElementNetworks, params, graph: jraph.GraphsTuple, triplets: Triplets, spec: SymmetryFunctionSpec,
-    scaling: DescriptorScaling, triplet_chunk: int | None = None,
+    scaling: DescriptorScaling, triplet_chunk: int | str | None = "auto",
 ) -> jnp.ndarray:
     """Per-atom energies E_i ``[n_node]`` of a BP network (0 on padding nodes, NaN on real atoms of
     an element outside ``spec.species`` when traced; concrete inputs raise ``ValueError`` instead).
@@ -100,7 +100,7 @@ def behler_parrinello(
     hidden: Sequence[int] = (32, 32),
     activation: Callable = nn.tanh,
     param_dtype=jnp.float32,
-    triplet_chunk: int | None = None,
+    triplet_chunk: int | str | None = "auto",
 ) -> GraphModel:
     """A Behler–Parrinello network as a :class:`~hybridpot.models.GraphModel`.
 
@@ -118,7 +118,8 @@ def behler_parrinello(
         activation: nonlinearity (smooth).
         param_dtype: parameter dtype (the trainer casts to its ``run.dtype``).
         triplet_chunk: angular terms this many triplets at a time (memory of large MD cells; the
-            energy is the same); None: all at once.
+            energy is the same); None: all at once; ``"auto"``: chunks only when all at once would
+            hold more than :data:`~hybridpot.models.descriptors.TRIPLET_MEMORY_BUDGET` bytes.
     """
     expected = (spec.n_species, spec.n_features)
     if np.shape(scaling.mean) != expected or np.shape(scaling.scale) != expected:
@@ -166,7 +167,7 @@ def scaling_from_json(scaling: dict) -> DescriptorScaling:
 
 def behler_parrinello_model(
     spec: dict, scaling: dict, hidden: Sequence[int] = (32, 32), activation: str = "tanh", param_dtype: str = "float32",
-    triplet_chunk: int | None = None,
+    triplet_chunk: int | str | None = "auto",
 ) -> GraphModel:
     """:func:`behler_parrinello` from plain-JSON arguments (see :func:`behler_parrinello_model_args`):
     the constructor model files use to rebuild a trained Behler–Parrinello potential

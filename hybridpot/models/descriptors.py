@@ -157,8 +157,33 @@ def pair_index_table(n_species: int) -> np.ndarray:
     return table
 
 
+#: Bytes the angular terms may hold at once with ``triplet_chunk="auto"`` (forward and backward).
+TRIPLET_MEMORY_BUDGET = 1 << 30
+
+#: Floats held per triplet and G4 term by the angular sums with their gradient: XLA asked for one
+#: 28.5 GB float32 buffer for 6.6·10⁷ triplets × 12 terms (docs/studies/alni.md), i.e. ≈ 9.
+_FLOATS_PER_TRIPLET_TERM = 9
+
+#: Smallest chunk ``"auto"`` picks (a scan over tiny chunks is slow; only absurd budgets reach it).
+_MIN_TRIPLET_CHUNK = 64
+
+
+def auto_triplet_chunk(spec: SymmetryFunctionSpec, n_triplet: int, dtype=jnp.float32,
+                       budget: int | None = None) -> int | None:
+    """Triplets per chunk that keep the angular terms of ``n_triplet`` triplets within ``budget`` bytes.
+
+    None (all at once, the fastest) when they fit; else the largest chunk that fits (at least 64). The estimate is ``itemsize × 9 × len(spec.angular_eta)`` bytes per triplet (measured).
+    ``budget`` defaults to :data:`TRIPLET_MEMORY_BUDGET`.
+    """
+    budget = TRIPLET_MEMORY_BUDGET if budget is None else budget
+    per_triplet = np.dtype(dtype).itemsize * _FLOATS_PER_TRIPLET_TERM * max(len(spec.angular_eta), 1)
+    if int(n_triplet) * per_triplet <= budget:
+        return None
+    return max(_MIN_TRIPLET_CHUNK, int(budget) // per_triplet)
+
+
 def symmetry_function_descriptors(
-    graph: jraph.GraphsTuple, triplets: Triplets, spec: SymmetryFunctionSpec, triplet_chunk: int | None = None
+    graph: jraph.GraphsTuple, triplets: Triplets, spec: SymmetryFunctionSpec, triplet_chunk: int | str | None = "auto"
 ) -> jnp.ndarray:
     """The element-resolved G2/G4 descriptor of every node (layout in the module docstring).
 
@@ -173,7 +198,9 @@ def symmetry_function_descriptors(
         spec: the symmetry functions.
         triplet_chunk: evaluate the angular terms this many triplets at a time (``lax.scan`` with
             rematerialisation), so memory holds one chunk of per-triplet intermediates instead of
-            all of them, also in the backward pass (forces); None: all at once (fastest).
+            all of them, also in the backward pass (forces); None: all at once (fastest);
+            ``"auto"``: chunked only when all at once would exceed :data:`TRIPLET_MEMORY_BUDGET`
+            (:func:`auto_triplet_chunk`).
 
     Returns:
         ``[n_node, spec.n_features]``, dimensionless (sums of exponentials).
@@ -215,6 +242,8 @@ def symmetry_function_descriptors(
         return jax.ops.segment_sum(terms, segment, num_segments=n_node * n_pairs)
 
     n_trip = kj.shape[0]
+    if triplet_chunk == "auto":
+        triplet_chunk = auto_triplet_chunk(spec, n_trip, r.dtype)
     if triplet_chunk is None or n_trip <= triplet_chunk:
         angular = angular_sums(kj, ji, jnp.ones(n_trip, bool))
     else:

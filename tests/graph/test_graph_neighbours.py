@@ -103,3 +103,49 @@ def test_bad_cutoff(cutoff):
 def test_singular_cell_with_pbc():
     with pytest.raises(ValueError, match="singular"):
         neighbour_list(np.zeros((1, 3)), 3.0, np.diag([3.0, 3.0, 0.0]), True)
+
+
+def _rattled(atoms, seed=0, scale=0.1):
+    atoms.positions += np.random.default_rng(seed).normal(scale=scale, size=atoms.positions.shape)
+    return atoms
+
+
+@pytest.mark.parametrize("case", ["periodic", "triclinic_unwrapped", "mixed", "molecule"])
+def test_streamed_search_gives_the_same_list(case, monkeypatch):
+    from hybridpot.graph import neighbours
+
+    if case == "periodic":
+        atoms = _rattled(bulk("Cu", "fcc", a=3.6, cubic=True).repeat((3, 3, 6)))
+        positions, cell, pbc = atoms.positions, atoms.cell[:], [True, True, True]
+    elif case == "triclinic_unwrapped":
+        atoms = _rattled(bulk("Cu", "fcc", a=3.6).repeat((5, 5, 8)), seed=1)
+        positions, cell, pbc = atoms.positions + 7.3 * atoms.cell[2], atoms.cell[:], [True, True, True]
+    elif case == "mixed":
+        atoms = _rattled(bulk("Cu", "fcc", a=3.6, cubic=True).repeat((3, 6, 3)), seed=2)
+        atoms.center(vacuum=5.0, axis=1)
+        positions, cell, pbc = atoms.positions, atoms.cell[:], [True, False, True]
+    else:
+        atoms = _rattled(bulk("Cu", "fcc", a=3.6, cubic=True).repeat((2, 3, 5)), seed=3)
+        positions, cell, pbc = atoms.positions, None, False
+    whole = neighbour_list(positions, 5.0, cell, pbc)
+    searches = []
+    search = neighbours._vesin_pairs
+    monkeypatch.setattr(neighbours, "_vesin_pairs", lambda *a: searches.append(1) or search(*a))
+    streamed = neighbour_list(positions, 5.0, cell, pbc, chunk_atoms=40)
+    assert len(searches) >= 3  # it did stream, slab by slab
+    assert whole[0].shape[0] > 1000
+    for a, b in zip(whole, streamed):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_list_that_does_not_fit_says_what_it_needs(monkeypatch):
+    from hybridpot.graph import neighbours
+
+    atoms = bulk("Cu", "fcc", a=3.6, cubic=True).repeat(4)
+    expected = neighbours.estimate_edges(atoms.positions, 5.0, atoms.cell[:], True)
+    exact = neighbour_list(atoms.positions, 5.0, atoms.cell[:], True)[0].shape[0]
+    assert 0.7 * exact < expected < 1.3 * exact
+    monkeypatch.setattr(neighbours, "available_memory", lambda: 10**5)
+    with pytest.raises(MemoryError, match=r"256 atoms within 5.0 Å would hold about .* edges, about .* GiB"):
+        neighbour_list(atoms.positions, 5.0, atoms.cell[:], True)
