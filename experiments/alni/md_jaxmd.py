@@ -59,6 +59,40 @@ def load_potential(name: str, path: str = PARAMS, hidden=(32, 32), triplet_chunk
     return energy_fn
 
 
+def trained_potential(name: str = "sm+bp", path: str = PARAMS, hidden=(32, 32), triplet_chunk=None):
+    """The model ``name`` saved by ``train_bp.py`` as a :class:`~hybridpot.potentials.TrainedPotential`
+    (what the ASE calculator and the LAMMPS driver evaluate): the same energies as
+    :func:`load_potential`, with the fitted baseline as a fixed physics term."""
+    from common import second_moment_spec
+
+    from hybridpot.models import behler_parrinello_model_args
+    from hybridpot.potentials import TrainedPotential
+
+    z = np.load(path)
+    spec = make_spec()
+    scaling = DescriptorScaling(z[f"{name}/scaling_mean"], z[f"{name}/scaling_scale"], np.zeros(len(SPECIES)))
+    args = behler_parrinello_model_args(spec, scaling, hidden=hidden)
+    if triplet_chunk is not None:
+        args["triplet_chunk"] = int(triplet_chunk)
+    prefix = f"{name}/params/"
+    learned = {}
+    for key in (k for k in z.files if k.startswith(prefix)):  # "['params']['VmapMLP_0']['Dense_0']['bias']"
+        node = learned
+        parts = [p.strip("'") for p in key[len(prefix) + 1 : -1].split("][")]
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = np.asarray(z[key])[None]
+    physics = None
+    params = learned
+    if f"{name}/sm/a" in z:
+        physics = second_moment_spec(SecondMomentParams(*(np.asarray(z[f"{name}/sm/{f}"], np.float64)
+                                                           for f in SecondMomentParams._fields)))
+        params = {"physics": {}, "learned": learned}
+    norm = EnergyNormalisation(np.asarray(z[f"{name}/shift"]), np.asarray(z[f"{name}/scale"]))
+    return TrainedPotential("behler_parrinello", args, params, norm, physics=physics,
+                            metadata={"source": f"{os.path.basename(path)}:{name}"})
+
+
 def liquid_start(n_rep: int = 8, x_ni: float = 0.5, seed: int = 0):
     """ASE ``Atoms``: random Ni_x Al_(1−x) on an fcc lattice at the liquid volume (Vegard + 8 %)."""
     from ase.build import bulk

@@ -9,8 +9,9 @@ of fixed padded size, so a compiled energy function is reused step after step:
   the graph is exactly the one :func:`hybridpot.graph.build_graph` would give, for any model.
 * **Headroom.** The padded edge (and triplet) capacity is ``headroom`` × the count when it is
   (re)sized; it only grows, and a new size means one new compilation. Nodes are padded to
-  ``n_atoms + 1`` and graphs to 2 (the structure and one padding graph), in the layout of
-  :mod:`hybridpot.graph.batch`.
+  ``n_atoms + 1`` (or, with ``pad_nodes``, to a node capacity that grows the same way, for a
+  system whose atom count changes, such as a LAMMPS subdomain with its ghosts) and graphs to 2
+  (the structure and one padding graph), in the layout of :mod:`hybridpot.graph.batch`.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class PaddedGraphBuilder:
         headroom: capacity factor (≥ 1) applied when the edge/triplet capacity is (re)sized.
         needs_triplets: also build padded triplets.
         dtype: float dtype of positions, shifts and cell.
+        pad_nodes: pad nodes to a capacity grown with ``headroom`` (else to ``n_atoms + 1``).
 
     Attributes:
         n_searches: neighbour searches done (the rest reused the candidate list).
@@ -43,7 +45,7 @@ class PaddedGraphBuilder:
     """
 
     def __init__(self, cutoff: float, skin: float = 0.5, headroom: float = 1.25, needs_triplets: bool = False,
-                 dtype=np.float64):
+                 dtype=np.float64, pad_nodes: bool = False):
         if not cutoff > 0:
             raise ValueError(f"cutoff must be > 0 Å, got {cutoff}")
         if not skin >= 0:
@@ -59,6 +61,12 @@ class PaddedGraphBuilder:
         self._candidates = None  # (senders, receivers, shifts)
         self._edge_capacity = 0
         self._triplet_capacity = 0
+        self._node_capacity = 0
+        self.pad_nodes = bool(pad_nodes)
+
+    def invalidate(self) -> None:
+        """Search again at the next call (the atoms were renumbered: same count, other order)."""
+        self._ref = None
 
     def _needs_search(self, positions, cell, pbc, numbers) -> bool:
         if self._ref is None:
@@ -130,5 +138,7 @@ class PaddedGraphBuilder:
             self._triplet_capacity = self._grow(self._triplet_capacity, n_triplet)
             triplets = pad_triplets(triplets, self._triplet_capacity, padding_edge=n_edge, n_graph=2)
             triplets = jax.tree.map(np.asarray, triplets)
-        padded = jraph.pad_with_graphs(graph, n + 1, self._edge_capacity, 2)
+        if self.pad_nodes:
+            self._node_capacity = self._grow(self._node_capacity, n + 1)
+        padded = jraph.pad_with_graphs(graph, self._node_capacity if self.pad_nodes else n + 1, self._edge_capacity, 2)
         return padded, triplets
