@@ -163,3 +163,51 @@ def test_help_everywhere_and_template_in_a_subprocess():
                          timeout=120)
     assert out.returncode == 0 and "kind: pair_mlp" in out.stdout
     assert np.isfinite(yaml.safe_load(out.stdout)["optim"]["learning_rate"])
+
+
+def test_compile_cache_folder_choice(monkeypatch, tmp_path):
+    from hybridpot.cli import compile_cache_dir
+
+    monkeypatch.delenv("HYBRIDPOT_CACHE", raising=False)
+    assert compile_cache_dir() == os.path.expanduser("~/.cache/hybridpot/jax")
+    monkeypatch.setenv("HYBRIDPOT_CACHE", str(tmp_path / "env"))
+    assert compile_cache_dir() == str(tmp_path / "env")
+    assert compile_cache_dir(str(tmp_path / "opt")) == str(tmp_path / "opt")
+    assert compile_cache_dir(str(tmp_path / "opt"), disabled=True) is None
+    monkeypatch.setenv("HYBRIDPOT_CACHE", "off")
+    assert compile_cache_dir() is None
+
+
+@pytest.mark.heavy  # two trainings in fresh processes
+def test_second_run_loads_its_programs_from_the_compile_cache(tmp_path):
+    _emt_file(tmp_path / "data.extxyz")
+    cfg = yaml.safe_load(TEMPLATE)
+    cfg["dataset"].update(train="data.extxyz", valid_fraction=0.34)
+    cfg["model"]["hidden"] = [8]
+    cfg["run"].update(max_steps=2, eval_every=2, checkpoint_every=2)
+    cfg["data"].update(batch_size=2, n_buckets=1)
+    (tmp_path / "train.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True))
+    # count the persistent cache's hits and misses of one `hybridpot train` in a fresh process
+    script = (
+        "import collections, sys, jax.monitoring\n"
+        "seen = collections.Counter()\n"
+        "jax.monitoring.register_event_listener(lambda name, **kw: seen.update([name]))\n"
+        "from hybridpot.cli import main\n"
+        "status = main(sys.argv[1:])\n"
+        "print('HITS', seen['/jax/compilation_cache/cache_hits'], 'MISSES', seen['/jax/compilation_cache/cache_misses'])\n"
+        "sys.exit(status)\n"
+    )
+    cache = tmp_path / "cache"
+    import hybridpot
+
+    root = os.path.dirname(os.path.dirname(hybridpot.__file__))  # this checkout's package in the child too
+    env = {**os.environ, "HYBRIDPOT_CACHE": str(cache), "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    counts = []
+    for run in ("a", "b"):
+        done = subprocess.run([sys.executable, "-c", script, "train", "train.yaml", "--out", run, "--no-progress"],
+                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        counts.append([int(v) for v in done.stdout.split("HITS")[-1].split()[::2]])
+    (hits_a, misses_a), (hits_b, misses_b) = counts
+    assert any(cache.iterdir()) and hits_a == 0 and misses_a > 0
+    assert hits_b > 0 and misses_b < misses_a, counts

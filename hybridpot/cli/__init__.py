@@ -351,6 +351,10 @@ def _template(args: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``hybridpot`` command."""
     parser = argparse.ArgumentParser(prog="hybridpot", description="Hybrid physics + ML interatomic potentials.")
+    parser.add_argument("--compile-cache", default=None, metavar="DIR",
+                        help="JAX persistent compilation cache (default: $HYBRIDPOT_CACHE or ~/.cache/hybridpot/jax)")
+    parser.add_argument("--no-compile-cache", action="store_true",
+                        help="compile every program afresh (also: HYBRIDPOT_CACHE=off)")
     commands = parser.add_subparsers(dest="command", required=True)
     study = commands.add_parser("study", help="run a reproducible study")
     studies = study.add_subparsers(dest="study", required=True)
@@ -504,9 +508,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def compile_cache_dir(option: str | None = None, disabled: bool = False) -> str | None:
+    """The persistent compilation cache folder of the command line, or None when disabled.
+
+    ``option`` (``--compile-cache DIR``) wins, then ``$HYBRIDPOT_CACHE``, then
+    ``~/.cache/hybridpot/jax``; ``--no-compile-cache`` (``disabled``) or
+    ``HYBRIDPOT_CACHE=off`` turns it off.
+    """
+    choice = option or os.environ.get("HYBRIDPOT_CACHE") or os.path.join("~", ".cache", "hybridpot", "jax")
+    if disabled or choice.lower() in ("off", "none", "0"):
+        return None
+    return os.path.expanduser(choice)
+
+
+def _enable_compile_cache(path: str | None) -> None:
+    """Point JAX's persistent compilation cache at ``path``: a second run of the same command
+    loads its compiled programs instead of compiling them again."""
+    if path is None:
+        return
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", path)
+    # cache every program that took more than 0.1 s to compile (JAX's default: 1 s)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.1)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``hybridpot`` command; returns the exit status."""
     args = build_parser().parse_args(argv)
+    _enable_compile_cache(compile_cache_dir(args.compile_cache, args.no_compile_cache))
     if getattr(args, "seeds", None) is not None and args.seeds < 1:
         print("hybridpot: error: --seeds must be at least 1", file=sys.stderr)
         return 2
