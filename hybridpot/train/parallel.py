@@ -15,10 +15,12 @@ mode       batch                                        state
 ``jax.jit`` follows the input placement (computation follows data); the loss of a step is a sum
 over shards divided by global counts, so data parallelism changes only the summation order.
 
-Multi-host (not tested here): call ``jax.distributed.initialize(coordinator_address, num_processes,
-process_id)`` in every process before anything else; ``jax.devices()`` then spans all hosts and a
-mesh over them works the same, with each process feeding its own part of the batch through
-``jax.make_array_from_process_local_data``. See docs/training.md.
+Several processes (hosts): call ``jax.distributed.initialize(coordinator_address, num_processes,
+process_id)`` in every process before anything else; the mesh then spans every process's devices
+(:func:`device_mesh`). Every process builds the same global batch from the same seeds and
+``jax.device_put`` keeps the shards of its own devices; the compiled step all-reduces the loss
+sums and gradients. tests/train/test_train_distributed.py checks 2 processes on localhost
+against one. See docs/training.md.
 """
 
 from __future__ import annotations
@@ -42,6 +44,12 @@ def local_mesh(n_devices: int | None = None) -> Mesh:
             raise ValueError(f"asked for {n_devices} devices, only {len(devices)} are available")
         devices = devices[:n_devices]
     return Mesh(np.array(devices), (AXIS,))
+
+
+def device_mesh() -> Mesh:
+    """A 1-D mesh over every device of every process (after ``jax.distributed.initialize``),
+    axis ``"data"``; the local devices when there is one process."""
+    return Mesh(np.array(jax.devices()), (AXIS,))
 
 
 class Shardings(NamedTuple):

@@ -79,7 +79,7 @@ from hybridpot.train.optimizers import (
     make_optimizer,
     make_schedule,
 )
-from hybridpot.train.parallel import local_mesh, place, shardings
+from hybridpot.train.parallel import device_mesh, place, shardings
 from hybridpot.validation import check_loss_labels
 
 CHECKPOINT_FORMAT = "hybridpot-checkpoint-1"
@@ -471,7 +471,7 @@ class _Run:
         rc = config.run
         self.mesh, n_dev = None, 1
         if rc.parallel != "none":
-            self.mesh = local_mesh()
+            self.mesh = device_mesh()
             n_dev = self.mesh.devices.size
         self.n_shards = n_dev if rc.parallel == "data" else 1
         if rc.parallel == "seeds" and rc.n_seeds % n_dev:
