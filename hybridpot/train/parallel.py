@@ -36,16 +36,6 @@ from jax.sharding import PartitionSpec as P
 AXIS = "data"
 
 
-def local_mesh(n_devices: int | None = None) -> Mesh:
-    """A 1-D mesh over the first ``n_devices`` local devices (all by default), axis ``"data"``."""
-    devices = jax.local_devices()
-    if n_devices is not None:
-        if n_devices > len(devices):
-            raise ValueError(f"asked for {n_devices} devices, only {len(devices)} are available")
-        devices = devices[:n_devices]
-    return Mesh(np.array(devices), (AXIS,))
-
-
 def device_mesh() -> Mesh:
     """A 1-D mesh over every device of every process (after ``jax.distributed.initialize``),
     axis ``"data"``; the local devices when there is one process."""
