@@ -2,7 +2,7 @@
 # Every GPU row of the README in one run of at most 8 minutes:
 #   1. DimeNet++ (published sizes, aspirin, batch 32, E+F) against PyTorch Geometric
 #   2. the MACE-like equivariant model against mace-torch
-#   3. the diatomic study: the fused program, the loop and PyTorch, projected to the full paper study
+#   3. the diatomic study: the vmapped program, the loop and PyTorch, projected to the full paper study
 #   4. Behler–Parrinello MD (jax-md) atom-steps/s at 97,556 atoms (L1₂ Ni₃Al, 29³ × 4)
 # Each row has its own time limit (printed); a row that runs out prints "timed out" and the
 # script goes on. Peers (torch, torch_geometric, mace-torch) are optional: their rows say so.
@@ -18,13 +18,13 @@ if [ "${1:-}" = "--cpu" ]; then
     export JAX_PLATFORMS=cpu
     DIMENET="--n-frames 8 --batch-size 4 --pyg-steps 1"
     MACE="--n-frames 8 --batch-size 4 --torch-steps 1 --skip-dimenet"
-    DIATOMIC="--divide 5000 --loop-steps 100 --torch-steps 100"
+    DIATOMIC="--steps 100 --torch-steps 100"
     BP="--one 4 --steps 2"
     LIMITS=(150 90 60 30)
 else
     DIMENET="--n-frames 128 --pyg-steps 10"
     MACE="--n-frames 128 --torch-steps 10 --skip-dimenet"
-    DIATOMIC="--divide 200"
+    DIATOMIC="--steps 2000 --torch-steps 3000"
     BP="--one 29 --steps 10 --triplet-chunk 2000000"
     LIMITS=(150 120 120 90)
 fi
