@@ -17,8 +17,8 @@ def test_h2_inputs_are_exactly_those_of_the_paper_study():
     # Same mass, grid, states and step tables as before the molecule came from the data, so the
     # H2 numbers are identical (the README's quick study was also compared run against run).
     curves = study_run.load_study_curves("bundled")
-    mu, source, name = study_run.study_reduced_mass(curves)
-    assert (mu, name) == (H2_REDUCED_MASS_AMU, "H2") and "H H" in source
+    mu, source, name, atoms = study_run.study_reduced_mass(curves)
+    assert (mu, name, atoms) == (H2_REDUCED_MASS_AMU, "H2", ("H", "H")) and "H H" in source
     grid, _ = study_run.study_dvr_grid(None, curves, _study_r(curves), hydrogen_only=True)
     np.testing.assert_array_equal(grid, franck_condon_grid())
     names = list(curves.energy_hartree)
@@ -28,7 +28,7 @@ def test_h2_inputs_are_exactly_those_of_the_paper_study():
 
 @pytest.mark.parametrize("isotopologue, atoms", [("D2", ("D", "D")), ("HD", ("H", "D"))])
 def test_isotopologues_change_only_the_mass(isotopologue, atoms):
-    mu, _, name = study_run.study_reduced_mass(bundled_h2_curves(), isotopologue=isotopologue)
+    mu, _, name, _ = study_run.study_reduced_mass(bundled_h2_curves(), isotopologue=isotopologue)
     assert (mu, name) == (reduced_mass_amu(*atoms), isotopologue)
     with pytest.raises(ValueError, match="not an isotopologue"):
         study_run.study_reduced_mass(bundled_h2_curves(), isotopologue="LiH")
@@ -36,7 +36,7 @@ def test_isotopologues_change_only_the_mass(isotopologue, atoms):
 
 def test_lih_mass_states_and_data_grid():
     curves = study_run.load_study_curves("lih")
-    mu, _, name = study_run.study_reduced_mass(curves)
+    mu, _, name, _ = study_run.study_reduced_mass(curves)
     assert name == "LiH" and mu == pytest.approx(7.0160034366 * 1.00782503223 / (7.0160034366 + 1.00782503223), rel=1e-14)
     r = _study_r(curves)
     grid, source = study_run.study_dvr_grid(None, curves, r, hydrogen_only=False)
@@ -46,7 +46,7 @@ def test_lih_mass_states_and_data_grid():
     assert [study_run._table_state(s, ["X", "A"]) for s in ("X", "A")] == ["X", "EF"]
     with pytest.raises(ValueError, match="outside the data's range"):
         study_run.study_dvr_grid((0.5, 6.0, 0.01), curves, r, hydrogen_only=False)
-    mu_given, source, _ = study_run.study_reduced_mass(curves, masses=(6.0151228874, 1.00782503223))
+    mu_given, source, _, _ = study_run.study_reduced_mass(curves, masses=(6.0151228874, 1.00782503223))
     assert mu_given < mu and "(given)" in source
 
 
@@ -59,7 +59,7 @@ def test_a_file_without_molecule_needs_masses(tmp_path):
         study_run.study_reduced_mass(curves)
     with pytest.raises(ValueError, match="names no molecule"):
         study_run.run_diatomic_study(data=path, out=None, progress=False)
-    mu, _, name = study_run.study_reduced_mass(curves, masses=(7.0160034366, 1.00782503223))
+    mu, _, name, _ = study_run.study_reduced_mass(curves, masses=(7.0160034366, 1.00782503223))
     assert name == "anonymous" and mu == pytest.approx(reduced_mass_amu("Li", "H"), rel=1e-15)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import platform
 import time
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -90,10 +90,20 @@ def load_study_curves(data: str | Path) -> DiatomicCurves:
     return load_curves(Path(data))
 
 
+class StudyMolecule(NamedTuple):
+    """The molecule of a study: ``reduced_mass_amu`` (u), ``source`` (a sentence saying where the
+    mass came from), ``name`` (for titles) and ``atoms`` (two symbols, None with explicit masses)."""
+
+    reduced_mass_amu: float
+    source: str
+    name: str
+    atoms: tuple[str, str] | None
+
+
 def study_reduced_mass(
     curves: DiatomicCurves, isotopologue: str | None = None, masses: Sequence[float] | None = None
-) -> tuple[float, str, str]:
-    """Reduced mass (u) of the molecule, a sentence saying where it came from, and its name.
+) -> StudyMolecule:
+    """The study's molecule: its reduced mass (u), where that came from, its name and atoms.
 
     Priority: explicit ``masses`` (two atomic masses in u); else the atoms of ``isotopologue``
     (e.g. ``"D2"``, ``"HD"``: same elements as the curves' molecule, other isotopes); else the
@@ -108,7 +118,7 @@ def study_reduced_mass(
         masses = [float(m) for m in masses]
         if len(masses) != 2:
             raise ValueError(f"masses: need the two atomic masses in u, got {masses}")
-        return reduced_mass_amu(*masses), f"atomic masses {masses[0]} u and {masses[1]} u (given)", name
+        return StudyMolecule(reduced_mass_amu(*masses), f"atomic masses {masses[0]} u and {masses[1]} u (given)", name, None)
     if isotopologue is not None:
         atoms = isotopologue_atoms(isotopologue, atoms)
         name = isotopologue
@@ -117,8 +127,8 @@ def study_reduced_mass(
             f"{curves.source}: the curve file names no molecule, so the reduced mass is unknown: add a "
             "'# atoms: A B' (or '# molecule: AB') header line, or give the masses or an isotopologue"
         )
-    mu = reduced_mass_amu(*atoms)
-    return mu, f"atoms {atoms[0]} {atoms[1]} (atomic masses of ASE / AME2020)", name
+    source = f"atoms {atoms[0]} {atoms[1]} (atomic masses of ASE / AME2020)"
+    return StudyMolecule(reduced_mass_amu(*atoms), source, name, tuple(atoms))
 
 
 def study_dvr_grid(
@@ -219,7 +229,7 @@ def run_diatomic_study(
     fc_states = (tuple(states[:2]) if len(states) >= 2 else None) if fc_states is None else tuple(fc_states)
     if fc_states is not None and (len(fc_states) != 2 or not set(fc_states) <= set(states) or fc_states[0] == fc_states[1]):
         raise ValueError(f"fc_states must be two different studied states {states}, got {list(fc_states)}")
-    mu, mass_source, molecule = study_reduced_mass(curves, isotopologue, masses)
+    mu, mass_source, molecule, atoms = study_reduced_mass(curves, isotopologue, masses)
     keep = curves.distance_angstrom < MAX_DISTANCE_ANGSTROM
     r = curves.distance_angstrom[keep]
     targets = {s: curves.energy_hartree[s][keep] for s in states}
@@ -229,9 +239,6 @@ def run_diatomic_study(
         test_masks[i, complement_indices(len(r), s)] = True
     seed_values = seed_list(seeds if seeds is not None else QUICK_SEEDS if quick else len(PAPER_SEEDS))
     protocols = [get_protocol(protocol, _table_state(s, names), quick) for s in states]
-    atoms = None if masses is not None else (
-        isotopologue_atoms(isotopologue, None) if isotopologue else curves.atoms or (diatomic_atoms(curves.molecule) if curves.molecule else None)
-    )
     fc_grid, grid_source = study_dvr_grid(dvr_grid, curves, r, atoms is not None and {element_of(a) for a in atoms} == {"H"})
 
     results = {
@@ -324,7 +331,7 @@ def run_diatomic_study(
             "tolerance_inv_cm": check.tolerance_inv_cm,
             "converged": check.converged,
         }
-    results["level_levels"] = ev.NUM_LEVELS
+    results["term_value_levels"] = ev.NUM_LEVELS
     results["reference_term_values_inv_cm"] = {}
     results["level_mae_inv_cm"] = {s: {} for s in states}
     for s in states:
