@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from hybridpot import cli
+from hybridpot.spectroscopy import DVRConvergenceWarning
 from hybridpot.studies.diatomic import run as study_run
 from hybridpot.studies.diatomic.protocols import get_protocol
 from hybridpot.studies.diatomic.training import MORSE, train_model
@@ -58,11 +59,14 @@ def test_lih_study_end_to_end_from_the_command_line(tiny_protocols, tmp_path, ca
     out = tmp_path / "lih"
     args = ["study", "diatomic", "--data", "lih", "--quick", "--seeds", "1", "--models", "sequential",
             "--dvr-grid", "0.8:6.0:0.04", "--out", str(out), "--no-progress"]
-    assert cli.main(args) == 0
+    # A grid cut at 6 Å is too short for the A state's v′ = 19 (a shallow, wide well): the check says so.
+    with pytest.warns(DVRConvergenceWarning, match=r"not converged for LiH A \(v = 0…19\)"):
+        assert cli.main(args) == 0
     results = json.loads((out / "results.json").read_text())
     assert results["molecule"] == "LiH" and results["states"] == ["X", "A"]
     assert results["reduced_mass_amu"] == pytest.approx(0.8812381667, rel=1e-9)
-    assert list(results["fc_mse"]) == ["X->A"] and results["dvr_convergence"]["A"]["converged"]
+    assert list(results["fc_mse"]) == ["X->A"]
+    assert results["dvr_convergence"]["X"]["converged"] and not results["dvr_convergence"]["A"]["converged"]
     # LiH X term values: ~1300 cm⁻¹ spacing in this basis (experiment ΔG(1/2) = 1359.7 cm⁻¹).
     assert 1250 < results["reference_term_values_inv_cm"]["X"][0] < 1400
     summary = (out / "summary.md").read_text()
