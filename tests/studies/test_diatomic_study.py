@@ -67,7 +67,7 @@ def test_lih_study_end_to_end_from_the_command_line(tiny_protocols, tmp_path, ca
     assert results["reduced_mass_amu"] == pytest.approx(0.8812381667, rel=1e-9)
     assert list(results["fc_mse"]) == ["X->A"]
     assert results["dvr_convergence"]["X"]["converged"] and not results["dvr_convergence"]["A"]["converged"]
-    # LiH X term values: ~1300 cm⁻¹ spacing in this basis (experiment ΔG(1/2) = 1359.7 cm⁻¹).
+    # LiH X term values: ~1300 cm⁻¹ spacing in this basis (experiment ΔG(1/2) ≈ 1359 cm⁻¹).
     assert 1250 < results["reference_term_values_inv_cm"]["X"][0] < 1400
     summary = (out / "summary.md").read_text()
     assert "# Diatomic study of LiH" in summary and "LiH state A" in summary and "H2" not in summary
