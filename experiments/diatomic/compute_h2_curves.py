@@ -249,6 +249,8 @@ def main(argv=None) -> None:
     command = "python " + " ".join(shlex.quote(a) for a in [str(Path(sys.argv[0]))] + sys.argv[1:])
     header = [
         "H2 1Sigma_g+ potential-energy curves (hybridpot bundled data; licence: MIT, as hybridpot)",
+        "molecule: H2",
+        "atoms: H H",
         "method: full CI (exact diagonalisation of the 2-electron singlet CI space) on RHF orbitals; PySCF "
         f"{pyscf.__version__} (scf.RHF, ao2mo); D2h subgroup of Dinfh, irrep Ag, roots with <Lz^2> < "
         f"{LZ2_SIGMA_MAX} kept (Delta_g, Gamma_g components dropped); max <Lz^2> of kept roots {max_lz2:.1e}",

@@ -23,10 +23,13 @@ def _study_diatomic(args: argparse.Namespace) -> None:
     from hybridpot.studies.diatomic import run_diatomic_study
     from hybridpot.studies.diatomic.report import summary_markdown
 
-    states = ("X", "EF") if args.state == "both" else (args.state,)
     results = run_diatomic_study(
         protocol=args.protocol,
-        states=states,
+        states=args.states,
+        fc_states=args.fc_states,
+        isotopologue=args.isotopologue,
+        masses=args.masses,
+        dvr_grid=None if args.dvr_grid is None else args.dvr_grid if args.dvr_grid in ("paper", "data") else _grid_spec(args.dvr_grid),
         quick=args.quick,
         seeds=args.seeds,
         out=args.out,
@@ -38,6 +41,14 @@ def _study_diatomic(args: argparse.Namespace) -> None:
     )
     print(summary_markdown(results))
     print(f"\nWrote {args.out}/results.json, summary.md and plots.")
+
+
+def _grid_spec(text: str) -> tuple[float, float, float]:
+    try:
+        start, stop, step = (float(x) for x in text.split(":"))
+    except ValueError:
+        raise ValueError(f"--dvr-grid must be 'paper', 'data' or START:STOP:STEP in Å, got {text!r}") from None
+    return start, stop, step
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -360,13 +371,14 @@ def build_parser() -> argparse.ArgumentParser:
     studies = study.add_subparsers(dest="study", required=True)
     diatomic = studies.add_parser(
         "diatomic",
-        help="Morse + network hybrids on H2 curves (El Haloui et al. 2025), vmapped over seeds",
-        description="Train Morse, NN, APHYNITY (fixed and adaptive λ), Sequential Phy-ML and PhysiNet on H2 "
-        "potential curves at 8 training fractions × N seeds; report test RMSE, recovered Morse parameters "
-        "and Franck–Condon factors.",
+        help="Morse + network hybrids on diatomic curves (El Haloui et al. 2025), vmapped over seeds",
+        description="Train Morse, NN, APHYNITY (fixed and adaptive λ), Sequential Phy-ML and PhysiNet on the "
+        "potential curves of a diatomic molecule (H2 by default) at 8 training fractions × N seeds; report test "
+        "RMSE, recovered Morse parameters, vibrational term values and Franck–Condon factors.",
     )
     diatomic.add_argument("--protocol", choices=("paper", "improved"), default="improved", help="training protocol (default: improved)")
-    diatomic.add_argument("--state", choices=("X", "EF", "both"), default="both", help="electronic state(s) (default: both)")
+    diatomic.add_argument("--states", nargs="+", default=None, metavar="STATE",
+                          help="states (curve-file columns) to study (default: the file's first two, e.g. X EF)")
     diatomic.add_argument("--quick", action="store_true",
                           help="short profile: about a minute on a 2-core CPU (smoke test, 3 seeds unless --seeds)")
     diatomic.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the paper's 11; 3 with --quick)")
@@ -374,8 +386,18 @@ def build_parser() -> argparse.ArgumentParser:
     diatomic.add_argument(
         "--data",
         default="bundled",
-        help="'bundled' (the project's FCI curves), 'reference' (the paper's, from ../shared/data) or a curve file",
+        help="'bundled' (the project's H2 FCI curves), 'lih' (its LiH curves), 'reference' (the paper's H2 "
+        "curves, from ../shared/data) or a curve file (format: docs/data.md)",
     )
+    diatomic.add_argument("--fc-states", nargs=2, default=None, metavar=("LOWER", "UPPER"),
+                          help="Franck–Condon factors from LOWER v=0 to UPPER v' (default: the first two states)")
+    diatomic.add_argument("--isotopologue", default=None, metavar="FORMULA",
+                          help="levels and FC factors for this isotopologue of the data's molecule, e.g. D2 or HD")
+    diatomic.add_argument("--masses", nargs=2, type=float, default=None, metavar=("M1", "M2"),
+                          help="the two atomic masses in u, instead of the curve file's atoms")
+    diatomic.add_argument("--dvr-grid", default=None, metavar="GRID",
+                          help="grid of levels and FC factors: 'paper' (0.5-8.99 Å), 'data' (the data's range by "
+                          "0.02 Å) or START:STOP:STEP in Å (default: paper for H2 and isotopologues, else data)")
     diatomic.add_argument(
         "--models",
         nargs="+",

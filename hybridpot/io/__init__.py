@@ -6,6 +6,7 @@ Model files are the trained potential's own format: :mod:`hybridpot.potentials` 
 from hybridpot.io.curves import (
     DiatomicCurves,
     bundled_h2_curves,
+    bundled_lih_curves,
     load_curves,
     reference_h2_curves,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "QM9Molecules",
     "QM9_UNITS",
     "bundled_h2_curves",
+    "bundled_lih_curves",
     "bundled_md17",
     "label_atoms",
     "load_curves",

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from hybridpot import cli
+from hybridpot.spectroscopy import DVRConvergenceWarning
 from hybridpot.studies.diatomic import run as study_run
 from hybridpot.studies.diatomic.protocols import get_protocol
 from hybridpot.studies.diatomic.training import MORSE, train_model
@@ -48,8 +49,31 @@ def test_study_writes_results_in_the_documented_shape(tiny_protocols, tmp_path):
     assert fc["q1"] <= fc["median"] <= fc["q3"]
     assert len(on_disk["fc_reference"]) == on_disk["fc_levels"]
     assert set(on_disk["physical_parameters"]["X"]["sequential"]) == {"D_e", "r_e", "a"}
-    for name in ("summary.md", "rmse_X.png", "rmse_EF.png", "curves_X.png", "franck_condon.png"):
+    for name in ("summary.md", "rmse_X.png", "rmse_EF.png", "curves_X.png", "franck_condon_X-EF.png"):
         assert (tmp_path / name).stat().st_size > 0
+    assert on_disk["molecule"] == "H2" and on_disk["fc_states"] == ["X", "EF"]
+    assert set(on_disk["level_mae_inv_cm"]) == {"X", "EF"}
+
+
+def test_lih_study_end_to_end_from_the_command_line(tiny_protocols, tmp_path, capsys):
+    out = tmp_path / "lih"
+    args = ["study", "diatomic", "--data", "lih", "--quick", "--seeds", "1", "--models", "sequential",
+            "--dvr-grid", "0.8:6.0:0.04", "--out", str(out), "--no-progress"]
+    # A grid cut at 6 Å is too short for the A state's v′ = 19 (a shallow, wide well): the check says so.
+    with pytest.warns(DVRConvergenceWarning, match=r"not converged for LiH A \(v = 0…19\)"):
+        assert cli.main(args) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["molecule"] == "LiH" and results["states"] == ["X", "A"]
+    assert results["reduced_mass_amu"] == pytest.approx(0.8812381667, rel=1e-9)
+    assert list(results["fc_mse"]) == ["X->A"]
+    assert results["dvr_convergence"]["X"]["converged"] and not results["dvr_convergence"]["A"]["converged"]
+    # LiH X term values: ~1300 cm⁻¹ spacing in this basis (experiment ΔG(1/2) ≈ 1359 cm⁻¹).
+    assert 1250 < results["reference_term_values_inv_cm"]["X"][0] < 1400
+    summary = (out / "summary.md").read_text()
+    assert "# Diatomic study of LiH" in summary and "LiH state A" in summary and "H2" not in summary
+    for name in ("rmse_X.png", "rmse_A.png", "curves_A.png", "franck_condon_X-A.png"):
+        assert (out / name).stat().st_size > 0
+    assert not (out / "franck_condon_X-EF.png").exists()
 
 
 def test_per_fraction_units_train_the_same_runs_as_one_program(tiny_protocols):
@@ -98,6 +122,17 @@ def test_interrupted_study_resumes_from_its_stored_units(tiny_protocols, tmp_pat
     victim.write_bytes(b"not a zip file")
     with pytest.raises(ValueError, match="morse-X-40pct.*corrupt"):
         study_run.run_diatomic_study(batching="fraction", **common)
+
+
+def test_cli_names_a_bad_curve_file_and_fails(tmp_path, capsys):
+    # Issue 25: a negative r ran the whole study to NaN with exit 0; a binary file gave a codec error.
+    negative = tmp_path / "negative.txt"
+    negative.write_text("# units: r in angstrom; energies in hartree\n# atoms: H H\n-0.5 -1.0\n1.0 -1.1\n")
+    binary = tmp_path / "curves.npz"
+    binary.write_bytes(b"PK\x03\x04\x00\x00\xff\xfe")
+    for path, message in ((negative, "negative.txt:3: r must be > 0"), (binary, "curves.npz: not a text curve file")):
+        assert cli.main(["study", "diatomic", "--data", str(path), "--out", str(tmp_path / "out")]) == 2
+        assert message in capsys.readouterr().err
 
 
 def test_study_rejects_unknown_names():

@@ -1,4 +1,5 @@
-"""Evaluation of the diatomic study: test RMSE, recovered Morse parameters, Franck–Condon factors."""
+"""Evaluation of the diatomic study: test RMSE, recovered Morse parameters, vibrational levels,
+Franck–Condon factors."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ import numpy as np
 from scipy.interpolate import CubicSpline
 from scipy.optimize import least_squares, minimize_scalar
 
-from hybridpot.spectroscopy import H2_REDUCED_MASS_AMU, franck_condon_vector
+from hybridpot.spectroscopy import franck_condon_vector, vibrational_states
+from hybridpot.units import HARTREE_TO_INV_CM
 
 #: Final-state levels v' = 0 … NUM_FC_LEVELS − 1 in the Franck–Condon vector.
 NUM_FC_LEVELS = 20
+#: Levels v = 0 … NUM_LEVELS − 1 of each state whose term values are compared.
+NUM_LEVELS = 10
 
 
 def summarise(values: np.ndarray) -> dict:
@@ -67,15 +71,57 @@ def reference_on_grid(r: np.ndarray, y: np.ndarray, grid: np.ndarray) -> np.ndar
     return CubicSpline(r, y)(grid)
 
 
-def franck_condon_errors(
-    grid: np.ndarray, model_x: np.ndarray, model_ef: np.ndarray, reference_x: np.ndarray, reference_ef: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """MSE between each run's FC vector (X v=0 → EF v′) and the reference FC vector.
+def term_values(grid: np.ndarray, curve: np.ndarray, reduced_mass_amu: float, num_levels: int = NUM_LEVELS) -> np.ndarray:
+    """Vibrational term values T_v = E_v − E_0, v = 1 … num_levels − 1, in cm⁻¹ (sinc DVR, float64).
 
     Args:
         grid: ``[m]`` uniform r grid, Å.
-        model_x, model_ef: ``[n_fraction, n_seed, m]`` model curves on the grid (hartree).
+        curve: ``[m]`` potential on the grid, hartree.
+        reduced_mass_amu: μ, u.
+    Returns:
+        ``[num_levels − 1]`` cm⁻¹.
+    """
+    with jax.enable_x64(True):
+        e = np.asarray(
+            vibrational_states(grid, np.asarray(curve, float), reduced_mass_amu, num_levels, differentiable=False).energies_hartree
+        )
+    return (e[1:] - e[0]) * HARTREE_TO_INV_CM
+
+
+def level_errors(
+    grid: np.ndarray, model: np.ndarray, reference: np.ndarray, reduced_mass_amu: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean absolute error of each run's term values against the reference curve's.
+
+    Args:
+        grid: ``[m]`` uniform r grid, Å.
+        model: ``[n_fraction, n_seed, m]`` model curves on the grid (hartree).
+        reference: ``[m]`` reference curve on the grid.
+        reduced_mass_amu: μ, u.
+    Returns:
+        ``(mae [n_fraction, n_seed] cm⁻¹, reference term values [NUM_LEVELS − 1] cm⁻¹)``.
+    """
+    ref = term_values(grid, reference, reduced_mass_amu)
+    runs = np.stack([[term_values(grid, y, reduced_mass_amu) for y in per_seed] for per_seed in np.asarray(model, float)])
+    return np.mean(np.abs(runs - ref), axis=-1), ref
+
+
+def franck_condon_errors(
+    grid: np.ndarray,
+    model_x: np.ndarray,
+    model_ef: np.ndarray,
+    reference_x: np.ndarray,
+    reference_ef: np.ndarray,
+    reduced_mass_amu: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """MSE between each run's FC vector (lower state v=0 → upper state v′) and the reference FC vector.
+
+    Args:
+        grid: ``[m]`` uniform r grid, Å.
+        model_x, model_ef: ``[n_fraction, n_seed, m]`` model curves of the lower and upper state
+            on the grid (hartree).
         reference_x, reference_ef: ``[m]`` reference curves on the grid.
+        reduced_mass_amu: μ of the molecule, u.
     Returns:
         ``(mse [n_fraction, n_seed], fc [n_fraction, n_seed, NUM_FC_LEVELS], reference_fc [NUM_FC_LEVELS])``.
     """
@@ -83,7 +129,7 @@ def franck_condon_errors(
 
         def fc(vx, vef):  # eager LAPACK solver: evaluation needs no gradients
             return np.asarray(
-                franck_condon_vector(grid, vx, vef, H2_REDUCED_MASS_AMU, NUM_FC_LEVELS, differentiable=False)
+                franck_condon_vector(grid, vx, vef, reduced_mass_amu, NUM_FC_LEVELS, differentiable=False)
             )
 
         reference = fc(np.asarray(reference_x, float), np.asarray(reference_ef, float))

@@ -31,25 +31,56 @@ def _cell(stats: dict, factor: float = 1.0, fmt: str = "{:.2e}") -> str:
 
 
 def summary_markdown(results: dict) -> str:
-    """Markdown tables of median (Q1–Q3) test RMSE per state, and the FC metric."""
+    """Markdown tables of median (Q1–Q3) test RMSE per state, the level and FC metrics."""
     fractions = [str(f) for f in results["fractions_percent"]]
+    molecule = results.get("molecule", "H2")
     lines = [
-        f"# Diatomic study: protocol `{results['protocol']}`{' (quick)' if results['quick'] else ''}",
+        f"# Diatomic study of {molecule}: protocol `{results['protocol']}`{' (quick)' if results['quick'] else ''}",
         "",
         f"Data: {results['data_source']}. Seeds: {results['seeds']}. "
         f"Wall time: {results['timing']['total_s']:.0f} s on {results['device']}.",
         "",
     ]
+    if "reduced_mass_amu" in results:
+        grid = results["dvr_grid"]
+        lines += [
+            f"Levels and Franck–Condon factors: μ = {results['reduced_mass_amu']:.10g} u from "
+            f"{results['reduced_mass_source']}; DVR grid {grid['source']} ({grid['points']} points).",
+            "",
+        ]
+        for state, check in results.get("dvr_convergence", {}).items():
+            verdict = "converged" if check["converged"] else "**not converged**"
+            lines.append(
+                f"- Grid check, {state} v = 0…{check['levels'] - 1}: levels move by at most "
+                f"{check['max_change_inv_cm']:.2g} cm⁻¹ with half the spacing ({verdict}; tolerance "
+                f"{check['tolerance_inv_cm']:g} cm⁻¹)."
+            )
+        lines.append("")
     for state, by_model in results["rmse"].items():
-        lines += [f"## Test RMSE, state {state}: median (Q1–Q3) over seeds, cm⁻¹", ""]
+        lines += [f"## Test RMSE, {molecule} state {state}: median (Q1–Q3) over seeds, cm⁻¹", ""]
         lines += ["| model | " + " | ".join(f"{f} %" for f in fractions) + " |"]
         lines += ["|---|" + "---|" * len(fractions)]
         for model, by_fraction in by_model.items():
             cells = [_cell(by_fraction[f], HARTREE_TO_INV_CM, "{:.3g}") for f in fractions]
             lines.append(f"| {MODEL_LABELS[model]} | " + " | ".join(cells) + " |")
         lines.append("")
+    for state, by_model in results.get("level_mae_inv_cm", {}).items():
+        terms = results["reference_term_values_inv_cm"][state]
+        lines += [
+            f"## Vibrational term values, {molecule} state {state}: mean |ΔT_v| (v = 1…{len(terms)}), cm⁻¹, "
+            "median (Q1–Q3)",
+            "",
+            f"Reference T_v = E_v − E_0 (cm⁻¹): {', '.join(f'{t:.1f}' for t in terms)}.",
+            "",
+        ]
+        lines += ["| model | " + " | ".join(f"{f} %" for f in fractions) + " |"]
+        lines += ["|---|" + "---|" * len(fractions)]
+        for model, by_fraction in by_model.items():
+            cells = [_cell(by_fraction[f], 1.0, "{:.3g}") for f in fractions]
+            lines.append(f"| {MODEL_LABELS[model]} | " + " | ".join(cells) + " |")
+        lines.append("")
     for transition, by_model in results.get("fc_mse", {}).items():
-        lines += [f"## Franck–Condon MSE ({transition}, v′ = 0…{results['fc_levels'] - 1}): median (Q1–Q3)", ""]
+        lines += [f"## Franck–Condon MSE, {molecule} ({transition}, v′ = 0…{results['fc_levels'] - 1}): median (Q1–Q3)", ""]
         lines += ["| model | " + " | ".join(f"{f} %" for f in fractions) + " |"]
         lines += ["|---|" + "---|" * len(fractions)]
         for model, by_fraction in by_model.items():
@@ -146,7 +177,7 @@ def plot_rmse(results: dict, out: Path) -> list[Path]:
         ax.set_yscale("log")
         ax.set_xlabel("training set (% of the curve)")
         ax.set_ylabel("test RMSE (cm⁻¹)")
-        ax.set_title(f"H2 {state}: {results['protocol']} protocol")
+        ax.set_title(f"{results.get('molecule', 'H2')} {state}: {results['protocol']} protocol")
         ax.legend(fontsize=7)
         fig.tight_layout()
         path = out / f"rmse_{state}.png"
@@ -156,7 +187,7 @@ def plot_rmse(results: dict, out: Path) -> list[Path]:
     return paths
 
 
-def plot_curves(curves: dict, out: Path) -> list[Path]:
+def plot_curves(curves: dict, out: Path, molecule: str = "H2") -> list[Path]:
     """Each model's curve (per model its seed of median test RMSE) with the training points, at the
     smallest and largest fraction; energies in cm⁻¹ above the reference at the largest distance.
 
@@ -184,7 +215,7 @@ def plot_curves(curves: dict, out: Path) -> list[Path]:
             ax.set_xlim(0.4, 6)
             ax.set_xlabel("r (Å)")
             ax.set_ylabel(f"E − E(r = {np.max(c['r']):.1f} Å) (cm⁻¹)")
-            ax.set_title(f"{state}, {pct} % training (median-RMSE seed of each model)")
+            ax.set_title(f"{molecule} {state}, {pct} % training (median-RMSE seed of each model)")
         axes[0][0].legend(fontsize=7)
         fig.tight_layout()
         path = out / f"curves_{state}.png"
@@ -194,9 +225,13 @@ def plot_curves(curves: dict, out: Path) -> list[Path]:
     return paths
 
 
-def plot_franck_condon(reference: np.ndarray, medians: dict, pct: str, out: Path) -> Path:
+def plot_franck_condon(
+    reference: np.ndarray, medians: dict, pct: str, out: Path, molecule: str = "H2", states=("X", "EF")
+) -> Path:
     """Bars of the reference FC vector and each model's FC vector at one fraction, from the seed
-    whose FC mean-squared error is the median of the model's seeds."""
+    whose FC mean-squared error is the median of the model's seeds; ``states = (lower, upper)``
+    name the axes and the file ``franck_condon_{lower}-{upper}.png``."""
+    lower, upper = states
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     v = np.arange(len(reference))
@@ -204,12 +239,12 @@ def plot_franck_condon(reference: np.ndarray, medians: dict, pct: str, out: Path
     ax.bar(v, reference, width, color="k", label="reference")
     for i, (model, fc) in enumerate(medians.items(), start=1):
         ax.bar(v + i * width, fc, width, label=MODEL_LABELS[model])
-    ax.set_xlabel("v′ (EF)")
-    ax.set_ylabel("FC factor from X v = 0")
-    ax.set_title(f"Franck–Condon factors, {pct} % training (per model its seed of median FC MSE)", fontsize=9)
+    ax.set_xlabel(f"v′ ({upper})")
+    ax.set_ylabel(f"FC factor from {lower} v = 0")
+    ax.set_title(f"{molecule} Franck–Condon factors {lower} → {upper}, {pct} % training (per model its seed of median FC MSE)", fontsize=8)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    path = out / "franck_condon.png"
+    path = out / f"franck_condon_{lower}-{upper}.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

@@ -1,7 +1,9 @@
 """The diatomic hybrid study (El Haloui, Thome & Sisourat 2025, and beyond), end to end.
 
 Data → nested splits → every model trained over states × fractions × seeds in one compiled
-program per model → test RMSE, recovered Morse parameters, Franck–Condon factors → report.
+program per model → test RMSE, recovered Morse parameters, vibrational levels, Franck–Condon
+factors → report. The molecule comes from the data: its name, atoms (hence reduced mass) and
+states from the curve file's header, an isotopologue or explicit masses from the caller.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import platform
 import time
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -19,16 +21,26 @@ from tqdm.auto import tqdm
 from hybridpot.io import (
     DiatomicCurves,
     bundled_h2_curves,
+    bundled_lih_curves,
     load_curves,
     reference_h2_curves,
 )
-from hybridpot.spectroscopy import franck_condon_grid
+from hybridpot.spectroscopy import (
+    DEFAULT_GRID_STEP_ANGSTROM,
+    DEFAULT_LEVEL_TOLERANCE_INV_CM,
+    check_grid_convergence,
+    diatomic_atoms,
+    element_of,
+    franck_condon_grid,
+    isotopologue_atoms,
+    reduced_mass_amu,
+    uniform_grid,
+)
 from hybridpot.studies.diatomic import evaluation as ev
 from hybridpot.studies.diatomic import report
 from hybridpot.studies.diatomic.protocols import (
     FRACTIONS_PERCENT,
     MODELS,
-    STATES,
     Protocol,
     get_protocol,
 )
@@ -65,26 +77,94 @@ def seed_list(n: int) -> list[int]:
     return list(PAPER_SEEDS[:n]) + [100 + i for i in range(max(0, n - len(PAPER_SEEDS)))]
 
 
+#: Named data sets of :func:`load_study_curves`.
+BUNDLED_DATA = {"bundled": bundled_h2_curves, "h2": bundled_h2_curves, "lih": bundled_lih_curves, "reference": reference_h2_curves}
+
+
 def load_study_curves(data: str | Path) -> DiatomicCurves:
-    """``"bundled"`` (the project's FCI curves), ``"reference"`` (the paper's, from shared/data)
-    or a path to a curve file whose first two state columns are X and EF (Å, hartree)."""
-    if data == "bundled":
-        return bundled_h2_curves()
-    if data == "reference":
-        return reference_h2_curves()
-    curves = load_curves(Path(data))
-    names = list(curves.energy_hartree)
-    if not {"X", "EF"} <= set(names):
-        if len(names) < 2:
-            raise ValueError(f"{data}: need two state columns (X, EF), found {len(names)}")
-        energies = {"X": curves.energy_hartree[names[0]], "EF": curves.energy_hartree[names[1]]}
-        curves = curves._replace(energy_hartree=energies)
-    return curves
+    """``"bundled"`` or ``"h2"`` (the project's H2 FCI curves), ``"lih"`` (its LiH curves),
+    ``"reference"`` (the paper's H2 curves, from shared/data) or a path to a curve file (format:
+    :mod:`hybridpot.io.curves`; its header names the states, units and molecule)."""
+    if str(data) in BUNDLED_DATA:
+        return BUNDLED_DATA[str(data)]()
+    return load_curves(Path(data))
+
+
+class StudyMolecule(NamedTuple):
+    """The molecule of a study: ``reduced_mass_amu`` (u), ``source`` (a sentence saying where the
+    mass came from), ``name`` (for titles) and ``atoms`` (two symbols, None with explicit masses)."""
+
+    reduced_mass_amu: float
+    source: str
+    name: str
+    atoms: tuple[str, str] | None
+
+
+def study_reduced_mass(
+    curves: DiatomicCurves, isotopologue: str | None = None, masses: Sequence[float] | None = None
+) -> StudyMolecule:
+    """The study's molecule: its reduced mass (u), where that came from, its name and atoms.
+
+    Priority: explicit ``masses`` (two atomic masses in u); else the atoms of ``isotopologue``
+    (e.g. ``"D2"``, ``"HD"``: same elements as the curves' molecule, other isotopes); else the
+    file's ``# atoms:`` line; else its ``# molecule:`` formula. Element masses are ASE's
+    most-abundant-isotope masses (:mod:`hybridpot.spectroscopy.masses`).
+    """
+    atoms = curves.atoms
+    if atoms is None and curves.molecule is not None:
+        atoms = diatomic_atoms(curves.molecule)
+    name = curves.molecule or (" ".join(atoms) if atoms else Path(curves.source).stem)
+    if masses is not None:
+        masses = [float(m) for m in masses]
+        if len(masses) != 2:
+            raise ValueError(f"masses: need the two atomic masses in u, got {masses}")
+        return StudyMolecule(reduced_mass_amu(*masses), f"atomic masses {masses[0]} u and {masses[1]} u (given)", name, None)
+    if isotopologue is not None:
+        atoms = isotopologue_atoms(isotopologue, atoms)
+        name = isotopologue
+    if atoms is None:
+        raise ValueError(
+            f"{curves.source}: the curve file names no molecule, so the reduced mass is unknown: add a "
+            "'# atoms: A B' (or '# molecule: AB') header line, or give the masses or an isotopologue"
+        )
+    source = f"atoms {atoms[0]} {atoms[1]} (atomic masses of ASE / AME2020)"
+    return StudyMolecule(reduced_mass_amu(*atoms), source, name, tuple(atoms))
+
+
+def study_dvr_grid(
+    dvr_grid, curves: DiatomicCurves, r_study: np.ndarray, hydrogen_only: bool
+) -> tuple[np.ndarray, str]:
+    """The uniform grid (Å) of the vibrational levels and Franck–Condon factors, and its description.
+
+    ``dvr_grid``: ``"paper"`` (r = 0.5, 0.51, …, 8.99 Å of El Haloui et al.), ``"data"`` (the study
+    points' range, r_min to r_max, by ``DEFAULT_GRID_STEP_ANGSTROM`` = 0.02 Å), ``(start, stop, step)`` in
+    Å, or None: ``"paper"`` for H2 and its isotopologues (the paper's metric), else ``"data"``.
+    """
+    if dvr_grid is None:
+        dvr_grid = "paper" if hydrogen_only else "data"
+    if isinstance(dvr_grid, str):
+        if dvr_grid == "paper":
+            return franck_condon_grid(), "the paper's grid 0.5–8.99 Å by 0.01 Å"
+        if dvr_grid == "data":
+            start, stop, step = float(r_study[0]), float(r_study[-1]), DEFAULT_GRID_STEP_ANGSTROM
+            return uniform_grid(start, stop, step), f"the data's range {start:g}–{stop:g} Å by {step:g} Å"
+        raise ValueError(f"unknown DVR grid {dvr_grid!r}; give 'paper', 'data' or (start, stop, step) in Å")
+    start, stop, step = (float(x) for x in dvr_grid)
+    lo, hi = float(curves.distance_angstrom[0]), float(r_study[-1])
+    if start < lo or stop > hi:
+        raise ValueError(f"DVR grid {start:g}–{stop:g} Å reaches outside the data's range {lo:g}–{hi:g} Å")
+    return uniform_grid(start, stop, step), f"{start:g}–{stop:g} Å by {step:g} Å (given)"
+
+
+def _table_state(state: str, names: list[str]) -> str:
+    """Which of the paper's per-state step tables a state uses: the ground state's (X) for the
+    file's first state, the excited state's (EF) for the others."""
+    return "X" if state == names[0] else "EF"
 
 
 def run_diatomic_study(
     protocol: str = "improved",
-    states: Iterable[str] = STATES,
+    states: Iterable[str] | None = None,
     quick: bool = False,
     seeds: int | None = None,
     out: str | Path | None = "results/diatomic",
@@ -94,18 +174,26 @@ def run_diatomic_study(
     progress: bool = True,
     batching: str = "model",
     resume: bool = True,
+    fc_states: Sequence[str] | None = None,
+    isotopologue: str | None = None,
+    masses: Sequence[float] | None = None,
+    dvr_grid=None,
+    level_tolerance_inv_cm: float = DEFAULT_LEVEL_TOLERANCE_INV_CM,
 ) -> dict:
     """Run the diatomic study and write its report.
 
     Args:
         protocol: ``"paper"`` or ``"improved"`` (see :mod:`.protocols`).
-        states: any of ``"X"``, ``"EF"``; the Franck–Condon metric needs both.
+        states: names of the states (columns of the curve file) to study; None: the file's first
+            two (its only one when it has one). The file's first state trains with the paper's
+            ground-state (X) step tables, the others with its excited-state (EF) tables.
         quick: the short profile (smoke test, about a minute on a 2-core CPU; see
             :func:`~hybridpot.studies.diatomic.protocols.get_protocol`).
         seeds: number of seeds (network initialisations); None: the paper's 11, or
             ``QUICK_SEEDS`` with ``quick``.
         out: output folder for ``results.json``, ``summary.md`` and plots (None: write nothing).
-        data: ``"bundled"``, ``"reference"`` or a curve-file path (see :func:`load_study_curves`).
+        data: ``"bundled"`` (H2), ``"lih"``, ``"reference"`` or a curve-file path (see
+            :func:`load_study_curves`).
         models: subset of ``MODELS``.
         physics: the physics term of every hybrid (default Morse).
         progress: show a progress bar.
@@ -113,14 +201,19 @@ def run_diatomic_study(
             model × state × fraction); see :data:`BATCHING`. Results are the same runs either way.
         resume: store each finished training unit in ``out/runs/`` and reuse the stored units of
             an earlier, interrupted run with the same settings (needs ``out``).
+        fc_states: ``(lower, upper)``: Franck–Condon factors from ``lower`` v = 0 to ``upper``
+            v′ = 0 … 19; None: the first two studied states (no FC metric with one state).
+        isotopologue: e.g. ``"D2"`` or ``"HD"`` for H2 curves: the levels and FC factors use its
+            masses (the curves, being Born–Oppenheimer, are the same); see :func:`study_reduced_mass`.
+        masses: the two atomic masses in u, instead of the file's atoms.
+        dvr_grid: the grid of the levels and FC factors (see :func:`study_dvr_grid`). Its
+            convergence is checked on the reference curves: a ``DVRConvergenceWarning`` when a
+            level moves by more than ``level_tolerance_inv_cm`` (cm⁻¹) with half the spacing.
     Returns:
         the results dictionary written to ``results.json``; RMSE in hartree:
         ``rmse[state][model][fraction_percent] = {median, q1, q3}``.
     """
-    states, models = list(states), list(models)
-    for s in states:
-        if s not in STATES:
-            raise ValueError(f"unknown state {s!r}; choose from {STATES}")
+    models = list(models)
     for m in models:
         if m not in MODELS:
             raise ValueError(f"unknown model {m!r}; choose from {MODELS}")
@@ -128,6 +221,15 @@ def run_diatomic_study(
         raise ValueError(f"unknown batching {batching!r}; choose from {BATCHING}")
     start = time.perf_counter()
     curves = load_study_curves(data)
+    names = list(curves.energy_hartree)
+    states = names[:2] if states is None else list(states)
+    for s in states:
+        if s not in names:
+            raise ValueError(f"unknown state {s!r}; {curves.source} has {names}")
+    fc_states = (tuple(states[:2]) if len(states) >= 2 else None) if fc_states is None else tuple(fc_states)
+    if fc_states is not None and (len(fc_states) != 2 or not set(fc_states) <= set(states) or fc_states[0] == fc_states[1]):
+        raise ValueError(f"fc_states must be two different studied states {states}, got {list(fc_states)}")
+    mu, mass_source, molecule, atoms = study_reduced_mass(curves, isotopologue, masses)
     keep = curves.distance_angstrom < MAX_DISTANCE_ANGSTROM
     r = curves.distance_angstrom[keep]
     targets = {s: curves.energy_hartree[s][keep] for s in states}
@@ -136,10 +238,13 @@ def run_diatomic_study(
     for i, s in enumerate(sets):
         test_masks[i, complement_indices(len(r), s)] = True
     seed_values = seed_list(seeds if seeds is not None else QUICK_SEEDS if quick else len(PAPER_SEEDS))
-    protocols = [get_protocol(protocol, s, quick) for s in states]
-    fc_grid = franck_condon_grid()
+    protocols = [get_protocol(protocol, _table_state(s, names), quick) for s in states]
+    fc_grid, grid_source = study_dvr_grid(dvr_grid, curves, r, atoms is not None and {element_of(a) for a in atoms} == {"H"})
 
     results = {
+        "molecule": molecule,
+        "reduced_mass_amu": mu,
+        "reduced_mass_source": mass_source,
         "protocol": protocol,
         "quick": quick,
         "states": states,
@@ -148,6 +253,7 @@ def run_diatomic_study(
         "fractions_percent": list(FRACTIONS_PERCENT),
         "training_sizes": [len(s) for s in sets],
         "data_source": curves.source,
+        "dvr_grid": {"start": float(fc_grid[0]), "stop": float(fc_grid[-1]), "points": int(fc_grid.size), "source": grid_source},
         "units": {"rmse": "hartree", "rmse_inv_cm": "cm^-1", "distance": "angstrom"},
         "device": f"{jax.devices()[0].device_kind} ({jax.default_backend()}), {platform.machine()}",
         "jax_version": jax.__version__,
@@ -211,17 +317,41 @@ def run_diatomic_study(
         for s in states
     }
 
+    references = {s: ev.reference_on_grid(r, targets[s], fc_grid) for s in states}
+    results["dvr_convergence"] = {}
+    for s in states:
+        wanted = ev.NUM_FC_LEVELS if fc_states is not None and s == fc_states[1] else ev.NUM_LEVELS
+        check = check_grid_convergence(
+            lambda g, s=s: ev.reference_on_grid(r, targets[s], g), fc_grid, mu, wanted, level_tolerance_inv_cm,
+            name=f"{molecule} {s} (v = 0…{wanted - 1})",
+        )
+        results["dvr_convergence"][s] = {
+            "levels": wanted,
+            "max_change_inv_cm": check.max_change_inv_cm,
+            "tolerance_inv_cm": check.tolerance_inv_cm,
+            "converged": check.converged,
+        }
+    results["term_value_levels"] = ev.NUM_LEVELS
+    results["reference_term_values_inv_cm"] = {}
+    results["level_mae_inv_cm"] = {s: {} for s in states}
+    for s in states:
+        for model in tqdm(models, desc=f"vibrational levels, {s}", disable=not progress):
+            mae, reference_terms = ev.level_errors(fc_grid, grid_predictions[s][model], references[s], mu)
+            results["level_mae_inv_cm"][s][model] = {str(p): ev.summarise(mae[f]) for f, p in enumerate(FRACTIONS_PERCENT)}
+            results["reference_term_values_inv_cm"][s] = reference_terms.tolist()
+
     fc_medians = {}
-    if {"X", "EF"} <= set(states):
-        ref_x = ev.reference_on_grid(r, targets["X"], fc_grid)
-        ref_ef = ev.reference_on_grid(r, targets["EF"], fc_grid)
+    if fc_states is not None:
+        lower, upper = fc_states
+        transition = f"{lower}->{upper}"
+        results["fc_states"] = [lower, upper]
         results["fc_levels"] = ev.NUM_FC_LEVELS
-        results["fc_mse"] = {"X->EF": {}}
+        results["fc_mse"] = {transition: {}}
         for model in tqdm(models, desc="Franck–Condon factors", disable=not progress):
             mse, vectors, reference_fc = ev.franck_condon_errors(
-                fc_grid, grid_predictions["X"][model], grid_predictions["EF"][model], ref_x, ref_ef
+                fc_grid, grid_predictions[lower][model], grid_predictions[upper][model], references[lower], references[upper], mu
             )
-            results["fc_mse"]["X->EF"][model] = {str(p): ev.summarise(mse[f]) for f, p in enumerate(FRACTIONS_PERCENT)}
+            results["fc_mse"][transition][model] = {str(p): ev.summarise(mse[f]) for f, p in enumerate(FRACTIONS_PERCENT)}
             f = len(FRACTIONS_PERCENT) // 2
             fc_medians[model] = vectors[f, _median_index(mse[f])]
         results["fc_reference"] = reference_fc.tolist()
@@ -233,9 +363,12 @@ def run_diatomic_study(
         report.write_json(results, out / "results.json")
         (out / "summary.md").write_text(report.summary_markdown(results))
         report.plot_rmse(results, out)
-        report.plot_curves(_curves_for_plot(r, targets, sets, study_predictions, results), out)
+        report.plot_curves(_curves_for_plot(r, targets, sets, study_predictions, results), out, results["molecule"])
         if fc_medians:
-            report.plot_franck_condon(np.array(results["fc_reference"]), fc_medians, str(FRACTIONS_PERCENT[len(FRACTIONS_PERCENT) // 2]), out)
+            report.plot_franck_condon(
+                np.array(results["fc_reference"]), fc_medians, str(FRACTIONS_PERCENT[len(FRACTIONS_PERCENT) // 2]), out,
+                results["molecule"], fc_states,
+            )
     return results
 
 
