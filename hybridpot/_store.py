@@ -116,11 +116,12 @@ def _umask() -> int:
     return mask
 
 
-def temporary_file(path: str) -> tuple[int, str]:
-    """``(fd, name)`` of a new temporary file beside ``path`` with the permissions a plain ``open(path, "w")``
-    would give (``0o666`` less the umask; ``mkstemp`` alone makes them ``0o600``)."""
+def temporary_file(path: str, suffix: str = _TMP_SUFFIX) -> tuple[int, str]:
+    """``(fd, name)`` of a new temporary file ``.<name>.<random><suffix>`` beside ``path`` with the
+    permissions a plain ``open(path, "w")`` would give (``0o666`` less the umask; ``mkstemp`` alone
+    makes them ``0o600``)."""
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=_TMP_SUFFIX)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=suffix)
     try:
         os.fchmod(fd, 0o666 & ~_umask())
     except (AttributeError, OSError):  # no fchmod (Windows) or a file system without modes
