@@ -142,3 +142,69 @@ def test_sigint_and_two_kills_then_resume_equal_the_uninterrupted_run(tmp_path):
 @pytest.mark.fault
 def test_twenty_kills_then_resume_equal_the_uninterrupted_run(tmp_path):
     _fault_run(tmp_path, n_kills=20, max_steps=150, seed=0, sigint=False)
+
+
+def test_outputs_outside_the_working_folder_need_an_absolute_path(tmp_path, monkeypatch, capsys):
+    from hybridpot.cli.outputs import check_output
+
+    monkeypatch.chdir(tmp_path / "")
+    assert check_output("runs/a/../b", "--out") == "runs/a/../b"
+    assert capsys.readouterr().err == ""
+    with pytest.raises(ValueError, match=r"--out '../x' leads outside the working folder"):
+        check_output("../x", "--out")
+    outside = str(tmp_path.parent / "x")
+    assert check_output(outside, "--out") == outside
+    assert f"writes outside the working folder, to {outside}" in capsys.readouterr().err
+
+
+def test_an_output_is_replaced_only_when_the_new_one_is_complete(tmp_path):
+    from hybridpot.cli.outputs import replace_when_done
+
+    out = tmp_path / "md.extxyz"
+    out.write_text("old")
+    with pytest.raises(RuntimeError):
+        with replace_when_done(str(out)) as tmp:
+            assert tmp.endswith(".extxyz") and os.path.dirname(tmp) == str(tmp_path)
+            with open(tmp, "w") as f:
+                f.write("half")
+            assert out.read_text() == "old"
+            raise RuntimeError("the run failed")
+    assert out.read_text() == "old" and os.listdir(tmp_path) == ["md.extxyz"]
+    with replace_when_done(str(out)) as tmp:
+        with open(tmp, "w") as f:
+            f.write("new")
+    assert out.read_text() == "new" and os.listdir(tmp_path) == ["md.extxyz"]
+
+
+def test_without_validation_the_final_state_is_the_model_and_a_divergence_keeps_what_is_usable(tmp_path, monkeypatch,
+                                                                                                   capsys):
+    from hybridpot.cli import main
+    from hybridpot.potentials import load_potential
+
+    monkeypatch.chdir(tmp_path)
+    config = _train_file(str(tmp_path), max_steps=4)
+    assert main(["train", config, "--out", "novalid", "--set", "dataset.valid_fraction=0", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "no validation data: the model is the final state (EMA parameters after step 4)" in out
+    arrays, meta = load_checkpoint(str(tmp_path / "novalid" / "checkpoints" / "last"))
+    model = load_potential(str(tmp_path / "novalid" / "model.npz"))
+    assert meta["step"] == 4 and not os.path.exists(tmp_path / "novalid" / "checkpoints" / "best.npz")
+    for key, value in arrays.items():  # the model file holds the last checkpoint's EMA parameters
+        if key.startswith("best/"):
+            np.testing.assert_array_equal(load_checkpoint(str(tmp_path / "novalid" / "model"))[0]["params/" + key[5:]],
+                                          value)
+    assert model.n_members == 1
+    # learning rates that overflow float32 parameters at once (1e300 is inf) or at the next step:
+    # training stops with one line that names only files that exist
+    for lr, out, first in (("1e300", "inf_lr", "at step 1 "), ("1e30", "huge_lr", "at step 2 ")):
+        args = ["train", config, "--out", out, "--set", f"optim.learning_rate={lr}", "--set", "optim.warmup_steps=0",
+                "--set", "run.max_steps=50", "--no-progress"]
+        assert main(args) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and f"non-finite loss, gradient or update {first}" in err, err
+        named = [w.rstrip(";).,") for w in err.split() if ".npz" in w]
+        assert all(os.path.exists(p) for p in named), named
+        if lr == "1e300":
+            assert "no checkpoint was written before it" in err and not named
+        else:
+            assert f"the last good state is in {out}/checkpoints/last.npz (step 1)" in err

@@ -382,8 +382,8 @@ def train_from_file(spec: TrainFile, *, progress: bool | None = None, resume: bo
         try:
             _potential, path = _write_model(spec, args, {**facts, "stopped": str(err)})
         except FileNotFoundError:
-            raise ValueError(f"training stopped: {err}; no model file was written (no usable checkpoint)") from None
-        raise ValueError(f"training stopped: {err}; {path} holds the model of the last good checkpoint") from None
+            raise ValueError(f"training stopped: {err} No model file was written: no usable checkpoint.") from None
+        raise ValueError(f"training stopped: {err} {path} holds the model of the last good checkpoint.") from None
     metrics = {k: np.asarray(v).tolist() for k, v in result.valid_metrics.items()}
     potential, path = _write_model(spec, args, {"valid_metrics": metrics, **facts})
     return potential, result, path
