@@ -59,7 +59,7 @@ def _train(args: argparse.Namespace) -> None:
             spec = dataclasses.replace(spec, output=args.out)
     check_output(spec.output, "the run folder (output)")
     try:
-        _potential, result, path = train_from_file(spec, progress=False if args.no_progress else None,
+        potential, result, path = train_from_file(spec, progress=False if args.no_progress else None,
                                                    resume=args.resume is not None)
     except TrainingInterrupted as stop:
         stop.resume_command = f"hybridpot train --resume {spec.output}"
@@ -67,7 +67,7 @@ def _train(args: argparse.Namespace) -> None:
     print(f"trained {spec.model_kind} ({spec.config.run.n_seeds} member(s), {result.history['train_loss'].shape[0]} steps)")
     for name, values in sorted(result.valid_metrics.items()):
         print(f"  valid {name}: {_mean_std(values)}")
-    if not result.valid_metrics:
+    if potential.metadata.get("n_valid") == 0:
         print(f"no validation data: the model is the final state (EMA parameters after step "
               f"{result.history['train_loss'].shape[0]})")
     print(f"wrote {path} and the run folder {spec.output}")
