@@ -80,6 +80,14 @@ def _mean_std(values) -> str:
     return f"{v.mean():.4g}" + (f" ± {v.std():.2g} (over {v.size} members)" if v.size > 1 else "")
 
 
+def _write_json(path: str, value) -> None:
+    """Write ``value`` as indented JSON atomically: an existing file stays until the new one is complete."""
+    from hybridpot._store import atomic_write
+
+    text = json.dumps(value, indent=1)
+    atomic_write(path, lambda f: f.write(text.encode()))
+
+
 def _read_data(args):
     from hybridpot.io import read_structures
 
@@ -126,8 +134,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     elif args.calibrate:
         raise ValueError("--calibrate needs an ensemble (a model file with 2 or more members)")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=1)
+        _write_json(args.json, out)
         print(f"wrote {args.json}")
     if args.plots:
         from hybridpot.plots import evaluation_plots
@@ -315,8 +322,7 @@ def _properties(args: argparse.Namespace) -> None:
     report["relaxed_here"] = bool(args.relax)
     os.makedirs(args.out, exist_ok=True)
     out = os.path.join(args.out, "properties.json")
-    with open(out, "w") as f:
-        json.dump(report, f, indent=1)
+    _write_json(out, report)
     _print_properties(report)
     for p in [out] + report_plots({os.path.basename(os.fspath(args.model)): report}, args.out,
                                   title=report["structure"]["formula"]):
