@@ -2,7 +2,8 @@
 moments, or stopped with SIGINT, then continued with `--resume`, ends bit-identical to a run that
 was never interrupted (parameters, optimiser state, metric rows), with no temporary file left.
 
-`pytest -m fault` runs 20 kills (a few minutes on 2 cores); `pytest -m heavy` runs SIGINT + 2 kills.
+`pytest -m fault` runs 20 kills (a few minutes on 2 cores); `pytest -m heavy` runs SIGINT + 2 kills
+and the command line's messages on a diverged run; the default selection the output-path checks.
 """
 
 import json
@@ -176,6 +177,7 @@ def test_an_output_is_replaced_only_when_the_new_one_is_complete(tmp_path):
     assert out.read_text() == "new" and os.listdir(tmp_path) == ["md.extxyz"]
 
 
+@pytest.mark.heavy  # three CLI trainings, each compiling its own step (about 15 s)
 def test_without_validation_the_final_state_is_the_model_and_a_divergence_keeps_what_is_usable(tmp_path, monkeypatch,
                                                                                                    capsys):
     from hybridpot.cli import main
