@@ -227,18 +227,22 @@ def keep_previous(path: str, previous: str) -> None:
     ``previous``, which is what a reader falls back to).
     """
     for ext in (".npz", ".json"):
-        src = path + ext
+        src, dst = path + ext, previous + ext
         if not os.path.exists(src):
             continue
-        fd, tmp = temporary_file(previous + ext)
+        if os.path.exists(dst) and os.path.samefile(src, dst):
+            # already kept (a kill came before the new write); renaming a link onto the same file
+            # is a no-op that would leave the temporary link behind
+            continue
+        fd, tmp = temporary_file(dst)
         os.close(fd)
         os.unlink(tmp)
         try:
             os.link(src, tmp)
         except OSError:
-            os.replace(src, previous + ext)
+            os.replace(src, dst)
             continue
-        os.replace(tmp, previous + ext)
+        os.replace(tmp, dst)
     _fsync_dir(os.path.dirname(os.path.abspath(path)))
 
 

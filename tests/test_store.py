@@ -112,6 +112,8 @@ def test_a_truncated_checkpoint_is_an_error_naming_the_file_and_previous_is_kept
     path = str(tmp_path / "last")
     save_checkpoint(path, {"a": np.zeros(3)}, {"step": 1})
     keep_previous(path, str(tmp_path / "previous"))
+    keep_previous(path, str(tmp_path / "previous"))  # again, as after a kill before the write: no temporary left
+    assert sorted(os.listdir(tmp_path)) == ["last.json", "last.npz", "previous.json", "previous.npz"]
     save_checkpoint(path, {"a": np.ones(3)}, {"step": 2})
     assert load_checkpoint(str(tmp_path / "previous"))[1] == {"step": 1}
     data = (tmp_path / "last.npz").read_bytes()
