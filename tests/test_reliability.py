@@ -142,7 +142,7 @@ def test_sigint_and_two_kills_then_resume_equal_the_uninterrupted_run(tmp_path):
 
 @pytest.mark.fault
 def test_twenty_kills_then_resume_equal_the_uninterrupted_run(tmp_path):
-    _fault_run(tmp_path, n_kills=20, max_steps=150, seed=0, sigint=False)
+    _fault_run(tmp_path, n_kills=20, max_steps=600, seed=0, sigint=False)
 
 
 def test_outputs_outside_the_working_folder_need_an_absolute_path(tmp_path, monkeypatch, capsys):
