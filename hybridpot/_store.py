@@ -12,13 +12,19 @@ over the old one with ``os.replace`` (atomic on POSIX and Windows), and the fold
 A process killed at any moment (SIGKILL included) leaves either the old or the new ``.npz``,
 never a torn one. If it dies between the two renames, the ``.json`` may describe the previous
 checkpoint; :func:`load_checkpoint` reads the metadata embedded in the ``.npz``.
+
+Written files get the permissions of a file the user creates (``0o666`` less the umask), not the
+``0o600`` of a temporary file; a kill leaves at most a ``.<name>.*.tmp`` file beside the target,
+which :func:`remove_orphan_temporaries` deletes when the run starts again.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import tempfile
+import zipfile
 from typing import Any
 
 import jax
@@ -84,11 +90,71 @@ def _fsync_dir(folder: str) -> None:
         os.close(fd)
 
 
+class CheckpointError(ValueError):
+    """A checkpoint file that exists but cannot be read: ``unreadable`` (truncated or corrupt: not a
+    readable ``.npz``) or not a hybridpot checkpoint."""
+
+    def __init__(self, message: str, unreadable: bool):
+        super().__init__(message)
+        self.unreadable = unreadable
+
+
+_TMP_SUFFIX = ".tmp"
+
+
+def _umask() -> int:
+    """The process's umask (read without changing it where /proc tells it, else set and restored)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def temporary_file(path: str, suffix: str = _TMP_SUFFIX) -> tuple[int, str]:
+    """``(fd, name)`` of a new temporary file ``.<name>.<random><suffix>`` beside ``path`` with the
+    permissions a plain ``open(path, "w")`` would give (``0o666`` less the umask; ``mkstemp`` alone
+    makes them ``0o600``)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=suffix)
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())
+    except (AttributeError, OSError):  # no fchmod (Windows) or a file system without modes
+        pass
+    return fd, tmp
+
+
+def remove_orphan_temporaries(folder: str) -> list[str]:
+    """Delete the temporary files (``.<name>.*.tmp``) a killed :func:`atomic_write` left in ``folder``.
+
+    Call it only where no other process is writing (a run folder when its run starts or resumes).
+
+    Returns:
+        The paths removed.
+    """
+    removed = []
+    for tmp in glob.glob(os.path.join(glob.escape(folder), ".*" + _TMP_SUFFIX)):
+        try:
+            os.unlink(tmp)
+            removed.append(tmp)
+        except OSError:
+            pass
+    return removed
+
+
 def atomic_write(path: str, write) -> None:
-    """Call ``write(file)`` on a temporary file beside ``path``, fsync it, then ``os.replace`` it onto ``path``."""
+    """Call ``write(file)`` on a temporary file beside ``path``, fsync it, then ``os.replace`` it onto ``path``.
+
+    The file gets the user's umask; an existing ``path`` is untouched until the new file is complete.
+    """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    fd, tmp = temporary_file(path)
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -133,14 +199,51 @@ def load_checkpoint(path: str) -> tuple[dict[str, np.ndarray], dict]:
     """Read ``<path>.npz`` without pickle: ``(arrays by name, metadata)``.
 
     Use :func:`unflatten_like` to rebuild pytrees. Raises ``FileNotFoundError`` when absent and
-    ``ValueError`` when the file is not a hybridpot checkpoint.
+    :class:`CheckpointError` (a ``ValueError``) naming the file when it is truncated, corrupt or not
+    a hybridpot checkpoint.
     """
-    with np.load(path + ".npz", allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
+    file = path + ".npz"
+    if not os.path.exists(file):
+        raise FileNotFoundError(f"checkpoint {file} does not exist")
+    try:
+        with np.load(file, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
+        raise CheckpointError(f"{file}: truncated or corrupt checkpoint ({type(err).__name__}: {err})", True) from None
     if _METADATA not in arrays:
-        raise ValueError(f"{path}.npz is not a hybridpot checkpoint (no {_METADATA})")
-    metadata = json.loads(arrays.pop(_METADATA).tobytes().decode())
+        raise CheckpointError(f"{file} is not a hybridpot checkpoint (no {_METADATA})", False)
+    try:
+        metadata = json.loads(arrays.pop(_METADATA).tobytes().decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"{file}: unreadable checkpoint metadata ({err})", False) from None
     return arrays, metadata
+
+
+def keep_previous(path: str, previous: str) -> None:
+    """Make ``<previous>.{npz,json}`` the current ``<path>.{npz,json}`` before ``path`` is overwritten.
+
+    A hard link moved into place with ``os.replace``, so ``<path>.npz`` exists throughout; where the
+    file system has no hard links, a rename (a kill before the next write then leaves only
+    ``previous``, which is what a reader falls back to).
+    """
+    for ext in (".npz", ".json"):
+        src, dst = path + ext, previous + ext
+        if not os.path.exists(src):
+            continue
+        if os.path.exists(dst) and os.path.samefile(src, dst):
+            # already kept (a kill came before the new write); renaming a link onto the same file
+            # is a no-op that would leave the temporary link behind
+            continue
+        fd, tmp = temporary_file(dst)
+        os.close(fd)
+        os.unlink(tmp)
+        try:
+            os.link(src, tmp)
+        except OSError:
+            os.replace(src, dst)
+            continue
+        os.replace(tmp, dst)
+    _fsync_dir(os.path.dirname(os.path.abspath(path)))
 
 
 def checkpoint_exists(path: str) -> bool:

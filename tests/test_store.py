@@ -72,3 +72,55 @@ def test_sigkill_during_writes_leaves_a_loadable_checkpoint(tmp_path):
         assert step >= written[-1]
         assert np.all(arrays["big"] == step)
         np.testing.assert_array_equal(arrays["small/count"], np.arange(step + 1))
+
+
+@pytest.fixture
+def umask_027():
+    old = os.umask(0o027)
+    yield
+    os.umask(old)
+
+
+def test_written_files_follow_the_umask_and_orphan_temporaries_are_removed(tmp_path, umask_027):
+    from hybridpot._store import atomic_write, remove_orphan_temporaries
+    from hybridpot.train.logging import MetricsLog
+
+    save_checkpoint(str(tmp_path / "c"), {"a": np.zeros(2)}, {"step": 1})
+    log = MetricsLog(str(tmp_path / "metrics.jsonl"))
+    log.append({"step": 1})
+    log.append({"step": 2})
+    log.truncate_after(1)  # rewritten atomically on resume: keeps the user's mode, not mkstemp's 0600
+    for name in ("c.npz", "c.json", "metrics.jsonl"):
+        assert os.stat(tmp_path / name).st_mode & 0o777 == 0o640, name
+    (tmp_path / ".c.npz.x1y2.tmp").write_bytes(b"torn")
+    (tmp_path / "keep.tmp").write_bytes(b"not ours")
+
+    def fail(f):
+        f.write(b"half")
+        raise RuntimeError("writer failed")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(str(tmp_path / "c.json"), fail)
+    assert json.loads((tmp_path / "c.json").read_text()) == {"step": 1}  # the old file is intact
+    assert remove_orphan_temporaries(str(tmp_path)) == [str(tmp_path / ".c.npz.x1y2.tmp")]
+    assert sorted(os.listdir(tmp_path)) == ["c.json", "c.npz", "keep.tmp", "metrics.jsonl"]
+
+
+def test_a_truncated_checkpoint_is_an_error_naming_the_file_and_previous_is_kept(tmp_path):
+    from hybridpot._store import CheckpointError, keep_previous
+
+    path = str(tmp_path / "last")
+    save_checkpoint(path, {"a": np.zeros(3)}, {"step": 1})
+    keep_previous(path, str(tmp_path / "previous"))
+    keep_previous(path, str(tmp_path / "previous"))  # again, as after a kill before the write: no temporary left
+    assert sorted(os.listdir(tmp_path)) == ["last.json", "last.npz", "previous.json", "previous.npz"]
+    save_checkpoint(path, {"a": np.ones(3)}, {"step": 2})
+    assert load_checkpoint(str(tmp_path / "previous"))[1] == {"step": 1}
+    data = (tmp_path / "last.npz").read_bytes()
+    (tmp_path / "last.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="last.npz: truncated or corrupt") as err:
+        load_checkpoint(path)
+    assert err.value.unreadable
+    assert load_checkpoint(str(tmp_path / "previous"))[1] == {"step": 1}  # a hard link, not the same file
+    with pytest.raises(FileNotFoundError, match="nothere.npz"):
+        load_checkpoint(str(tmp_path / "nothere"))

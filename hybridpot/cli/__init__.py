@@ -52,17 +52,36 @@ def _grid_spec(text: str) -> tuple[float, float, float]:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from hybridpot.cli.train_app import load_train_file, train_from_file
+    import dataclasses
 
-    spec = load_train_file(args.config, args.set)
-    if args.out is not None:
-        import dataclasses
+    from hybridpot.cli.outputs import check_output
+    from hybridpot.cli.train_app import load_run_train_file, load_train_file, train_from_file
+    from hybridpot.train import TrainingInterrupted
 
-        spec = dataclasses.replace(spec, output=args.out)
-    _potential, result, path = train_from_file(spec, progress=False if args.no_progress else None)
+    if args.resume:  # --resume RUN: the run folder's own train file
+        if args.config is not None or args.set or args.out is not None:
+            raise ValueError("--resume RUN continues the run as it was started: give no train file, --set or --out "
+                             "(or resume with the train file: `hybridpot train CONFIG --resume`)")
+        spec = load_run_train_file(args.resume)
+    elif args.config is None:
+        raise ValueError("give a train file (CONFIG) or --resume RUN")
+    else:
+        spec = load_train_file(args.config, args.set)
+        if args.out is not None:
+            spec = dataclasses.replace(spec, output=args.out)
+    check_output(spec.output, "the run folder (output)")
+    try:
+        potential, result, path = train_from_file(spec, progress=False if args.no_progress else None,
+                                                   resume=args.resume is not None)
+    except TrainingInterrupted as stop:
+        stop.resume_command = f"hybridpot train --resume {spec.output}"
+        raise
     print(f"trained {spec.model_kind} ({spec.config.run.n_seeds} member(s), {result.history['train_loss'].shape[0]} steps)")
     for name, values in sorted(result.valid_metrics.items()):
         print(f"  valid {name}: {_mean_std(values)}")
+    if potential.metadata.get("n_valid") == 0:
+        print(f"no validation data: the model is the final state (EMA parameters after step "
+              f"{result.history['train_loss'].shape[0]})")
     print(f"wrote {path} and the run folder {spec.output}")
 
 
@@ -71,6 +90,14 @@ def _mean_std(values) -> str:
 
     v = np.atleast_1d(np.asarray(values, float))
     return f"{v.mean():.4g}" + (f" ± {v.std():.2g} (over {v.size} members)" if v.size > 1 else "")
+
+
+def _write_json(path: str, value) -> None:
+    """Write ``value`` as indented JSON atomically: an existing file stays until the new one is complete."""
+    from hybridpot._store import atomic_write
+
+    text = json.dumps(value, indent=1)
+    atomic_write(path, lambda f: f.write(text.encode()))
 
 
 def _read_data(args):
@@ -89,6 +116,7 @@ def _enable_x64_for(potential) -> None:
 def _evaluate(args: argparse.Namespace) -> None:
     import numpy as np
 
+    from hybridpot.cli.outputs import check_output
     from hybridpot.potentials import load_potential
     from hybridpot.train import UNITS, config_from_dict, evaluate, predict
 
@@ -96,6 +124,9 @@ def _evaluate(args: argparse.Namespace) -> None:
     _enable_x64_for(potential)
     data = _read_data(args)
     config = config_from_dict(potential.config or {})
+    for value, option in ((args.json, "--json"), (args.plots, "--plots")):
+        if value is not None:
+            check_output(value, option)
     metrics = evaluate(potential, data, config)
     print(f"{args.data}: {len(data)} structures, model {potential.model_kind} ({potential.n_members} member(s))")
     print("| quantity | MAE | RMSE | unit |\n|---|---|---|---|")
@@ -115,8 +146,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     elif args.calibrate:
         raise ValueError("--calibrate needs an ensemble (a model file with 2 or more members)")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=1)
+        _write_json(args.json, out)
         print(f"wrote {args.json}")
     if args.plots:
         from hybridpot.plots import evaluation_plots
@@ -203,6 +233,7 @@ def _md(args: argparse.Namespace) -> None:
     from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
     from ase.md.verlet import VelocityVerlet
 
+    from hybridpot.cli.outputs import check_output, replace_when_done
     from hybridpot.io import read_atoms, split_frame_selection
     from hybridpot.md import HybridpotCalculator, MDGuard, MDGuardError, MDWatch
     from hybridpot.potentials import load_potential
@@ -227,31 +258,33 @@ def _md(args: argparse.Namespace) -> None:
                        rng=np.random.default_rng(args.seed + 1))
     else:
         dyn = VelocityVerlet(atoms, args.dt * units.fs)
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    check_output(args.out, "--out")
     stem, suffix = os.path.splitext(args.out)
-    log = args.log if args.log is not None else stem + ".log"
+    log = check_output(args.log if args.log is not None else stem + ".log", "--log")
     traj = None
-    if suffix == ".traj":
-        traj = Trajectory(args.out, "w", atoms)
-        dyn.attach(traj.write, interval=args.write_every)
-    else:
-        if os.path.exists(args.out):
-            os.remove(args.out)
-        dyn.attach(lambda: write(args.out, atoms, format="extxyz", append=True), interval=args.write_every)
-    watch = MDWatch(dyn, guard, interval=check_every, log_path=log)
-    try:
-        dyn.run(args.steps)
-    except MDGuardError as stop:
+    stop = None
+    with replace_when_done(args.out) as out:  # an existing trajectory stays until the new one is written
+        if suffix == ".traj":
+            traj = Trajectory(out, "w", atoms)
+            dyn.attach(traj.write, interval=args.write_every)
+        else:
+            dyn.attach(lambda: write(out, atoms, format="extxyz", append=True), interval=args.write_every)
+        watch = MDWatch(dyn, guard, interval=check_every, log_path=log)
+        try:
+            dyn.run(args.steps)
+        except MDGuardError as err:  # the trajectory up to the stop is kept
+            stop = err
+        finally:
+            watch.close()
+            if traj is not None:
+                traj.close()
+    if stop is not None:
         last = stem + ".last_good.extxyz"
         if stop.frame is not None:
             write(last, stop.frame, format="extxyz")
         raise ValueError(f"{stop}. The trajectory up to here is in {args.out}, the log in {log}"
                          + (f", the last frame that passed the checks in {last}" if stop.frame is not None else "")
-                         + "; --no-guard runs on regardless") from None
-    finally:
-        watch.close()
-        if traj is not None:
-            traj.close()
+                         + "; --no-guard runs on regardless")
     s = watch.summary()
     calc = atoms.calc
     print(f"{args.steps} steps of {args.dt} fs ({args.thermostat}), {len(atoms)} atoms: final T "
@@ -282,17 +315,19 @@ def _serve_ipi(args: argparse.Namespace) -> None:
 
 
 def _dimer(args: argparse.Namespace) -> None:
+    from hybridpot.cli.outputs import check_output
     from hybridpot.plots import dimer_curve
     from hybridpot.potentials import load_potential
 
     potential = load_potential(args.model)
-    dimer_curve(potential, args.element_a, args.element_b, path=args.out)
+    dimer_curve(potential, args.element_a, args.element_b, path=check_output(args.out, "--out"))
     print(f"wrote {args.out}")
 
 
 def _properties(args: argparse.Namespace) -> None:
     import numpy as np
 
+    from hybridpot.cli.outputs import check_output
     from hybridpot.io import read_atoms, split_frame_selection
     from hybridpot.md import HybridpotCalculator
     from hybridpot.potentials import load_potential
@@ -300,6 +335,7 @@ def _properties(args: argparse.Namespace) -> None:
     from hybridpot.properties.report import property_report, relax_crystal
 
     what = [w.strip() for w in args.what.split(",") if w.strip()]
+    check_output(args.out, "--out")
     if args.t_max <= 0 or args.t_step <= 0:
         raise ValueError("--t-max and --t-step must be > 0 K")
     potential = load_potential(args.model)
@@ -318,8 +354,7 @@ def _properties(args: argparse.Namespace) -> None:
     report["relaxed_here"] = bool(args.relax)
     os.makedirs(args.out, exist_ok=True)
     out = os.path.join(args.out, "properties.json")
-    with open(out, "w") as f:
-        json.dump(report, f, indent=1)
+    _write_json(out, report)
     _print_properties(report)
     for p in [out] + report_plots({os.path.basename(os.fspath(args.model)): report}, args.out,
                                   title=report["structure"]["formula"]):
@@ -425,10 +460,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train the model a train file names on its data files (see `hybridpot template`) and write "
         "the run folder and the model file <output>/model.npz.",
     )
-    train.add_argument("config", help="train file (YAML): trainer sections + dataset, model, physics, output")
+    train.add_argument("config", nargs="?", default=None,
+                       help="train file (YAML): trainer sections + dataset, model, physics, output")
+    train.add_argument("--resume", nargs="?", const="", default=None, metavar="RUN",
+                       help="continue a stopped run from its last checkpoint: `--resume RUN` (the run folder, "
+                            "with the train file it keeps), or `CONFIG --resume` (the run in the train file's "
+                            "output, if there is one; else start it)")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override a key, e.g. --set optim.learning_rate=3e-4 --set dataset.train=data.xyz")
-    train.add_argument("--out", default=None, help="run folder (overrides `output`)")
+    train.add_argument("--out", default=None, help="run folder (overrides `output`; outside the working folder "
+                                                   "only as an absolute path)")
     train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     train.set_defaults(run=_train)
 
@@ -568,4 +609,12 @@ def main(argv: list[str] | None = None) -> int:
             ConnectionError) as error:
         print(f"hybridpot: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as stop:
+        from hybridpot.train import TrainingInterrupted
+
+        if not isinstance(stop, TrainingInterrupted):
+            raise
+        print(f"hybridpot: interrupted after step {stop.step}; checkpoint {stop.checkpoint}; continue with "
+              f"`{stop.resume_command}`", file=sys.stderr)
+        return 130
     return 0

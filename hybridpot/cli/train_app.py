@@ -12,7 +12,9 @@ One YAML file holds the trainer's sections (``data``, ``loss``, ``optim``, ``nor
 * ``strategy``: how the physics term and the model compose and train, ``{name: ..., ...}``
   (:data:`hybridpot.hybrid.STRATEGIES`: ``additive``, ``aphynity`` with ``penalty``,
   ``sequential``, ``physinet``); null means ``additive`` (with a physics term);
-* ``output``: the run folder; the model file is written to ``<output>/model.npz``.
+* ``output``: the run folder; the model file is written to ``<output>/model.npz``, and the train
+  file as it was understood (data paths made absolute) to ``<output>/train.yaml``, from which
+  ``hybridpot train --resume RUN`` continues a stopped run.
 
 ``key=value`` overrides (``--set`` on the command line) reach every section:
 ``dataset.train=data.xyz``, ``model.cutoff=5.0``, ``physics.kind=zbl``, ``strategy.name=aphynity``,
@@ -263,23 +265,97 @@ def _behler_parrinello_args(args: dict, species: Sequence[int], train_graphs) ->
     return {**args, **behler_parrinello_model_args(spec, scaling, **given)}
 
 
-def train_from_file(spec: TrainFile, *, progress: bool | None = None):
+#: The train file a run folder keeps (what ``hybridpot train --resume RUN`` reads).
+RUN_TRAIN_FILE = "train.yaml"
+
+
+def train_file_dict(spec: TrainFile) -> dict:
+    """``spec`` as a train-file mapping (every trainer key; data paths absolute): what
+    :func:`parse_train_file` reads back to the same :class:`TrainFile`."""
+    from hybridpot.train import config_to_dict
+
+    dataset = dataclasses.asdict(spec.dataset)
+    for key in ("train", "valid"):
+        if dataset[key] is not None:
+            dataset[key] = os.path.abspath(dataset[key])
+    return {**config_to_dict(spec.config), "dataset": dataset, "model": {"kind": spec.model_kind, **spec.model_args},
+            "physics": spec.physics, "strategy": spec.strategy, "output": spec.output}
+
+
+def save_run_train_file(spec: TrainFile) -> str:
+    """Write ``<output>/train.yaml`` (atomically, unless the same is there); returns its path."""
+    from hybridpot._store import atomic_write
+
+    path = os.path.join(spec.output, RUN_TRAIN_FILE)
+    text = yaml.safe_dump(train_file_dict(spec), sort_keys=False, allow_unicode=True)
+    atomic_write(path, lambda f: f.write(text.encode()))
+    return path
+
+
+def check_same_run(spec: TrainFile) -> None:
+    """Raise ``ValueError`` naming the keys in which ``spec`` differs from the train file saved in
+    its run folder (a resumed run must be the run that was started)."""
+    path = os.path.join(spec.output, RUN_TRAIN_FILE)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path} does not exist: {spec.output} was not started by `hybridpot train`")
+    with open(path, encoding="utf-8") as f:
+        saved = yaml.safe_load(f)
+    given = train_file_dict(spec)
+    differ = sorted(_differences(saved, given))
+    differ = [k for k in differ if k != "output" and k != "run.progress"]
+    if differ:
+        raise ValueError(f"cannot resume {spec.output}: the train file differs from the run's {path} in {differ}; "
+                         "train into another folder to change them")
+
+
+def _differences(a, b, prefix: str = "") -> set:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return set().union(*[_differences(a.get(k), b.get(k), f"{prefix}{k}.") for k in set(a) | set(b)])
+    return set() if a == b else {prefix.rstrip(".")}
+
+
+def load_run_train_file(run_dir: str) -> TrainFile:
+    """The :class:`TrainFile` of the run in ``run_dir`` (its ``train.yaml``), with ``output = run_dir``."""
+    path = os.path.join(run_dir, RUN_TRAIN_FILE)
+    if not os.path.isdir(run_dir):
+        raise FileNotFoundError(f"run folder {run_dir} does not exist" if not os.path.exists(run_dir) else
+                                f"{run_dir} is a file; --resume takes a run folder (or put the train file first: "
+                                "`hybridpot train CONFIG --resume`)")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path} does not exist: {run_dir} is not a run folder of `hybridpot train`")
+    return dataclasses.replace(load_train_file(path), output=run_dir)
+
+
+def train_from_file(spec: TrainFile, *, progress: bool | None = None, resume: bool = False):
     """Run the training a :class:`TrainFile` describes and write ``<output>/model.npz``.
 
+    Args:
+        spec: the train file.
+        progress: show the progress bar (None: as ``run.progress`` says).
+        resume: continue the run in ``spec.output`` if there is one (it must have been started with
+            the same train file); start it otherwise.
     Returns:
         ``(potential, train_result, model_path)``.
+    Raises:
+        FileExistsError: ``spec.output`` holds a run and ``resume`` is False.
+        ValueError: training stopped on a non-finite loss (:class:`~hybridpot.train.NonFiniteError`);
+            the message names the files that hold the last good state, and the model file when one
+            could be written from it.
     """
     import jax
 
     from hybridpot.io.formats import read_structures
-    from hybridpot.potentials import (
-        TrainedPotential,
-        build_potential_model,
-        save_potential,
-    )
-    from hybridpot.train import fit
+    from hybridpot.potentials import build_potential_model
+    from hybridpot.train import NonFiniteError, fit, has_run
+    from hybridpot.train import resume as resume_run
 
     config = spec.config
+    continuing = has_run(spec.output)
+    if continuing and not resume:
+        raise FileExistsError(f"{spec.output} already holds a run: continue it with `hybridpot train --resume "
+                              f"{spec.output}` or train into another folder (--out)")
+    if continuing:
+        check_same_run(spec)
     if progress is not None:
         config = dataclasses.replace(config, run=dataclasses.replace(config.run, progress=progress))
     if config.run.dtype == "float64":
@@ -301,11 +377,29 @@ def train_from_file(spec: TrainFile, *, progress: bool | None = None):
     species = np.unique(np.concatenate([s.numbers for s in train.structures + (valid.structures if valid else [])]))
     args = complete_model_args(spec.model_kind, spec.model_args, species.tolist(), config.run.dtype, train)
     model = build_potential_model(spec.model_kind, args, spec.physics, spec.strategy)
-    result = fit(model, train, valid, config, spec.output)
+    facts = {"train_file": spec.source, "n_train": len(train), "n_valid": 0 if valid is None else len(valid)}
+    try:
+        if continuing:
+            result = resume_run(spec.output, model, train, valid)
+        else:
+            os.makedirs(spec.output, exist_ok=True)
+            save_run_train_file(spec)
+            result = fit(model, train, valid, config, spec.output)
+    except NonFiniteError as err:
+        try:
+            _potential, path = _write_model(spec, args, {**facts, "stopped": str(err)})
+        except FileNotFoundError:
+            raise ValueError(f"training stopped: {err} No model file was written: no usable checkpoint.") from None
+        raise ValueError(f"training stopped: {err} {path} holds the model of the last good checkpoint.") from None
     metrics = {k: np.asarray(v).tolist() for k, v in result.valid_metrics.items()}
-    potential = TrainedPotential.from_run(spec.output, spec.model_kind, args, physics=spec.physics,
-                                          strategy=spec.strategy,
-                                          metadata={"valid_metrics": metrics, "train_file": spec.source,
-                                                    "n_train": len(train), "n_valid": 0 if valid is None else len(valid)})
-    path = save_potential(os.path.join(spec.output, "model.npz"), potential)
+    potential, path = _write_model(spec, args, {"valid_metrics": metrics, **facts})
     return potential, result, path
+
+
+def _write_model(spec: TrainFile, args: dict, metadata: dict):
+    """``(potential, path)``: the run's model (:func:`hybridpot.train.load_best`) written to ``<output>/model.npz``."""
+    from hybridpot.potentials import TrainedPotential, save_potential
+
+    potential = TrainedPotential.from_run(spec.output, spec.model_kind, args, physics=spec.physics,
+                                          strategy=spec.strategy, metadata=metadata)
+    return potential, save_potential(os.path.join(spec.output, "model.npz"), potential)

@@ -34,12 +34,11 @@ import datetime
 import json
 import os
 import platform
-import zipfile
 
 import jax
 import numpy as np
 
-from hybridpot._store import _json_default, flatten_with_names, load_checkpoint, save_checkpoint
+from hybridpot._store import CheckpointError, _json_default, flatten_with_names, load_checkpoint, save_checkpoint
 from hybridpot.potentials.normalisation import EnergyNormalisation
 from hybridpot.potentials.registry import build_potential_model
 from hybridpot.potentials.trained import (
@@ -138,8 +137,9 @@ def _read(path):
         raise FileNotFoundError(f"model file {file} does not exist")
     try:
         arrays, meta = load_checkpoint(stem)
-    except (zipfile.BadZipFile, OSError, EOFError) as err:
-        raise ModelFileError(f"{file}: corrupt or truncated model file (not a readable .npz: {err})") from None
+    except CheckpointError as err:
+        what = "corrupt or truncated model file" if err.unreadable else "not a hybridpot model file"
+        raise ModelFileError(f"{file}: {what} ({err})") from None
     except (ValueError, UnicodeDecodeError) as err:
         raise ModelFileError(f"{file}: not a hybridpot model file ({err})") from None
     fmt = meta.get("format")

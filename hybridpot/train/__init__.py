@@ -32,12 +32,15 @@ from hybridpot.train.normalisation import fit_energy_normalisation
 from hybridpot.train.optimizers import ema_update, make_optimizer, make_schedule
 from hybridpot.train.trainer import (
     NonFiniteError,
+    TrainingInterrupted,
     TrainResult,
     TrainState,
     errors_by_config_type,
     evaluate,
     fit,
+    has_run,
     load_best,
+    load_last,
     predict,
     resume,
 )
@@ -58,6 +61,7 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "TrainState",
+    "TrainingInterrupted",
     "UNITS",
     "apply_overrides",
     "collate",
@@ -70,7 +74,9 @@ __all__ = [
     "fit",
     "fit_energy_normalisation",
     "fit_full_batch",
+    "has_run",
     "load_best",
+    "load_last",
     "load_checkpoint",
     "load_config",
     "make_buckets",

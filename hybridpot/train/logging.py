@@ -83,7 +83,8 @@ def plot_learning_curve(rows: Sequence[dict], path: str, units: str = "") -> Non
     ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel(f"loss {units}".strip())
-    ax.legend()
+    if ax.lines:  # a run stopped before its first row has nothing to label
+        ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
     from hybridpot._store import atomic_write

@@ -10,8 +10,12 @@ Run folder::
     config.yaml          the full config
     metrics.jsonl        one row per logging interval and per evaluation
     learning_curve.png   train/valid loss against step
-    checkpoints/last.{npz,json}   written every ``checkpoint_every`` steps and at the end
-    checkpoints/best.{npz,json}   EMA parameters of each member at its best validation loss
+    checkpoints/last.{npz,json}   written every ``checkpoint_every`` steps, at the end and on SIGINT
+    checkpoints/previous.{npz,json}  the checkpoint before ``last``: :func:`resume` falls back to it
+                                  (with a warning naming the file) when ``last`` is missing or torn
+    checkpoints/best.{npz,json}   EMA parameters of each member at its best validation loss (only with
+                                  validation data; without, the model is the final state: the EMA
+                                  parameters in ``last``, see :func:`load_best`)
 
 The model is any :class:`~hybridpot.potential.GraphModel`; what is trained is the assembled potential
 (:mod:`hybridpot.potentials.assembled`): the model with the per-element shift and scale on its learned
@@ -19,9 +23,11 @@ part. A hybrid's strategy (:mod:`hybridpot.hybrid`) says how it trains: ``aphyni
 on the learned part to the loss, ``sequential`` fits the physics term alone first (run folder
 ``<run_dir>/physics_stage``), then freezes it and fits the rest.
 
-Loss and gradients that are not finite stop the run with :class:`NonFiniteError` naming the step,
-the member and the structures of its batch; the update of that step is not applied and no
-checkpoint is written after it, so the last checkpoint holds the last good state.
+Loss, gradients or updates that are not finite stop the run with :class:`NonFiniteError` naming the
+step, the member, the structures of its batch and the last checkpoint written before it (if any);
+the update of that step is not applied and no checkpoint is written after it, so the last
+checkpoint holds the last good state. SIGINT (Ctrl-C) stops the run after the step in progress
+with a checkpoint and :class:`TrainingInterrupted`; a second SIGINT interrupts at once.
 """
 
 from __future__ import annotations
@@ -29,7 +35,10 @@ from __future__ import annotations
 import functools
 import os
 import platform
+import signal
+import threading
 import time
+import warnings
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -145,15 +154,51 @@ class TrainResult(NamedTuple):
 
 
 class NonFiniteError(RuntimeError):
-    """A non-finite loss or gradient; ``step`` (1-based), ``members`` and ``structures`` say where."""
+    """A non-finite loss, gradient or update; ``step`` (1-based), ``members`` and ``structures`` say
+    where, ``checkpoint`` is the ``.npz`` of the last good state (None when none was written yet)."""
 
-    def __init__(self, step: int, members: list, structures: list):
+    def __init__(self, step: int, members: list, structures: list, checkpoint: str | None = None,
+                 checkpoint_step: int | None = None):
         self.step, self.members, self.structures = step, members, structures
+        self.checkpoint, self.checkpoint_step = checkpoint, checkpoint_step
         parts = "; ".join(f"member {m}: structures {s}" for m, s in zip(members, structures))
+        where = (f"the last good state is in {checkpoint} (step {checkpoint_step})" if checkpoint is not None
+                 else "no checkpoint was written before it (see run.checkpoint_every)")
         super().__init__(
-            f"non-finite loss or gradient at step {step} ({parts}). The update was not applied; "
-            "the last checkpoint holds the last good state."
+            f"non-finite loss, gradient or update at step {step} ({parts}): the update was not applied; {where}. "
+            "A learning rate too large for the data is the usual cause."
         )
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """SIGINT stopped the run after ``step`` steps; ``checkpoint`` (``.npz``) holds its state for :func:`resume`."""
+
+    def __init__(self, step: int, checkpoint: str):
+        self.step, self.checkpoint = step, checkpoint
+        super().__init__(f"interrupted after step {step}; the run's state is in {checkpoint}")
+
+
+class _StopOnSigint:
+    """While active (main thread only), the first SIGINT sets ``requested`` and restores the previous
+    handler, so the loop can stop at a step boundary; a second SIGINT interrupts as usual."""
+
+    def __init__(self):
+        self.requested = False
+        self.previous = None
+
+    def _handle(self, signum, frame):
+        self.requested = True
+        signal.signal(signal.SIGINT, self.previous)
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        if self.previous is not None and not self.requested:
+            signal.signal(signal.SIGINT, self.previous)
+        return False
 
 
 def _vmap(fn: Callable, in_axes=0) -> Callable:
@@ -256,8 +301,11 @@ def _train_step(static: _Static):
 
     def one_member(state: TrainState, batch: Batch, norm, active):
         loss, grads = jax.value_and_grad(loss_fn)(state.params, norm, batch)
-        ok = jnp.isfinite(loss) & jnp.isfinite(optax.tree.norm(grads))
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
+        # the update too: an infinite learning rate turns finite gradients into infinite parameters
+        # (checked leaf by leaf: the norm of a huge but finite update overflows)
+        finite_update = jax.tree.reduce(jnp.logical_and, jax.tree.map(lambda u: jnp.isfinite(u).all(), updates), True)
+        ok = jnp.isfinite(loss) & jnp.isfinite(optax.tree.norm(grads)) & finite_update
         params = optax.apply_updates(state.params, updates)
         ema = ema_update(state.ema_params, params, state.step, static.optim.ema_decay)
         new = TrainState(params, opt_state, ema, state.step + 1, state.healthy)
@@ -499,6 +547,7 @@ class _Run:
                                                   jnp.asarray(self.normalisation.scale, self.dtype)), self.sh_rep)
         self.log = MetricsLog(os.path.join(run_dir, "metrics.jsonl"))
         self.ckpt_dir = os.path.join(run_dir, "checkpoints")
+        self.saved_step: int | None = None  # step of the last checkpoint this process wrote or resumed from
 
     # ----------------------------------------------------------------- setup
     def _fit_normalisation(self) -> EnergyNormalisation:
@@ -596,8 +645,12 @@ class _Run:
         return {"shift": self.normalisation.shift, "scale": self.normalisation.scale}
 
     def save_last(self, step, state, best, history, es) -> None:
+        """Write ``checkpoints/last`` after keeping the one before as ``checkpoints/previous``."""
         tree = {"state": state, "best": best, "history": history, "normalisation": self._normalisation_tree()}
-        ckpt.save_checkpoint(os.path.join(self.ckpt_dir, "last"), tree, self._metadata("last", step, es))
+        last = os.path.join(self.ckpt_dir, "last")
+        ckpt.keep_previous(last, os.path.join(self.ckpt_dir, "previous"))
+        ckpt.save_checkpoint(last, tree, self._metadata("last", step, es))
+        self.saved_step = int(step)
 
     def save_best(self, step, best, es) -> None:
         tree = {"params": best, "normalisation": self._normalisation_tree()}
@@ -624,34 +677,42 @@ class _Run:
         valid_metrics: dict = {}
         t0 = t1 = None
         first = step = start_step
-        stopped = False
+        stopped = interrupted = False
+        sigint = _StopOnSigint()
         try:
-            for t, idx, key, batch in stream:
-                state, loss, ok = step_fn(state, batch, self.norm_dev, stopping.active_dev)
-                shapes_seen.add(key)
-                progress.add(t, idx, loss, ok)
-                step = t + 1
-                if t0 is None:  # throughput counts from the end of the first (compiling) step
-                    jax.block_until_ready(loss)
-                    t0, first = time.perf_counter(), step
-                do_eval = self.valid_gs is not None and (step % rc.eval_every == 0 or step == total)
-                do_ckpt = step % rc.checkpoint_every == 0 or step == total
-                if step % rc.log_every == 0 or do_eval or do_ckpt:
-                    progress.flush(step, stopping.active)
-                if do_eval:
-                    best, valid_metrics = self._validate(step, state, best, stopping, progress)
-                if not stopping.active.any():
-                    stopped = do_ckpt = True
-                if do_ckpt:
-                    kept = best if self.valid_gs is not None else jax.device_get(state.ema_params)
-                    self.save_last(step, state, kept, progress.history(self.dtype), stopping.state())
-                if callback is not None:
-                    callback(step, state)
-                if stopped:
-                    break
-            progress.flush(step, stopping.active)
+            with sigint:
+                for t, idx, key, batch in stream:
+                    state, loss, ok = step_fn(state, batch, self.norm_dev, stopping.active_dev)
+                    shapes_seen.add(key)
+                    progress.add(t, idx, loss, ok)
+                    step = t + 1
+                    if t0 is None:  # throughput counts from the end of the first (compiling) step
+                        jax.block_until_ready(loss)
+                        t0, first = time.perf_counter(), step
+                    interrupted = sigint.requested
+                    do_eval = self.valid_gs is not None and (step % rc.eval_every == 0 or step == total)
+                    do_ckpt = step % rc.checkpoint_every == 0 or step == total or interrupted
+                    if step % rc.log_every == 0 or do_eval or do_ckpt:
+                        progress.flush(step, stopping.active)
+                    if do_eval:
+                        best, valid_metrics = self._validate(step, state, best, stopping, progress)
+                    if not stopping.active.any():
+                        stopped = do_ckpt = True
+                    if do_ckpt:
+                        kept = best if self.valid_gs is not None else jax.device_get(state.ema_params)
+                        self.save_last(step, state, kept, progress.history(self.dtype), stopping.state())
+                    if interrupted:
+                        raise TrainingInterrupted(step, os.path.join(self.ckpt_dir, "last.npz"))
+                    if callback is not None:
+                        callback(step, state)
+                    if stopped:
+                        break
+                progress.flush(step, stopping.active)
             jax.block_until_ready(state)
             t1 = time.perf_counter()
+        except NonFiniteError as err:
+            saved = None if self.saved_step is None else os.path.join(self.ckpt_dir, "last.npz")
+            raise NonFiniteError(err.step, err.members, err.structures, saved, self.saved_step) from None
         finally:
             stream.close()
             progress.close(self.run_dir)
@@ -662,7 +723,8 @@ class _Run:
         rate = (step - first) / (t1 - t0) if t0 is not None and step > first and t1 > t0 else float("nan")
         self.log.append({"step": step, "summary": True, "n_compilations": n_compiled,
                          "buckets_used": len(shapes_seen), "n_buckets": len(self.buckets.buckets),
-                         "steps_per_second": rate, "stopped_early": stopped})
+                         "steps_per_second": rate, "stopped_early": stopped,
+                         "model": "best" if self.valid_gs is not None else "final (no validation data)"})
         return TrainResult(
             params=jax.device_get(state.params), ema_params=jax.device_get(state.ema_params), best_params=best,
             normalisation=self.normalisation, model=self.model, history=progress.history(self.dtype),
@@ -721,10 +783,52 @@ def _has_physics_params(model: GraphModel, train: Dataset, config: TrainConfig) 
     return bool(jax.tree.leaves(shapes))
 
 
+def has_run(run_dir: str) -> bool:
+    """Whether ``run_dir`` holds a run's checkpoint (``last`` or ``previous``; of either stage of a sequential hybrid)."""
+    return any(ckpt.checkpoint_exists(os.path.join(d, "checkpoints", name))
+               for d in (run_dir, os.path.join(run_dir, PHYSICS_STAGE)) for name in ("last", "previous"))
+
+
+def _remove_orphans(run_dir: str) -> None:
+    """Temporary files a killed run left in its folder (the writes themselves are atomic)."""
+    for folder in (run_dir, os.path.join(run_dir, "checkpoints")):
+        ckpt.remove_orphan_temporaries(folder)
+
+
+def load_last(run_dir: str) -> tuple[dict, dict]:
+    """``(arrays, metadata)`` of the run's latest readable checkpoint: ``checkpoints/last``, or
+    ``checkpoints/previous`` when ``last`` is missing or torn.
+
+    A fallback warns (``RuntimeWarning``) naming the unreadable file, and ``previous`` is linked over
+    ``last`` so the next checkpoint keeps it as its predecessor.
+
+    Raises:
+        FileNotFoundError: neither exists.
+        CheckpointError: ``last`` is unreadable and ``previous`` missing or unreadable (both named).
+    """
+    folder = os.path.join(run_dir, "checkpoints")
+    last, previous = os.path.join(folder, "last"), os.path.join(folder, "previous")
+    try:
+        return ckpt.load_checkpoint(last)
+    except (FileNotFoundError, ckpt.CheckpointError) as err:
+        first = err
+    try:
+        arrays, meta = ckpt.load_checkpoint(previous)
+    except FileNotFoundError:
+        raise first from None
+    except ckpt.CheckpointError as err:
+        raise ckpt.CheckpointError(f"{first}; and {err}", True) from None
+    warnings.warn(f"{first}; resuming from {previous}.npz (step {meta.get('step')}) instead", RuntimeWarning,
+                  stacklevel=3)
+    ckpt.keep_previous(previous, last)
+    return arrays, meta
+
+
 def _start_run(run_dir: str, config: TrainConfig) -> None:
-    if ckpt.checkpoint_exists(os.path.join(run_dir, "checkpoints", "last")):
-        raise FileExistsError(f"{run_dir} already holds a run; use resume() or another folder")
+    if _stage_has_run(run_dir):
+        raise FileExistsError(f"{run_dir} already holds a run; continue it with resume() or train into another folder")
     os.makedirs(run_dir, exist_ok=True)
+    _remove_orphans(run_dir)
     save_config(config, os.path.join(run_dir, "config.yaml"))
     log = os.path.join(run_dir, "metrics.jsonl")
     if os.path.exists(log):
@@ -776,7 +880,8 @@ def fit(model: GraphModel, train: Dataset, valid: Dataset | None, config: TrainC
 
 def resume(run_dir: str, model: GraphModel, train: Dataset, valid: Dataset | None, *,
            callback: Callable | None = None) -> TrainResult:
-    """Continue the run in ``run_dir`` from ``checkpoints/last`` exactly where it stopped.
+    """Continue the run in ``run_dir`` from ``checkpoints/last`` exactly where it stopped (from
+    ``checkpoints/previous``, with a warning, when ``last`` is missing or torn: :func:`load_last`).
 
     The config, normalisation, RNG keys, data order, optimiser/EMA state, early-stopping state and
     loss history come from the checkpoint; the datasets must be the ones the run started with
@@ -784,21 +889,27 @@ def resume(run_dir: str, model: GraphModel, train: Dataset, valid: Dataset | Non
     sequential hybrid stopped in its physics stage finishes that stage, then runs the second.
     """
     stages = _stages(model, run_dir)
-    last = os.path.join(run_dir, "checkpoints", "last")
-    if len(stages) == 2 and not ckpt.checkpoint_exists(last):
+    if len(stages) == 2 and not _stage_has_run(run_dir):
         physics_dir = stages[0][0]
-        if not ckpt.checkpoint_exists(os.path.join(physics_dir, "checkpoints", "last")):
+        if not _stage_has_run(physics_dir):
             raise FileNotFoundError(f"{run_dir}: no checkpoint to resume from")
         first = _resume_stage(physics_dir, model, train, valid, "physics", stages[0][2], callback)
-        config = config_from_dict(ckpt.load_checkpoint(os.path.join(physics_dir, "checkpoints", "last"))[1]["config"])
+        config = config_from_dict(load_last(physics_dir)[1]["config"])
         return _fit_stage(model, train, valid, config, run_dir, first.normalisation, "total", stages[1][2],
                           {"physics": first.best_params["physics"]}, callback)
     part, trainable = stages[-1][1], stages[-1][2]
     return _resume_stage(run_dir, model, train, valid, part, trainable, callback)
 
 
+def _stage_has_run(run_dir: str) -> bool:
+    return any(ckpt.checkpoint_exists(os.path.join(run_dir, "checkpoints", n)) for n in ("last", "previous"))
+
+
 def _resume_stage(run_dir, model, train, valid, part, trainable, callback) -> TrainResult:
-    arrays, meta = ckpt.load_checkpoint(os.path.join(run_dir, "checkpoints", "last"))
+    if not _stage_has_run(run_dir):
+        raise FileNotFoundError(f"{run_dir}: no checkpoint to resume from (checkpoints/last.npz)")
+    _remove_orphans(run_dir)
+    arrays, meta = load_last(run_dir)
     if meta.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{run_dir}: unknown checkpoint format {meta.get('format')!r}")
     config = config_from_dict(meta["config"])
@@ -815,18 +926,34 @@ def _resume_stage(run_dir, model, train, valid, part, trainable, callback) -> Tr
     history = {"train_loss": arrays["history/train_loss"], "valid_step": arrays["history/valid_step"].tolist(),
                "valid_loss": list(arrays["history/valid_loss"])}
     step = int(meta["step"])
+    run.saved_step = step
     run.log.truncate_after(step)
     return run.loop(step, state, best, history, meta["early_stopping"], callback)
 
 
 def load_best(run_dir: str) -> tuple[Any, EnergyNormalisation, dict]:
-    """``(params [n_seeds, ...] as a dict of named arrays, normalisation, metadata)`` of ``checkpoints/best``.
+    """``(params [n_seeds, ...] as a dict of named arrays, normalisation, metadata)`` of the run's model.
 
+    That is ``checkpoints/best``; for a run without validation data (which has no best), the EMA
+    parameters of its latest checkpoint (:func:`load_last`): the final state of a finished run.
     The parameters come back as ``{name: array}``; rebuild the pytree with
     :func:`hybridpot.train.unflatten_like` and a template from ``model.init``.
+
+    Raises:
+        FileNotFoundError: no best checkpoint (a run with validation data stopped before its first
+            evaluation) and no checkpoint at all.
     """
-    arrays, meta = ckpt.load_checkpoint(os.path.join(run_dir, "checkpoints", "best"))
-    params = {k[len("params/"):]: v for k, v in arrays.items() if k.startswith("params/")}
+    best = os.path.join(run_dir, "checkpoints", "best")
+    if ckpt.checkpoint_exists(best) or not _stage_has_run(run_dir):
+        arrays, meta = ckpt.load_checkpoint(best)
+        prefix = "params/"
+    else:
+        arrays, meta = load_last(run_dir)
+        if meta["datasets"]["valid"] is not None:
+            raise FileNotFoundError(f"{best}.npz does not exist: the run stopped before its first evaluation "
+                                    f"(step {meta['step']}, run.eval_every={meta['config']['run']['eval_every']})")
+        prefix = "best/"
+    params = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
     return params, EnergyNormalisation(arrays["normalisation/shift"], arrays["normalisation/scale"]), meta
 
 

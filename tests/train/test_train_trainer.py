@@ -258,3 +258,36 @@ def test_energy_only_labels_train_and_evaluate_without_forces(emt_data, tmp_path
     assert not any("forces" in k for k in without) and "forces_mae" in labelled
     np.testing.assert_allclose(without["energy_mae"], labelled["energy_mae"], rtol=1e-12)
     np.testing.assert_allclose(without["loss"], labelled["loss"], rtol=1e-12)
+
+
+def test_a_torn_last_checkpoint_falls_back_to_the_previous_one(emt_data, tmp_path):
+    from hybridpot._store import flatten_with_names
+    from hybridpot.train import load_best
+
+    train, valid = emt_data
+    cfg = _config(run={"checkpoint_every": 2})
+    full = fit(pair_mlp_model(), train, valid, cfg, str(tmp_path / "full"))
+
+    def stop_at_7(step, state):
+        if step == 7:
+            raise _Interrupt
+
+    with pytest.raises(_Interrupt):
+        fit(pair_mlp_model(), train, valid, cfg, str(tmp_path / "cut"), callback=stop_at_7)
+    last = tmp_path / "cut" / "checkpoints" / "last.npz"
+    assert load_checkpoint(str(tmp_path / "cut" / "checkpoints" / "previous"))[1]["step"] == 4
+    last.write_bytes(last.read_bytes()[:1000])  # torn (a full disk, a bad copy)
+    with pytest.warns(RuntimeWarning, match=rf"{last}: truncated or corrupt checkpoint.*previous.npz \(step 4\)"):
+        resumed = resume(str(tmp_path / "cut"), pair_mlp_model(), train, valid)
+    for a, b in zip(_leaves((resumed.params, resumed.ema_params, resumed.best_params)),
+                    _leaves((full.params, full.ema_params, full.best_params))):
+        np.testing.assert_array_equal(a, b)
+    # without validation data the model is the final state: load_best gives the last EMA parameters
+    novalid = fit(pair_mlp_model(), train, None, cfg, str(tmp_path / "novalid"))
+    params, _, meta = load_best(str(tmp_path / "novalid"))
+    assert meta["step"] == 12 and not os.path.exists(tmp_path / "novalid" / "checkpoints" / "best.npz")
+    final = flatten_with_names(novalid.ema_params)
+    assert sorted(params) == sorted(final)
+    for name, value in final.items():
+        np.testing.assert_array_equal(params[name], value)
+    assert json.loads(open(tmp_path / "novalid" / "metrics.jsonl").readlines()[-1])["model"] == "final (no validation data)"
