@@ -150,12 +150,9 @@ def main(argv=None) -> None:
         f"produced by: experiments/diatomic/compute_lih_curves.py; command: {command}",
         "columns: r " + " ".join(STATE_NAMES),
     ]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with open(args.out, "w", encoding="utf-8") as fh:
-        for line in header:
-            fh.write(f"# {line}\n")
-        for r, row in zip(r_values, energies):
-            fh.write(f"{r:.4f} " + " ".join(f"{e:.10f}" for e in row) + "\n")
+    from hybridpot.io.curves import write_curves  # here: the PySCF workers need none of hybridpot
+
+    write_curves(args.out, r_values, energies, header)
 
     print(f"wrote {args.out} ({len(r_values)} points, {len(STATE_NAMES)} states)")
     print(f"wall {wall:.1f} s on {args.workers} processes; {cpu / len(r_values):.2f} s per point")

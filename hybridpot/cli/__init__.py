@@ -225,6 +225,18 @@ def _spread_positive(error, sigma, quantity: str, where: str):
     return error[keep], sigma[keep]
 
 
+def _one_frame(spec: str, why: str):
+    """The one ASE frame that ``spec`` (``FILE`` = its last frame, or ``FILE@INDEX``) selects;
+    ``why`` ends the error when it selects several."""
+    from hybridpot.io import read_atoms, split_frame_selection
+
+    path, selection = split_frame_selection(spec)
+    frames = read_atoms(path, index=-1 if selection is None else selection)
+    if len(frames) != 1:
+        raise ValueError(f"{spec}: selects {len(frames)} frames; {why} (e.g. FILE@0)")
+    return frames[0]
+
+
 def _md(args: argparse.Namespace) -> None:
     import numpy as np
     from ase import units
@@ -234,7 +246,6 @@ def _md(args: argparse.Namespace) -> None:
     from ase.md.verlet import VelocityVerlet
 
     from hybridpot.cli.outputs import check_output, replace_when_done
-    from hybridpot.io import read_atoms, split_frame_selection
     from hybridpot.md import HybridpotCalculator, MDGuard, MDGuardError, MDWatch
     from hybridpot.potentials import load_potential
 
@@ -244,11 +255,7 @@ def _md(args: argparse.Namespace) -> None:
     guard = None if args.no_guard else MDGuard(min_distance_factor=args.min_distance_factor,
                                                min_distance=args.min_distance, max_drift=args.max_drift)
     potential = load_potential(args.model)
-    path, selection = split_frame_selection(args.structure)
-    frames = read_atoms(path, index=-1 if selection is None else selection)
-    if len(frames) != 1:
-        raise ValueError(f"{args.structure}: selects {len(frames)} frames; MD starts from one (e.g. FILE@0)")
-    atoms = frames[0]
+    atoms = _one_frame(args.structure, "MD starts from one")
     atoms.calc = HybridpotCalculator(potential)
     with warnings.catch_warnings():  # ASE 3.29 deprecates it in favour of a function older ASE lacks
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -295,7 +302,6 @@ def _md(args: argparse.Namespace) -> None:
 
 
 def _serve_ipi(args: argparse.Namespace) -> None:
-    from hybridpot.io import read_atoms, split_frame_selection
     from hybridpot.md import HybridpotCalculator
     from hybridpot.md.ipi import serve_ipi
     from hybridpot.potentials import load_potential
@@ -304,11 +310,7 @@ def _serve_ipi(args: argparse.Namespace) -> None:
         raise ValueError("give exactly one address: --unix NAME (i-PI's <ffsocket mode='unix'> address) or --port N")
     potential = load_potential(args.model)
     _enable_x64_for(potential)
-    path, selection = split_frame_selection(args.structure)
-    frames = read_atoms(path, index=-1 if selection is None else selection)
-    if len(frames) != 1:
-        raise ValueError(f"{args.structure}: selects {len(frames)} frames; the client serves one system (e.g. FILE@0)")
-    atoms = frames[0]
+    atoms = _one_frame(args.structure, "the client serves one system")
     atoms.calc = HybridpotCalculator(potential)
     n = serve_ipi(atoms, unixsocket=args.unix, host=args.host, port=args.port)
     print(f"served {n} evaluations of {len(atoms)} atoms; i-PI sent EXIT")
@@ -328,7 +330,6 @@ def _properties(args: argparse.Namespace) -> None:
     import numpy as np
 
     from hybridpot.cli.outputs import check_output
-    from hybridpot.io import read_atoms, split_frame_selection
     from hybridpot.md import HybridpotCalculator
     from hybridpot.potentials import load_potential
     from hybridpot.properties.plots import report_plots
@@ -340,11 +341,7 @@ def _properties(args: argparse.Namespace) -> None:
         raise ValueError("--t-max and --t-step must be > 0 K")
     potential = load_potential(args.model)
     _enable_x64_for(potential)
-    path, selection = split_frame_selection(args.structure)
-    frames = read_atoms(path, index=-1 if selection is None else selection)
-    if len(frames) != 1:
-        raise ValueError(f"{args.structure}: selects {len(frames)} frames; properties are of one crystal (e.g. FILE@0)")
-    atoms = frames[0]
+    atoms = _one_frame(args.structure, "properties are of one crystal")
     if args.relax:
         atoms = relax_crystal(atoms, HybridpotCalculator(potential, members=[args.member]), fmax=args.relax_fmax)
     report = property_report(atoms, potential, what, supercell=args.supercell, mesh=args.mesh,

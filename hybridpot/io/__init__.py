@@ -9,6 +9,7 @@ from hybridpot.io.curves import (
     bundled_lih_curves,
     load_curves,
     reference_h2_curves,
+    write_curves,
 )
 from hybridpot.io.formats import (
     ENERGY_UNITS_TO_EV,
@@ -51,6 +52,7 @@ __all__ = [
     "read_atoms",
     "read_structures",
     "reference_h2_curves",
+    "write_curves",
     "shared_md17_path",
     "shared_qm9_path",
     "split_frame_selection",

@@ -12,7 +12,7 @@ column per electronic state), and ``#`` comment lines anywhere. Header comment l
 - ``# atoms: Li H``: the two atoms' element symbols (``D`` and ``T`` for the heavy hydrogens),
   from which :mod:`hybridpot.spectroscopy.masses` takes the reduced mass.
 
-:func:`load_curves` reads such a file, converts to Å and hartree, and checks it: numbers only,
+:func:`load_curves` reads such a file (:func:`write_curves` writes one), converts to Å and hartree, and checks it: numbers only,
 every state column in every row, no NaN or inf, r > 0 and strictly increasing (no duplicates).
 Every error names the file (and the line, for data errors).
 
@@ -218,6 +218,28 @@ def load_curves(
             raise ValueError(f"{path}: unknown state(s) {missing}; the file has {column_names}")
         energies = {s: energies[s] for s in states}
     return DiatomicCurves(data[:, 0] * r_factor, energies, str(path), molecule, atoms)
+
+
+def write_curves(path, distance_angstrom, energies_hartree, header: Sequence[str]) -> None:
+    """Write curves in the format :func:`load_curves` reads: ``# LINE`` for each header line, then
+    one row ``r E_0 E_1 ...`` per distance (r to 1e-4 Å, energies to 1e-10 hartree).
+
+    Args:
+        path: the text file (its folder is created).
+        distance_angstrom: ``[n]`` Å.
+        energies_hartree: ``[n, n_state]`` hartree.
+        header: the ``key: value`` lines without ``#``; they must include ``units:`` and
+            ``columns:`` lines for the file to load on its own.
+    """
+    r = np.asarray(distance_angstrom, np.float64)
+    energies = np.asarray(energies_hartree, np.float64).reshape(len(r), -1)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as fh:
+        for line in header:
+            fh.write(f"# {line}\n")
+        for distance, row in zip(r, energies):
+            fh.write(f"{distance:.4f} " + " ".join(f"{e:.10f}" for e in row) + "\n")
 
 
 def _read_text(path: Path) -> str:

@@ -9,6 +9,7 @@ from hybridpot.io import (
     bundled_lih_curves,
     load_curves,
     reference_h2_curves,
+    write_curves,
 )
 from hybridpot.units import (
     BOHR_TO_ANGSTROM,
@@ -225,3 +226,16 @@ def test_reference_env_var(tmp_path, monkeypatch):
     assert curves.molecule == "H2"
     assert list(curves.energy_hartree) == ["X", "EF"] + [f"state{i}" for i in range(2, 8)]
     assert curves.energy_hartree["EF"][0] == pytest.approx(-0.99)
+
+
+def test_write_curves_round_trips_the_bundled_lih_file(tmp_path):
+    lih = bundled_lih_curves()
+    names = list(lih.energy_hartree)
+    energies = np.stack([lih.energy_hartree[n] for n in names], axis=1)
+    header = ["molecule: LiH", "atoms: Li H", "units: r in angstrom; energies in hartree", "columns: r " + " ".join(names)]
+    path = tmp_path / "sub" / "lih.txt"
+    write_curves(path, lih.distance_angstrom, energies, header)
+    again = load_curves(path)
+    np.testing.assert_array_equal(again.distance_angstrom, lih.distance_angstrom)
+    for name in names:
+        np.testing.assert_allclose(again.energy_hartree[name], lih.energy_hartree[name], rtol=0, atol=5e-11)
