@@ -89,13 +89,14 @@ def test_trained_with_vmapped_seeds_saved_and_served_by_the_calculator(tmp_path)
 
 
 def test_jax_md_nve_with_morse_plus_mace_conserves_energy():
-    """Morse + an untrained MACE (learned part scaled to 0.05 eV) on 32 Al/Cu atoms: jax-md NVE at
+    """Morse + an untrained MACE (learned part scaled to 0.05 eV) on 108 Al/Cu atoms (a box wider than
+    twice cutoff + skin, as minimum images need): jax-md NVE at
     300 K, 1 fs, 200 steps with neighbour-list updates; the total energy drifts < 2e-4 eV/atom."""
     from jax_md import quantity, simulate, space
 
     from hybridpot.md import jax_md_pair
 
-    atoms = bulk("Cu", "fcc", a=3.6, cubic=True).repeat(2)
+    atoms = bulk("Cu", "fcc", a=3.6, cubic=True).repeat(3)
     atoms.numbers[0] = 13
     atoms.rattle(0.02, seed=0)
     box = float(atoms.cell[0, 0])
