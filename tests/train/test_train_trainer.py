@@ -108,9 +108,8 @@ class _Interrupt(Exception):
     pass
 
 
-def test_interrupted_and_resumed_run_equals_the_uninterrupted_one(emt_data, tmp_path):
-    train, valid = emt_data
-    cfg = _config(run={"patience": 5})
+def _full_and_cut_at_step_7(train, valid, cfg, tmp_path):
+    """Train ``cfg`` uninterrupted into ``full`` (returned) and interrupted at step 7 into ``cut``."""
     full = fit(pair_mlp_model(), train, valid, cfg, str(tmp_path / "full"))
 
     def stop_at_7(step, state):
@@ -119,6 +118,13 @@ def test_interrupted_and_resumed_run_equals_the_uninterrupted_one(emt_data, tmp_
 
     with pytest.raises(_Interrupt):
         fit(pair_mlp_model(), train, valid, cfg, str(tmp_path / "cut"), callback=stop_at_7)
+    return full
+
+
+def test_interrupted_and_resumed_run_equals_the_uninterrupted_one(emt_data, tmp_path):
+    train, valid = emt_data
+    cfg = _config(run={"patience": 5})
+    full = _full_and_cut_at_step_7(train, valid, cfg, tmp_path)
     assert load_checkpoint(str(tmp_path / "cut" / "checkpoints" / "last"))[1]["step"] == 4
     resumed = resume(str(tmp_path / "cut"), pair_mlp_model(), train, valid)
     np.testing.assert_allclose(resumed.history["train_loss"], full.history["train_loss"], rtol=1e-12, atol=1e-14)
@@ -266,14 +272,7 @@ def test_a_torn_last_checkpoint_falls_back_to_the_previous_one(emt_data, tmp_pat
 
     train, valid = emt_data
     cfg = _config(run={"checkpoint_every": 2})
-    full = fit(pair_mlp_model(), train, valid, cfg, str(tmp_path / "full"))
-
-    def stop_at_7(step, state):
-        if step == 7:
-            raise _Interrupt
-
-    with pytest.raises(_Interrupt):
-        fit(pair_mlp_model(), train, valid, cfg, str(tmp_path / "cut"), callback=stop_at_7)
+    full = _full_and_cut_at_step_7(train, valid, cfg, tmp_path)
     last = tmp_path / "cut" / "checkpoints" / "last.npz"
     assert load_checkpoint(str(tmp_path / "cut" / "checkpoints" / "previous"))[1]["step"] == 4
     last.write_bytes(last.read_bytes()[:1000])  # torn (a full disk, a bad copy)
