@@ -204,3 +204,25 @@ def test_without_validation_the_final_state_is_the_model_and_a_huge_learning_rat
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "optim.learning_rate=1e+300" in err and "less than or equal to 1" in err, err
     assert not os.path.exists(tmp_path / "inf_lr" / "model.npz")
+
+
+@pytest.mark.heavy  # a CLI training compiling its own step, then its resume
+def test_resuming_a_finished_run_rewrites_the_same_model_with_its_validation_metrics(tmp_path, monkeypatch, capsys):
+    """A kill between the last checkpoint and the model file leaves a finished run whose resume
+    runs no step: the model it writes must still carry the validation metrics of its parameters."""
+    from hybridpot.cli import main
+    from hybridpot.potentials.files import read_model_metadata
+
+    monkeypatch.chdir(tmp_path)
+    config = _train_file(str(tmp_path), max_steps=5)  # eval every 3 steps and at the end: the best may be step 3
+    assert main(["train", config, "--out", "run", "--no-progress"]) == 0
+    first = read_model_metadata("run/model.npz")["metadata"]
+    params = load_checkpoint("run/model")[0]
+    os.remove("run/model.npz")
+    assert main(["train", "--resume", "run", "--no-progress"]) == 0
+    capsys.readouterr()
+    again = read_model_metadata("run/model.npz")["metadata"]
+    metrics = again["valid_metrics"]
+    assert set(metrics) >= {"energy_mae", "forces_mae"} and metrics == first["valid_metrics"]
+    for key, value in load_checkpoint("run/model")[0].items():
+        np.testing.assert_array_equal(value, params[key])

@@ -124,7 +124,8 @@ class TrainResult(NamedTuple):
         model: the model that was trained.
         history: ``train_loss [n_steps, n_seeds]``, ``valid_step [n_evals]``,
             ``valid_loss [n_evals, n_seeds]``.
-        valid_metrics: last validation metrics, ``{name: [n_seeds]}`` in :data:`UNITS`.
+        valid_metrics: validation metrics of ``best_params`` (the run's model), ``{name: [n_seeds]}`` in
+            :data:`UNITS`; empty without validation data.
         n_compilations: compilations of the training step caused by this run (≤ number of buckets).
         shapes_seen: padded bucket shapes of the training batches.
         buckets: the padding buckets.
@@ -603,7 +604,10 @@ class _Run:
                                 self.config.data.batch_size, self.n_shards, self.sh_eval, self.config.loss)
 
     def _validate(self, step: int, state: TrainState, best, stopping: _EarlyStopping, progress: _Progress):
-        """Evaluate the EMA parameters, update early stopping, keep and save each improved member's best."""
+        """Evaluate the EMA parameters, update early stopping, keep and save each improved member's best.
+
+        Returns ``(best, metrics, metrics_are_best)``: the last flag says every member improved, so
+        ``metrics`` are those of ``best``."""
         loss, metrics = self.evaluate(state.ema_params)
         improved = stopping.update(step, loss)
         progress.validation(step, loss, metrics)
@@ -611,7 +615,7 @@ class _Run:
             ema = jax.device_get(state.ema_params)
             best = jax.tree.map(lambda b, e: np.where(improved.reshape((-1,) + (1,) * (e.ndim - 1)), e, b), best, ema)
             self.save_best(step, best, stopping.state())
-        return best, metrics
+        return best, metrics, bool(improved.all())
 
     # ------------------------------------------------------------ checkpoints
     def _metadata(self, kind: str, step: int, es: dict) -> dict:
@@ -675,6 +679,7 @@ class _Run:
         stream = prefetch(self._batches(start_step), self.config.data.prefetch)
         shapes_seen: set = set()
         valid_metrics: dict = {}
+        metrics_are_best = False
         t0 = t1 = None
         first = step = start_step
         stopped = interrupted = False
@@ -695,7 +700,7 @@ class _Run:
                     if step % rc.log_every == 0 or do_eval or do_ckpt:
                         progress.flush(step, stopping.active)
                     if do_eval:
-                        best, valid_metrics = self._validate(step, state, best, stopping, progress)
+                        best, valid_metrics, metrics_are_best = self._validate(step, state, best, stopping, progress)
                     if not stopping.active.any():
                         stopped = do_ckpt = True
                     if do_ckpt:
@@ -719,6 +724,10 @@ class _Run:
 
         if self.valid_gs is None:
             best = jax.device_get(state.ema_params)
+        elif not metrics_are_best:
+            # An earlier evaluation kept some member's best, or no step ran (a finished run resumed):
+            # report the metrics of the model that is returned, not of the last EMA state.
+            valid_metrics = self.evaluate(best)[1]
         n_compiled = _cache_size(step_fn) - cache_before if cache_before >= 0 else len(shapes_seen)
         rate = (step - first) / (t1 - t0) if t0 is not None and step > first and t1 > t0 else float("nan")
         self.log.append({"step": step, "summary": True, "n_compilations": n_compiled,
