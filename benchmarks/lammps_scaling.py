@@ -17,7 +17,9 @@ float32). Rows, each in its own process (running out of memory ends only that ro
 
 Timed: ``--steps`` steps after ``--steps`` warm-up steps (compilation included in the warm-up).
 
-Run: ``nice -n 15 python benchmarks/lammps_scaling.py [--reps 10 20] [--steps 5]``.
+Run: ``nice -n 15 python benchmarks/lammps_scaling.py [--reps 10 20] [--steps 5] [--peer-reps 3]``.
+jax-md's own BP grows to about 7 GB at 108 atoms (``--peer-reps 3``), so its rows have their own
+sizes; ``--peer-reps`` with no value skips them.
 """
 
 from __future__ import annotations
@@ -141,6 +143,9 @@ def main(argv=None):
     parser.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--lammps", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--native", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--peer-reps", type=int, nargs="*", default=[3],
+                        help="supercell repetitions of the jax-md behler_parrinello peer rows (4 n³ atoms; "
+                             "its memory grows fast: about 7 GB at n = 3); none to skip them")
     parser.add_argument("--bp-peer", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.lammps is not None:
@@ -168,7 +173,8 @@ def main(argv=None):
                 what = ("eam/alloy" if native else "hybridpot BP") + f", LAMMPS {ranks} rank(s)"
                 rows.append({"n_atoms": n, "what": what, **row})
                 print(rows[-1], flush=True)
-        peers.append({"n_atoms": n, **_run(me + ["--bp-peer", str(n_rep)])})
+    for n_rep in args.peer_reps:
+        peers.append({"n_atoms": 4 * n_rep**3, **_run(me + ["--bp-peer", str(n_rep)])})
         print(peers[-1], flush=True)
     print(f"\ndevice: {jax.devices()[0].platform} ({platform.processor() or platform.machine()}), "
           f"{os.cpu_count()} CPU cores; jax {jax.__version__}; load average at the end {os.getloadavg()[0]:.1f}\n")

@@ -43,40 +43,61 @@ class Triplets(NamedTuple):
     n_triplet: np.ndarray
 
 
-def build_triplets(graph: jraph.GraphsTuple) -> Triplets:
+#: Candidate triplets handled at a time by :func:`build_triplets` (≈ 60 bytes each while a block
+#: is processed): bounds the host memory of the build to the int32 result plus one block.
+TRIPLET_BLOCK = 1 << 22
+
+
+def build_triplets(graph: jraph.GraphsTuple, *, block: int = TRIPLET_BLOCK) -> Triplets:
     """All triplets of a (possibly batched or padded) graph, host-side and vectorised.
 
     Padding edges take part in no triplet. Ordered by ``ji``, then by ``kj``. Returns numpy arrays.
+    The edges ``ji`` are processed in blocks of at most ``block`` candidate triplets (fewer only
+    when one edge alone has more), written into preallocated int32 arrays, so the peak host
+    memory is the result (8 bytes per triplet) plus one block, at any size.
     """
     senders = np.asarray(graph.senders, dtype=np.int64)
     receivers = np.asarray(graph.receivers, dtype=np.int64)
-    shifts = np.asarray(graph.edges["shifts"], dtype=np.float64)
+    shifts = np.asarray(graph.edges["shifts"])
     n_node = np.asarray(graph.nodes["atomic_numbers"]).shape[0]
     n_graph = np.asarray(graph.n_node).shape[0]
-    real = np.asarray(edge_mask(graph))
-    real_edges = np.flatnonzero(real)
+    real_edges = np.flatnonzero(np.asarray(edge_mask(graph)))
+    graph_of_edge = np.asarray(edge_graph_index(graph))
 
     # incoming real edges of every node, grouped by receiver (stable: keeps edge order)
     by_receiver = real_edges[np.argsort(receivers[real_edges], kind="stable")]
     n_in = np.bincount(receivers[real_edges], minlength=n_node)
     start = np.concatenate([[0], np.cumsum(n_in)[:-1]])
 
-    # every real edge ji is joined with every incoming edge kj of its sender j
+    # every real edge ji is joined with every incoming edge kj of its sender j; the candidates
+    # include k == i, which are dropped below, so the result is at most n_candidates long
     per_ji = n_in[senders[real_edges]]
-    ji = np.repeat(real_edges, per_ji)
-    first = np.repeat(start[senders[real_edges]], per_ji)
-    offset = np.arange(ji.shape[0]) - np.repeat(np.cumsum(per_ji) - per_ji, per_ji)
-    kj = by_receiver[first + offset]
-
-    same_atom = senders[kj] == receivers[ji]
-    if same_atom.any():
-        shift_sum = np.linalg.norm(shifts[kj] + shifts[ji], axis=1)
-        same_atom &= shift_sum < SAME_IMAGE_TOLERANCE
-    kj, ji = kj[~same_atom], ji[~same_atom]
-
-    graph_of_edge = np.asarray(edge_graph_index(graph))
-    n_triplet = np.bincount(graph_of_edge[ji], minlength=n_graph)
-    return Triplets(kj.astype(np.int32), ji.astype(np.int32), n_triplet.astype(np.int32))
+    ends = np.cumsum(per_ji)
+    n_candidates = int(ends[-1]) if ends.size else 0
+    kj_out = np.empty(n_candidates, dtype=np.int32)
+    ji_out = np.empty(n_candidates, dtype=np.int32)
+    n_triplet = np.zeros(n_graph, dtype=np.int64)
+    filled = lo = 0
+    while lo < real_edges.size:
+        # the edges whose candidates fit in one block (at least one edge)
+        hi = max(lo + 1, int(np.searchsorted(ends, (ends[lo - 1] if lo else 0) + block, side="right")))
+        edges, counts = real_edges[lo:hi], per_ji[lo:hi]
+        ji = np.repeat(edges, counts)
+        first = np.repeat(start[senders[edges]], counts)
+        offset = np.arange(ji.shape[0]) - np.repeat(np.cumsum(counts) - counts, counts)
+        kj = by_receiver[first + offset]
+        keep = senders[kj] != receivers[ji]
+        maybe_same = np.flatnonzero(~keep)
+        if maybe_same.size:  # k == i: a triplet only when it is another periodic image of i
+            shift_sum = np.linalg.norm(shifts[kj[maybe_same]] + shifts[ji[maybe_same]], axis=1)
+            keep[maybe_same] = shift_sum >= SAME_IMAGE_TOLERANCE
+        kj, ji = kj[keep], ji[keep]
+        kj_out[filled:filled + kj.size] = kj
+        ji_out[filled:filled + ji.size] = ji
+        filled += kj.size
+        n_triplet += np.bincount(graph_of_edge[ji], minlength=n_graph)
+        lo = hi
+    return Triplets(kj_out[:filled], ji_out[:filled], n_triplet.astype(np.int32))
 
 
 def pad_triplets(

@@ -75,6 +75,21 @@ def test_thousands_of_edges_quickly():
     assert elapsed < 2.0
 
 
+def test_blocks_give_the_same_triplets_in_the_same_order():
+    # the build streams over edges ji in blocks of candidate triplets; any block size (1: one edge
+    # at a time, however many candidates it has) gives the same arrays as one block
+    rng = np.random.default_rng(1)
+    cell = np.array([[2.6, 0.0, 0.0], [0.4, 2.8, 0.0], [0.3, 0.2, 2.7]])
+    crystal = build_graph(rng.uniform(0, 2.5, (3, 3)), [14, 8, 8], 3.0, cell, True, min_distance=0.05)
+    mol = build_graph(rng.uniform(0, 3.0, (6, 3)), [6] * 6, 2.2, min_distance=0.05)
+    padded = pad_graph(batch_graphs([crystal, mol]), n_node=16, n_edge=int(crystal.n_edge[0] + mol.n_edge[0]) + 7, n_graph=3)
+    whole = _check_against_reference(padded)
+    for block in (1, 7, 100, len(whole.kj) - 1):
+        t = build_triplets(padded, block=block)
+        for got, want in zip(t, whole):
+            assert got.dtype == want.dtype and np.array_equal(got, want), block
+
+
 def test_padding_triplets_and_angles_are_safe():
     g = build_graph(np.array([[0.0, 0, 0], [1.0, 0, 0], [2.0, 0, 0], [1.0, 1.0, 0]]), [1] * 4, 1.5)
     t = build_triplets(g)
