@@ -283,17 +283,21 @@ def classical_wavenumber(sd: float, reduced_mass_amu: float, temperature: float)
 
 
 def analyse(positions: np.ndarray, numbers, reference, edges: np.ndarray, bonded_edges: np.ndarray,
-            n_blocks: int) -> dict:
-    """Per bonded class: ⟨r⟩, σ and block errors, and P(r) on ``bonded_edges``; per pair type:
-    P(r) on ``edges``; and the extremes over every sample (largest bonded and smallest non-bonded
-    distance over the sum of covalent radii) of bead positions [n_frames, n_beads, n_atoms, 3] Å."""
+            n_blocks: int, training: np.ndarray) -> dict:
+    """Per bonded class: ⟨r⟩, σ and block errors, P(r) on ``bonded_edges``, and the fraction of
+    samples outside the class's range of distances in the ``training`` positions [n, n_atoms, 3] Å;
+    per pair type: P(r) on ``edges``; and the extremes over every sample (largest bonded and
+    smallest non-bonded distance over the sum of covalent radii) of bead positions
+    [n_frames, n_beads, n_atoms, 3] Å."""
     bonded, types = pair_classes(numbers, reference)
     out = {"classes": {}, "histograms": {}}
     for name, pairs in bonded.items():
         r = pair_distances(positions, pairs)
+        seen = pair_distances(training, pairs)
         density, err = block_histogram(r, bonded_edges, n_blocks)
         out["classes"][name] = {"n_pairs": len(pairs), **block_moments(r, n_blocks), "density": density.tolist(),
-                                "err": err.tolist()}
+                                "err": err.tolist(), "training_range": [float(seen.min()), float(seen.max())],
+                                "outside_training": float(np.mean((r < seen.min()) | (r > seen.max())))}
     for name, pairs in types.items():
         density, err = block_histogram(pair_distances(positions, pairs), edges, n_blocks)
         out["histograms"][name] = {"density": density.tolist(), "err": err.tolist()}
@@ -313,8 +317,8 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--temperature", type=float, default=300.0, help="K (default 300)")
     parser.add_argument("--beads", type=int, nargs="+", default=[1, 8, 16, 32], help="bead numbers (1: classical)")
-    parser.add_argument("--steps", type=int, default=2000, help="MD steps per run, equilibration included")
-    parser.add_argument("--equilibration", type=int, default=400, help="steps discarded at the start")
+    parser.add_argument("--steps", type=int, default=3000, help="MD steps per run, equilibration included")
+    parser.add_argument("--equilibration", type=int, default=500, help="steps discarded at the start")
     parser.add_argument("--dt", type=float, default=0.5, help="time step, fs")
     parser.add_argument("--tau", type=float, default=100.0, help="PILE-L centroid thermostat time, fs")
     parser.add_argument("--stride", type=int, default=2, help="steps between the bead positions analysed")
@@ -350,6 +354,7 @@ def run_study(args, out: Path) -> dict:
           f"{errors['ms_per_call']:.2f} ms per call", flush=True)
     frames = load_md17(data, units="eV")
     numbers, reference = frames.numbers, frames.positions[N_TRAIN + N_VALID]
+    training = frames.positions[:N_TRAIN]
     start = Atoms(numbers=numbers, positions=reference - reference.mean(axis=0) + 10.0, cell=[20.0] * 3)
     start.write(out / "start.extxyz")
     stability = nve_check(model, out / "start.extxyz", out / "nve_check", 2000, args.temperature)
@@ -368,7 +373,7 @@ def run_study(args, out: Path) -> dict:
         props = np.loadtxt(folder / "sim.out", ndmin=2)[args.equilibration // args.stride + 1:]
         run = {"beads": beads, "frames": len(positions), **timing,
                "temperature_K": float(props[:, 1].mean()), "kinetic_cv_eV": float(props[:, 2].mean()),
-               **analyse(positions, numbers, reference, edges, bonded_edges, args.blocks)}
+               **analyse(positions, numbers, reference, edges, bonded_edges, args.blocks, training)}
         results["runs"].append(run)
         ch = run["classes"]["C–H"]
         print(f"P = {beads:3d}: C–H <r> = {ch['mean']:.4f} ± {ch['mean_err']:.4f} Å, sigma = {ch['sd']:.4f} ± "
@@ -406,8 +411,8 @@ def markdown_tables(results: dict) -> str:
         lines.append(f"| {'classical' if r['beads'] == 1 else str(r['beads']) + ' beads'} | {r['frames']} | "
                      f"{r['temperature_K']:.0f} | {r['kinetic_cv_eV']:.3f} | {r['largest_bond_over_covalent']:.2f} | "
                      f"{r['closest_nonbonded_over_covalent']:.2f} | {r['seconds']:.0f} |")
-    lines += ["", "| pairs | beads | ⟨r⟩ (Å) | σ (Å) | σ / σ_classical | harmonic σ_P / σ_classical |",
-              "|---|---|---|---|---|---|"]
+    lines += ["", "| pairs | beads | ⟨r⟩ (Å) | σ (Å) | σ / σ_classical | harmonic σ_P / σ_classical | outside training range |",
+              "|---|---|---|---|---|---|---|"]
     for name in runs[0]["classes"]:
         mu = reduced_mass(name)
         for r in runs:
@@ -421,7 +426,7 @@ def markdown_tables(results: dict) -> str:
                     wn = classical_wavenumber(c0["sd"], mu, temperature)
                     harmonic = f"{harmonic_width_ratio(wn, temperature, r['beads']):.2f}"
             lines.append(f"| {name} ({c['n_pairs']}) | {r['beads']} | {c['mean']:.4f} ± {c['mean_err']:.4f} | "
-                         f"{c['sd']:.4f} ± {c['sd_err']:.4f} | {ratio} | {harmonic} |")
+                         f"{c['sd']:.4f} ± {c['sd_err']:.4f} | {ratio} | {harmonic} | {100 * c['outside_training']:.2f} % |")
     if classical is not None:
         lines += ["", "| pairs | μ (u) | ω from σ_classical (cm⁻¹) | harmonic σ_∞ / σ_classical |", "|---|---|---|---|"]
         for name, c0 in classical["classes"].items():

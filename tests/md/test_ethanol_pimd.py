@@ -69,6 +69,20 @@ def test_moments_and_histogram_against_numpy(study, ethanol):
     with pytest.raises(ValueError, match="too few"):
         study.block_moments(r[:5], n_blocks=4)
 
+    training = positions + 0.02 * rng.standard_normal((5, len(numbers), 3))
+    seen = np.stack([[np.linalg.norm(frame[j] - frame[i]) for i, j in pairs] for frame in training])
+    got = study.analyse(trajectory, numbers, positions, edges, edges, 4, training)
+    assert got["classes"]["C–H"]["mean"] == pytest.approx(r.mean(), rel=1e-14)
+    assert got["classes"]["C–H"]["training_range"] == pytest.approx([seen.min(), seen.max()], rel=1e-14)
+    assert got["classes"]["C–H"]["outside_training"] == pytest.approx(np.mean((r < seen.min()) | (r > seen.max())))
+    from ase.data import covalent_radii
+
+    bonded = study.pair_classes(numbers, positions)[0]
+    bonds = np.concatenate([q for name, q in bonded.items() if "…" not in name])
+    scaled = [np.linalg.norm(trajectory[..., j, :] - trajectory[..., i, :], axis=-1)
+              / (covalent_radii[numbers[i]] + covalent_radii[numbers[j]]) for i, j in bonds]
+    assert got["largest_bond_over_covalent"] == pytest.approx(np.max(scaled), rel=1e-14)
+
 
 @pytest.mark.heavy
 def test_harmonic_width_against_closed_form(study):
