@@ -84,7 +84,7 @@ def _env() -> dict:
 def _cli(*args: str, cwd: Path) -> str:
     """Run `hybridpot ARGS` of this checkout in ``cwd``; its output (raises when it fails)."""
     done = subprocess.run([sys.executable, "-m", "hybridpot.cli", *args], cwd=cwd, env=_env(), text=True,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"hybridpot {' '.join(args)} failed:\n{done.stdout[-3000:]}")
     return done.stdout
@@ -142,7 +142,7 @@ def nve_check(model: Path, start: Path, folder: Path, steps: int, temperature: f
     output = _cli("md", str(model.resolve()), str(start.resolve()), "--steps", str(steps), "--dt", "0.5",
                   "--thermostat", "nve", "--temperature", f"{temperature:g}", "--write-every", "100",
                   "--out", "nve.extxyz", cwd=folder)
-    return [line for line in output.splitlines() if line.startswith(f"{steps} steps")][0]
+    return next(line for line in output.splitlines() if line.startswith(f"{steps} steps"))
 
 
 # --- the runs ---------------------------------------------------------------------------------
@@ -453,10 +453,11 @@ def plot(results: dict, path: Path) -> None:
     columns = max(len(classes), len(types) + 1)
     fig, axes = plt.subplots(2, columns, figsize=(3.1 * columns, 6.4))
 
-    def draw(ax, edges, get, title):
+    def draw(ax, edges, histograms, title):
+        """One panel: the histograms ({"density", "err"}) of the runs, in the order of ``runs``."""
         centres = 0.5 * (np.asarray(edges)[1:] + np.asarray(edges)[:-1])
-        for i, r in enumerate(runs):
-            density, err = (np.asarray(a) for a in get(r))
+        for i, (r, h) in enumerate(zip(runs, histograms)):
+            density, err = np.asarray(h["density"]), np.asarray(h["err"])
             color = "k" if r["beads"] == 1 else f"C{i}"
             label = "classical" if r["beads"] == 1 else f"PIMD {r['beads']} beads"
             ax.plot(centres, density, color=color, lw=1.0, label=label)
@@ -464,15 +465,14 @@ def plot(results: dict, path: Path) -> None:
         ax.set(xlabel="r (Å)", title=title)
 
     for ax, name in zip(axes[0], classes):
-        draw(ax, results["bonded_edges"], lambda r: (r["classes"][name]["density"], r["classes"][name]["err"]),
+        draw(ax, results["bonded_edges"], [r["classes"][name] for r in runs],
              f"{name}, bonded" if "…" not in name else name)
         c = runs[-1]["classes"][name]
         ax.set_xlim(c["mean"] - 5 * c["sd"], c["mean"] + 5 * c["sd"])
     axes[0, 0].set_ylabel("P(r) (1/Å), per pair")
     axes[0, 0].legend(fontsize=7)
     for ax, name in zip(axes[1], types):
-        draw(ax, results["edges"], lambda r: (r["histograms"][name]["density"], r["histograms"][name]["err"]),
-             f"all {name} pairs")
+        draw(ax, results["edges"], [r["histograms"][name] for r in runs], f"all {name} pairs")
     axes[1, 0].set_ylabel("P(r) (1/Å), per pair")
     ax = axes[1, len(types)]
     classical = runs[0] if runs[0]["beads"] == 1 else None
