@@ -153,6 +153,8 @@ def run_ipi(model: Path, start: Atoms, folder: Path, *, temperature: float, bead
     serve-ipi` processes; i-PI's outputs stay in ``folder``. Returns the wall time (s) and the
     number of evaluations served."""
     folder.mkdir(parents=True, exist_ok=True)
+    for stale in (*folder.glob("sim.*"), *folder.glob("#*#"), folder / "RESTART"):
+        stale.unlink(missing_ok=True)  # an earlier run's outputs: i-PI would keep them beside the new ones
     start.write(folder / "start.extxyz")
     address = f"hybridpot-ethanol-{uuid.uuid4().hex[:10]}"
     (folder / "input.xml").write_text(INPUT.format(stride=stride, steps=steps, seed=seed, address=address,
