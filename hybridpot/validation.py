@@ -285,6 +285,12 @@ def _species(name, value):
 
 
 _ge1, _ge0 = _int_at_least(1), _int_at_least(0)
+
+
+def _chunk(name, value):
+    return None if value is None or value == "auto" else (
+        None if _ge1(name, value) is None else "must be null, 'auto' or an integer >= 1")
+
 #: Checks of the model arguments hybridpot's model kinds share, by name: (name, value) → problem or None.
 #: Arguments of user-registered kinds that are not listed here are left to their constructors.
 MODEL_ARG_CHECKS = {
@@ -299,7 +305,8 @@ MODEL_ARG_CHECKS = {
     "three_body": _boolean,
     "dtype": _float_dtype,
     "param_dtype": _float_dtype,
-    "triplet_chunk": _optional(_ge1),
+    "triplet_chunk": _chunk,
+    "edge_chunk": _chunk,
     "correlation": _ge1,
     "channels": _ge1,
     "lmax": _ge0,

@@ -186,6 +186,16 @@ def test_model_arguments_are_typed_and_range_checked(args, message):
         parse_train_file({"dataset": {"train": "x.xyz"}, "model": {"kind": "pair_mlp", **args}}, source="train.yaml")
 
 
+def test_chunk_arguments_take_null_auto_or_a_positive_integer():
+    from hybridpot.validation import check_model_args
+
+    for value in (None, "auto", 1, 4096):
+        check_model_args("mace", {"edge_chunk": value, "triplet_chunk": value})
+    for value in (0, "big", 2.5):
+        with pytest.raises(ValueError, match=r"model\.edge_chunk=.*: must be null, 'auto' or an integer >= 1"):
+            check_model_args("mace", {"edge_chunk": value})
+
+
 @pytest.mark.parametrize(("section", "message"), [
     ({"optim": {"learning_rate": float("inf")}}, r"optim\.learning_rate=inf: Input should be a finite number"),
     ({"optim": {"learning_rate": 1e6}}, r"optim\.learning_rate=1000000\.0: Input should be less than or equal to 1"),

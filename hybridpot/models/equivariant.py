@@ -78,31 +78,90 @@ def average_neighbour_count(graphs: Sequence[jraph.GraphsTuple]) -> float:
     return n_edge / n_node
 
 
+#: Bytes the per-edge intermediates of one interaction may hold at once with ``edge_chunk="auto"``
+#: (forward and backward); above it the edges are processed in chunks.
+EDGE_MEMORY_BUDGET = 1 << 30
+
+
+def auto_edge_chunk(n_edge: int, bytes_per_edge: int, budget: int | None = None) -> int | None:
+    """Edges per chunk that keep ``n_edge`` edges of ``bytes_per_edge`` within ``budget`` bytes
+    (default :data:`EDGE_MEMORY_BUDGET`): None (all at once, the fastest) when they fit, else the
+    largest chunk that fits (at least 64)."""
+    budget = EDGE_MEMORY_BUDGET if budget is None else budget
+    if n_edge * bytes_per_edge <= budget:
+        return None
+    return max(64, budget // bytes_per_edge)
+
+
 class Interaction(nn.Module):
     r"""The convolution :math:`A_i` of the module docstring for one layer.
 
     ``__call__(h [n_node, irreps], sh [n_edge, sh irreps], radial [n_edge, N], senders, receivers)``
     returns ``A: [n_node, channels × (0e + … + lmax)]`` (an ``IrrepsArray``, one multiplicity
     ``channels`` for every irrep).
+
+    ``edge_chunk``: the messages of this many edges at a time (``lax.scan``, each chunk
+    rematerialised in the backward pass), so memory holds one chunk of per-edge intermediates;
+    None: all at once; ``"auto"``: chunked only above :data:`EDGE_MEMORY_BUDGET`. The result
+    does not depend on it, nor do the parameters (same names and shapes).
     """
 
     channels: int
     lmax: int
     radial_hidden: tuple[int, ...]
     avg_num_neighbors: float
+    edge_chunk: int | str | None = "auto"
 
     @nn.compact
     def __call__(self, h, sh, radial, senders, receivers):
         target = polar_irreps(1, self.lmax)
-        h_j = h[senders]
-        messages = e3nn.concatenate(
-            [h_j.filter(keep=target), e3nn.tensor_product(h_j, sh, filter_ir_out=target)]
-        ).regroup()
-        weights = e3nn.flax.MultiLayerPerceptron(
-            self.radial_hidden + (messages.irreps.num_irreps,), act=jax.nn.silu, output_activation=False
-        )(radial)
-        messages = messages * weights
-        a = e3nn.scatter_sum(messages, dst=receivers, output_size=h.shape[0]) / self.avg_num_neighbors
+
+        def message_irreps(h_j, sh_e):
+            return e3nn.concatenate(
+                [h_j.filter(keep=target), e3nn.tensor_product(h_j, sh_e, filter_ir_out=target)]
+            ).regroup()
+
+        n_edge = radial.shape[0]
+        probe = jax.eval_shape(lambda a, b: message_irreps(a[:1], b[:1]), h, sh)
+        mlp = e3nn.flax.MultiLayerPerceptron(
+            self.radial_hidden + (probe.irreps.num_irreps,), act=jax.nn.silu, output_activation=False
+        )
+        chunk = self.edge_chunk
+        if chunk == "auto":
+            # messages, their weights and product, the gathered h_j and the MLP's activations,
+            # each with its cotangent
+            widths = 3 * probe.irreps.dim + h.irreps.dim + sh.irreps.dim + 2 * sum(self.radial_hidden)
+            chunk = auto_edge_chunk(n_edge, 2 * widths * jnp.dtype(radial.dtype).itemsize)
+        if chunk is None or n_edge <= chunk or self.is_initializing():
+            messages = message_irreps(h[senders], sh)
+            messages = messages * mlp(radial)
+            a = e3nn.scatter_sum(messages, dst=receivers, output_size=h.shape[0])
+        else:
+            # the MLP's parameters as a value: a bound Flax module cannot be called inside lax.scan
+            params = mlp.variables["params"]
+            free_mlp = mlp.clone(parent=None, name=None)
+
+            def chunk_sum(idx_s, idx_r, sh_c, radial_c, valid):
+                m = message_irreps(h[idx_s], sh_c) * free_mlp.apply({"params": params}, radial_c)
+                m = m * valid[:, None]
+                return e3nn.scatter_sum(m, dst=idx_r, output_size=h.shape[0]).array
+
+            chunk_sum = jax.checkpoint(chunk_sum)
+            n_chunks = -(-n_edge // chunk)
+            pad = n_chunks * chunk - n_edge
+
+            def split(x):
+                x = jnp.pad(x, [(0, pad)] + [(0, 0)] * (x.ndim - 1))
+                return x.reshape((n_chunks, chunk) + x.shape[1:])
+
+            valid = jnp.ones(n_edge, radial.dtype)
+            xs = (split(senders), split(receivers), split(sh.array), split(radial), split(valid))
+            zero = jnp.zeros((h.shape[0], probe.irreps.dim), radial.dtype)
+            total, _ = jax.lax.scan(
+                lambda acc, x: (acc + chunk_sum(x[0], x[1], e3nn.IrrepsArray(sh.irreps, x[2]), x[3], x[4]), None),
+                zero, xs)
+            a = e3nn.IrrepsArray(probe.irreps, total)
+        a = a / self.avg_num_neighbors
         return e3nn.flax.Linear(polar_irreps(self.channels, self.lmax), force_irreps_out=True)(a)
 
 
@@ -147,6 +206,7 @@ class EquivariantNetwork(nn.Module):
         radial_hidden: widths of the hidden layers of the radial MLP.
         readout_hidden: width of the last readout's hidden layer (MACE: 16).
         avg_num_neighbors: n̄ of the message normalisation.
+        edge_chunk: messages this many edges at a time (see :class:`Interaction`).
 
     ``__call__(graph)`` → ``[n_node]`` atomic outputs (model units, before the potential's shift
     and scale; padding atoms 0), whose graph sum is the energy; ``return_features=True`` gives
@@ -166,6 +226,7 @@ class EquivariantNetwork(nn.Module):
     radial_hidden: tuple[int, ...] = (64, 64, 64)
     readout_hidden: int = 16
     avg_num_neighbors: float = 1.0
+    edge_chunk: int | str | None = "auto"
 
     @nn.compact
     def __call__(self, graph: jraph.GraphsTuple, return_features: bool = False):
@@ -195,7 +256,7 @@ class EquivariantNetwork(nn.Module):
             last = t == self.num_interactions - 1
             out_irreps = polar_irreps(self.channels, 0 if last else self.lmax)
             a = Interaction(self.channels, self.lmax, tuple(self.radial_hidden), float(self.avg_num_neighbors),
-                            name=f"interaction_{t}")(h, sh, radial, graph.senders, graph.receivers)
+                            self.edge_chunk, name=f"interaction_{t}")(h, sh, radial, graph.senders, graph.receivers)
             if self.correlation == 1:
                 n_gated = out_irreps.num_irreps - self.channels
                 gate_in = e3nn.Irreps(f"{self.channels + n_gated}x0e") + out_irreps.filter(drop="0e")
@@ -235,6 +296,7 @@ def equivariant_model(
     radial_hidden: Sequence[int] = (64, 64, 64),
     readout_hidden: int = 16,
     avg_num_neighbors: float = 1.0,
+    edge_chunk: int | str | None = "auto",
     param_dtype=jnp.float32,
 ) -> GraphModel:
     r"""An equivariant message-passing network (NequIP-like or MACE-like) as a :class:`~hybridpot.potential.GraphModel`.
@@ -258,6 +320,9 @@ def equivariant_model(
         readout_hidden: hidden width of the last readout.
         avg_num_neighbors: n̄, neighbours per atom in typical structures
             (:func:`average_neighbour_count` of the training graphs); messages are divided by it.
+        edge_chunk: compute the messages this many edges at a time (memory of large cells; the
+            energy and the parameters are the same); None: all at once; ``"auto"``: chunks only
+            when all at once would exceed :data:`EDGE_MEMORY_BUDGET` bytes.
         param_dtype: dtype of the parameters (float32 or float64).
 
     Returns:
@@ -278,10 +343,13 @@ def equivariant_model(
         check_integer("radial_hidden width", width, minimum=1)
     if jnp.dtype(param_dtype) not in (jnp.dtype(jnp.float32), jnp.dtype(jnp.float64)):
         raise ValueError(f"param_dtype must be float32 or float64, got {param_dtype}")
+    if edge_chunk not in (None, "auto"):
+        check_integer("edge_chunk", edge_chunk, minimum=1)
     network = EquivariantNetwork(
         species=species, cutoff=float(cutoff), channels=channels, lmax=lmax, sh_lmax=sh_lmax,
         num_interactions=num_interactions, correlation=correlation, num_radial=num_radial, envelope_p=envelope_p,
         radial_hidden=radial_hidden, readout_hidden=readout_hidden, avg_num_neighbors=float(avg_num_neighbors),
+        edge_chunk=edge_chunk,
     )
 
     @jax.jit

@@ -20,6 +20,7 @@ from hybridpot.graph import PaddingBuckets, batch_graphs, build_graph, pad_to_bu
 from hybridpot.io import bundled_md17
 from hybridpot.models import average_neighbour_count, equivariant_model, mace, nequip
 from hybridpot.models.equivariant import EquivariantNetwork
+from hybridpot.potential import energy_and_forces
 
 # compile-heavy: outside the default selection; CI runs it with `pytest -m heavy`
 pytestmark = pytest.mark.heavy
@@ -175,3 +176,29 @@ def test_average_neighbour_count_ignores_padding(ethanol):
     n = int(np.sum(np.asarray(g.n_edge))) / 9
     padded = pad_to_bucket(g, PaddingBuckets.geometric(40, 300, 2, n_buckets=1))
     assert average_neighbour_count([g]) == average_neighbour_count([padded]) == n
+
+
+def test_edge_chunks_give_the_same_energy_forces_and_parameters():
+    """Messages computed a chunk of edges at a time (a padded last chunk included) equal all at
+    once in float64; the parameters keep their names and shapes, so model files load either way."""
+    from hybridpot.models.equivariant import auto_edge_chunk
+
+    atoms = bulk("Al", "fcc", a=3.9, cubic=True).repeat((2, 1, 1))
+    atoms.numbers[[0, 5]] = 28
+    atoms.rattle(0.05, seed=2)
+    graph = build_graph(atoms.positions, atoms.numbers, cutoff=CUTOFF, pbc=True, cell=np.asarray(atoms.cell))
+    n_edge = int(graph.senders.shape[0])
+    assert n_edge % 37 and n_edge > 3 * 37  # several chunks and a padded last one
+    whole = mace((13, 28), **SMALL, edge_chunk=None)
+    chunked = mace((13, 28), **SMALL, edge_chunk=37)
+    params = random_params(whole, graph)
+    assert jax.tree.map(jnp.shape, random_params(chunked, graph)) == jax.tree.map(jnp.shape, params)
+    full_e, full_f = jax.jit(energy_and_forces(whole.energy))(params, graph)
+    e, f = jax.jit(energy_and_forces(chunked.energy))(params, graph)
+    np.testing.assert_allclose(e, full_e, rtol=1e-12)
+    np.testing.assert_allclose(f, full_f, rtol=1e-10, atol=1e-12)
+    assert auto_edge_chunk(1000, 100, budget=100_000) is None
+    assert auto_edge_chunk(10**6, 100, budget=10**6) == 10**4
+    assert auto_edge_chunk(10**6, 100, budget=10) == 64
+    with pytest.raises(ValueError, match="edge_chunk"):
+        mace((13, 28), edge_chunk=0)
