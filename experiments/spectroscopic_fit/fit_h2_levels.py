@@ -7,11 +7,16 @@ see ``--steps``):
 
 1. Controlled case: targets G(v) − G(0) (v = 1 … 5) and B_v (v = 0 … 5) computed by the same DVR
    from the bundled FCI curve; models fitted to those levels alone. How well is the curve recovered?
-2. Experimental levels: G(v) − G(0), v = 1 … 5, of H2 X (J = 0) from Dabrowski, Can. J. Phys. 62,
-   1639 (1984), and B_0 from Huber & Herzberg (1979) (B_e − α_e/2); levels alone. What curve do
-   the measured levels give, against the FCI curve? (extra: its D2 levels, through the mass alone)
+2. Published levels: G(v) − G(0), v = 1 … 5, and B_v, v = 0 … 5, of H2 X (J = 0) from the level
+   energies of Roueff et al., A&A 630, A58 (2019) (Pachucki & Komasa's nonadiabatic + relativistic
+   + QED theory, which matches measured transitions to ~1e-3 cm⁻¹; ``h2_x_levels_roueff2019.txt``
+   says how they were extracted); levels alone. What curve do they give, against the FCI curve?
+   (extra: its D2 and HD levels, through the mass alone)
 3. Small training fractions (5–20 % of the 164 study points): energies alone against energies
    plus the controlled-case levels. Test RMSE and level errors.
+4. Franck–Condon factors as a target: term values alone (no B_v) against term values plus
+   FC(X v = 0 → EF v′ = 0 … 3) with the FCI EF curve fixed, all computed from the FCI curves.
+   Term values do not place the well; do the FC factors?
 
 The curve below 0.5 Å (the bundled file starts there; the DVR grid reaches 0.3 Å so that v ≤ 5
 stay inside it) is FCI in the same basis, computed with the bundled curve's own script::
@@ -41,8 +46,11 @@ from scipy.interpolate import CubicSpline
 from hybridpot.io import bundled_h2_curves, load_curves
 from hybridpot.spectroscopy import (
     H2_REDUCED_MASS_AMU,
+    franck_condon_targets,
+    reduced_mass_amu,
     spectroscopic_observables,
     spectroscopic_targets,
+    vibrational_states,
 )
 from hybridpot.studies.diatomic import evaluation as ev
 from hybridpot.studies.diatomic import get_protocol, nested_training_sets
@@ -60,17 +68,42 @@ DVR_GRID = np.arange(0, 61) * 0.04 + 0.3
 #: A finer, wider grid for the discretisation check of the reference levels.
 FINE_GRID = np.arange(25, 301) * 0.01
 NUM_LEVELS = 6  # v = 0 … 5
-#: H2 X ¹Σg⁺, J = 0: G(v) − G(0) in cm⁻¹ for v = 1 … 5, experimental, Dabrowski (1984), as
-#: tabulated by Komasa et al., J. Chem. Theory Comput. 7, 3105 (2011) for comparison with theory.
-EXPERIMENT_TERM_VALUES = (0.0, 4161.17, 8086.9, 11782.4, 15250.3, 18491.9)
-#: B_0 of H2 X in cm⁻¹ from Huber & Herzberg (1979): B_e − α_e/2 = 60.853 − 3.062/2.
-EXPERIMENT_B0 = 59.322
+#: H2 X ¹Σg⁺, J = 0: G(v) − G(0) and B_v (cm⁻¹) from Roueff et al. (2019); see the file's header.
+PUBLISHED_LEVELS = HERE / "h2_x_levels_roueff2019.txt"
 #: Uncertainties that weight the reduced χ² (cm⁻¹): not the measurement errors (≪ 1 cm⁻¹) but
 #: the accuracy we ask of a Born–Oppenheimer curve.
 TERM_SIGMA, B_SIGMA = 1.0, 0.01
-#: D2: μ = m(²H)/2 with the atomic mass of ²H (AME2020), u.
-D2_REDUCED_MASS_AMU = 2.01410177812 / 2.0
+#: D2 and HD: reduced masses from the atomic masses of ¹H and ²H (ASE / AME2020), u.
+ISOTOPOLOGUE_MASSES_AMU = {"D2": reduced_mass_amu("D", "D"), "HD": reduced_mass_amu("H", "D")}
+#: Question 4's DVR grid, 0.3 … 3.5 Å (81 points): wide enough for EF's lowest four levels (two in
+#: the outer F well near 2.35 Å), which move by < 0.5 cm⁻¹ against 0.25 … 5 Å by 0.01 Å.
+FC_GRID = np.arange(0, 81) * 0.04 + 0.3
+NUM_FC_FINAL = 4  # EF v′ = 0 … 3
+#: σ of each FC target (dimensionless).
+FC_SIGMA = 1e-3
+#: HD: μ = m(¹H) m(²H) / (m(¹H) + m(²H)).
+HD_REDUCED_MASS_AMU = reduced_mass_amu("H", "D")
 MODELS = ("morse", "sequential", "nn")
+
+
+def published_targets() -> tuple[np.ndarray, np.ndarray]:
+    """G(v) − G(0) and B_v (cm⁻¹), v = 0 … NUM_LEVELS − 1, of H2 X from ``PUBLISHED_LEVELS``."""
+    table = np.loadtxt(PUBLISHED_LEVELS)
+    if not np.array_equal(table[:NUM_LEVELS, 0], np.arange(NUM_LEVELS)):
+        raise ValueError(f"{PUBLISHED_LEVELS}: expected rows v = 0 … {NUM_LEVELS - 1} first")
+    return table[:NUM_LEVELS, 1], table[:NUM_LEVELS, 3]
+
+
+def ef_curve(grid: np.ndarray) -> np.ndarray:
+    """The bundled FCI EF curve on ``grid`` (hartree): cubic spline, continued below its first
+    point (0.5 Å, 37 000 cm⁻¹ above EF's minimum, where its low levels have no amplitude) by
+    the tangent there."""
+    curves = bundled_h2_curves(["EF"])
+    keep = curves.distance_angstrom < MAX_DISTANCE_ANGSTROM
+    r = curves.distance_angstrom[keep]
+    spline = CubicSpline(r, curves.energy_hartree["EF"][keep])
+    below = spline(r[0]) + spline(r[0], 1) * (grid - r[0])
+    return np.where(grid < r[0], below, spline(np.maximum(grid, r[0])))
 
 
 def reference_curve() -> tuple[np.ndarray, np.ndarray, CubicSpline]:
@@ -88,6 +121,12 @@ def levels_of(grid, potential, mass=H2_REDUCED_MASS_AMU) -> dict:
     """Term values and B_v (cm⁻¹) of one curve on ``grid``, as lists."""
     obs = spectroscopic_observables(grid, potential, mass, NUM_LEVELS, differentiable=False)
     return {"G": np.asarray(obs.term_values_inv_cm).tolist(), "B": np.asarray(obs.rotational_constants_inv_cm).tolist()}
+
+
+def fc_of(grid, potential, fixed_wavefunctions) -> list:
+    """FC(v = 0 → v′) of one X curve against the fixed EF levels, as a list."""
+    obs = spectroscopic_observables(grid, potential, H2_REDUCED_MASS_AMU, 1, differentiable=False, fixed_wavefunctions=fixed_wavefunctions)
+    return np.asarray(obs.franck_condon_factors[0]).tolist()
 
 
 def tiny_budget(protocol, steps: int, lbfgs: int):
@@ -127,11 +166,10 @@ def main(argv=None) -> dict:
     v_ref = spline(DVR_GRID)
     fci = levels_of(DVR_GRID, v_ref)
     fci_fine = levels_of(FINE_GRID, spline(FINE_GRID))
+    published_g, published_b = published_targets()
     targets = {
         "fci": spectroscopic_targets(fci["G"], TERM_SIGMA, fci["B"], B_SIGMA),
-        "experiment": spectroscopic_targets(
-            EXPERIMENT_TERM_VALUES, TERM_SIGMA, [EXPERIMENT_B0] + [np.nan] * (NUM_LEVELS - 1), [B_SIGMA] + [np.inf] * (NUM_LEVELS - 1)
-        ),
+        "published": spectroscopic_targets(published_g, TERM_SIGMA, published_b, B_SIGMA),
     }
     pct = [int(x) for x in args.fractions.split(",")]
     f_idx = [FRACTIONS_PERCENT.index(x) for x in pct]
@@ -151,8 +189,11 @@ def main(argv=None) -> dict:
         "jax_version": jax.__version__,
         "dvr_grid": [float(DVR_GRID[0]), float(DVR_GRID[-1]), len(DVR_GRID)],
         "well_region_angstrom": [float(eval_grid[0]), float(eval_grid[-1])],
-        "reference_levels": {"fci_dvr_grid": fci, "fci_fine_grid": fci_fine, "experiment_G": list(EXPERIMENT_TERM_VALUES), "experiment_B0": EXPERIMENT_B0},
-        "reference_d2_levels": levels_of(DVR_GRID, v_ref, D2_REDUCED_MASS_AMU),
+        "reference_levels": {"fci_dvr_grid": fci, "fci_fine_grid": fci_fine, "published_G": published_g.tolist(), "published_B": published_b.tolist()},
+        "reference_isotopologue_levels": {
+            iso: {"fci_dvr_grid": levels_of(DVR_GRID, v_ref, mu)["G"], "fci_fine_grid": levels_of(FINE_GRID, spline(FINE_GRID), mu)["G"]}
+            for iso, mu in ISOTOPOLOGUE_MASSES_AMU.items()
+        },
         "levels_only": {},
         "fractions": {"percent": pct, "sizes": [len(s) for s in sets]},
         "energies_vs_both": {},
@@ -163,16 +204,16 @@ def main(argv=None) -> dict:
     for f, s in enumerate(sets):
         test_masks[f, complement_indices(len(r), s)] = True
     # One compiled program per model trains four "states" (modes) × fractions × seeds: levels alone
-    # (FCI-computed, experimental; no energy points, so the fraction does not matter and the first
+    # (FCI-computed, published; no energy points, so the fraction does not matter and the first
     # fraction's runs are used), energies alone, energies + FCI levels.
-    modes = ("levels:fci", "levels:experiment", "energies", "energies+levels")
+    modes = ("levels:fci", "levels:published", "energies", "energies+levels")
     padded = pad_training_sets(r, y, sets)
     curves = Curves(*(jnp.asarray(np.stack([a] * len(modes))) for a in padded))
     curves = curves._replace(w=curves.w.at[:2].set(0.0))
     n_f = len(sets)
     levels = LevelsTerm(
         DVR_GRID, H2_REDUCED_MASS_AMU,
-        stack([stack([targets[t]] * n_f) for t in ("fci", "experiment", "fci", "fci")]),
+        stack([stack([targets[t]] * n_f) for t in ("fci", "published", "fci", "fci")]),
         np.array([[0.0] * n_f, [0.0] * n_f, [1.0] * n_f, [1.0] * n_f]),
         np.array([[1.0] * n_f, [1.0] * n_f, [0.0] * n_f, [args.levels_weight] * n_f]),
     )
@@ -184,7 +225,7 @@ def main(argv=None) -> dict:
         on_study = np.asarray(predict(model, proto, MORSE, params, norm, jnp.asarray(r)).total)  # [4, F, S, 164]
         finite = np.asarray(finite)
         entry = {}
-        for i, name in enumerate(("fci", "experiment")):
+        for i, name in enumerate(("fci", "published")):
             per_seed = []
             for s in range(len(seeds)):
                 v = on_grid[i, 0, s]
@@ -194,7 +235,7 @@ def main(argv=None) -> dict:
                     "G": got["G"], "B": got["B"],
                     "well_rmse_inv_cm": float(np.sqrt(np.mean(aligned**2)) * HARTREE_TO_INV_CM),
                     "r_min_angstrom": float(DVR_GRID[np.argmin(v)]),
-                    "d2_G": levels_of(DVR_GRID, v, D2_REDUCED_MASS_AMU)["G"],
+                    **{f"{iso}_G": levels_of(DVR_GRID, v, mu)["G"] for iso, mu in ISOTOPOLOGUE_MASSES_AMU.items()},
                 })
             entry[name] = {"per_seed": per_seed, "finite": bool(finite[i, 0].all())}
             median_seed = int(np.argsort([q["well_rmse_inv_cm"] for q in per_seed])[(len(seeds) - 1) // 2])
@@ -217,6 +258,7 @@ def main(argv=None) -> dict:
         results["energies_vs_both"][model] = entry
         results["timing_s"][model] = time.perf_counter() - t0
         print(f"{model}: {results['timing_s'][model]:.0f} s", flush=True)
+    results["franck_condon"] = franck_condon_question(args, protocol, f_idx, keys, spline, well, e_min, v_ref)
     results["timing_s"]["total"] = time.perf_counter() - start
 
     args.out.mkdir(parents=True, exist_ok=True)
@@ -227,6 +269,54 @@ def main(argv=None) -> dict:
     return results
 
 
+def franck_condon_question(args, protocol, f_idx, keys, spline, well, e_min, v_ref) -> dict:
+    """Question 4: levels alone (term values, no B_v) with and without FC(X v = 0 → EF v′) targets,
+    all from the FCI curves, on ``FC_GRID``; Morse and Morse + network (the pure network has no
+    physics start for the well's position either way)."""
+    v_x = spline(FC_GRID)
+    fixed = vibrational_states(FC_GRID, ef_curve(FC_GRID), H2_REDUCED_MASS_AMU, NUM_FC_FINAL, differentiable=False).wavefunctions
+    obs = spectroscopic_observables(FC_GRID, v_x, H2_REDUCED_MASS_AMU, NUM_LEVELS, differentiable=False, fixed_wavefunctions=fixed)
+    sigma = np.full((NUM_LEVELS, NUM_FC_FINAL), np.inf)
+    sigma[0] = FC_SIGMA  # what an absorption spectrum from the ground level measures
+    fc = franck_condon_targets(FC_GRID, ef_curve(FC_GRID), H2_REDUCED_MASS_AMU, obs.franck_condon_factors, sigma)
+    with_fc = spectroscopic_targets(obs.term_values_inv_cm, TERM_SIGMA, franck_condon=fc)
+    without = with_fc._replace(franck_condon=fc._replace(weights=np.zeros_like(fc.weights)))  # same pytree, FC unweighted
+    r, y, _ = reference_curve()
+    padded = pad_training_sets(r, y, [nested_training_sets(len(r))[f_idx[0]]])
+    curves = Curves(*(jnp.asarray(np.stack([a] * 2)) for a in padded))
+    curves = curves._replace(w=jnp.zeros_like(curves.w))
+    levels = LevelsTerm(FC_GRID, H2_REDUCED_MASS_AMU, stack([stack([t]) for t in (without, with_fc)]), np.zeros((2, 1)), np.ones((2, 1)))
+    out = {"reference_fc": np.asarray(obs.franck_condon_factors[0]).tolist(), "fc_sigma": FC_SIGMA,
+           "grid": [float(FC_GRID[0]), float(FC_GRID[-1]), len(FC_GRID)], "models": {}}
+    for model in ("morse", "sequential"):
+        if model not in args.models.split(","):
+            continue
+        t0 = time.perf_counter()
+        proto = only_fractions(protocol, model, f_idx[:1])
+        params, norm, _, finite = train_model(model, [proto] * 2, MORSE, curves, keys, levels)
+        on_grid = np.asarray(predict(model, proto, MORSE, params, norm, jnp.asarray(DVR_GRID)).total)  # [2, 1, S, m]
+        on_fc_grid = np.asarray(predict(model, proto, MORSE, params, norm, jnp.asarray(FC_GRID)).total)
+        entry = {}
+        for i, mode in enumerate(("terms", "terms+FC")):
+            per_seed = []
+            for s in range(keys.shape[0]):
+                v = on_grid[i, 0, s]
+                aligned = (v[well] - v[well].min()) - (v_ref[well] - e_min)
+                got = levels_of(FC_GRID, on_fc_grid[i, 0, s])
+                per_seed.append({
+                    "G": got["G"], "B": got["B"], "fc": fc_of(FC_GRID, on_fc_grid[i, 0, s], fixed),
+                    "well_rmse_inv_cm": float(np.sqrt(np.mean(aligned**2)) * HARTREE_TO_INV_CM),
+                    "r_min_angstrom": float(DVR_GRID[np.argmin(v)]),
+                })
+            entry[mode] = {"per_seed": per_seed, "finite": bool(np.asarray(finite)[i].all())}
+        out["models"][model] = entry
+        out.setdefault("reference", {"G": np.asarray(obs.term_values_inv_cm).tolist(), "B": np.asarray(obs.rotational_constants_inv_cm).tolist()})
+        results_time = time.perf_counter() - t0
+        out.setdefault("timing_s", {})[model] = results_time
+        print(f"{model} (FC question): {results_time:.0f} s", flush=True)
+    return out
+
+
 def _median(values):
     return float(np.median(values))
 
@@ -234,29 +324,33 @@ def _median(values):
 def summary_markdown(results: dict) -> str:
     """The tables of docs/studies/spectroscopic_fit.md (medians over seeds)."""
     ref = results["reference_levels"]
-    g_fci, g_fine, g_exp = ref["fci_dvr_grid"]["G"], ref["fci_fine_grid"]["G"], ref["experiment_G"]
-    lines = ["### Reference levels (cm⁻¹)", "", "| v | FCI curve, fit grid | FCI curve, fine grid | experiment | B_v FCI (fit grid) |", "|---|---|---|---|---|"]
+    g_fci, g_fine, g_pub = ref["fci_dvr_grid"]["G"], ref["fci_fine_grid"]["G"], ref["published_G"]
+    lines = ["### Reference levels (cm⁻¹)", "",
+             "| v | G FCI curve, fit grid | G FCI curve, fine grid | G published | published − FCI | B_v FCI (fit grid) | B_v published |",
+             "|---|---|---|---|---|---|---|"]
     for v in range(NUM_LEVELS):
-        lines.append(f"| {v} | {g_fci[v]:.1f} | {g_fine[v]:.1f} | {g_exp[v]:.1f} | {ref['fci_dvr_grid']['B'][v]:.3f} |")
+        lines.append(f"| {v} | {g_fci[v]:.1f} | {g_fine[v]:.1f} | {g_pub[v]:.1f} | {g_pub[v] - g_fine[v]:+.1f} | "
+                     f"{ref['fci_dvr_grid']['B'][v]:.3f} | {ref['published_B'][v]:.3f} |")
     lines += ["", "### Levels alone: recovered curve and level errors (median over seeds)", "",
-              "| model | targets | max abs G error (cm⁻¹) | B_0 error (cm⁻¹) | well RMSE vs FCI (cm⁻¹) | r at minimum (Å) |", "|---|---|---|---|---|---|"]
+              "| model | targets | max abs G error (cm⁻¹) | max abs B_v error (cm⁻¹) | well RMSE vs FCI (cm⁻¹), per seed | r at minimum (Å), per seed |",
+              "|---|---|---|---|---|---|"]
     for model, entry in results["levels_only"].items():
         for name, e in entry.items():
-            target_g = g_fci if name == "fci" else g_exp
-            target_b0 = ref["fci_dvr_grid"]["B"][0] if name == "fci" else ref["experiment_B0"]
+            target_g, target_b = (g_fci, ref["fci_dvr_grid"]["B"]) if name == "fci" else (g_pub, ref["published_B"])
             gerr = _median([np.max(np.abs(np.subtract(q["G"], target_g))) for q in e["per_seed"]])
-            berr = _median([q["B"][0] - target_b0 for q in e["per_seed"]])
-            rmse = _median([q["well_rmse_inv_cm"] for q in e["per_seed"]])
-            rmin = _median([q["r_min_angstrom"] for q in e["per_seed"]])
-            lines.append(f"| {model} | {name} | {gerr:.2f} | {berr:+.3f} | {rmse:.1f} | {rmin:.3f} |")
-    d2_ref = results["reference_d2_levels"]["G"]
-    lines += ["", "### D2 levels through the mass alone (G(v) − G(0), cm⁻¹; median over seeds)", "",
-              "| curve | " + " | ".join(f"v={v}" for v in range(1, NUM_LEVELS)) + " |", "|---" * NUM_LEVELS + "|",
-              "| FCI | " + " | ".join(f"{x:.1f}" for x in d2_ref[1:]) + " |"]
-    for model, entry in results["levels_only"].items():
-        for name, e in entry.items():
-            d2 = np.median([q["d2_G"] for q in e["per_seed"]], axis=0)
-            lines.append(f"| {model}, {name} levels | " + " | ".join(f"{x:.1f}" for x in d2[1:]) + " |")
+            berr = _median([np.max(np.abs(np.subtract(q["B"], target_b))) for q in e["per_seed"]])
+            rmse = ", ".join(f"{q['well_rmse_inv_cm']:.0f}" for q in e["per_seed"])
+            rmin = ", ".join(f"{q['r_min_angstrom']:.2f}" for q in e["per_seed"])
+            lines.append(f"| {model} | {name} | {gerr:.1f} | {berr:.3f} | {rmse} | {rmin} |")
+    for iso, iso_ref in results["reference_isotopologue_levels"].items():
+        lines += ["", f"### {iso} levels through the mass alone (G(v) − G(0), cm⁻¹; models: median over seeds, fit grid)", "",
+                  "| curve | " + " | ".join(f"v={v}" for v in range(1, NUM_LEVELS)) + " |", "|---" * NUM_LEVELS + "|",
+                  "| FCI, fine grid | " + " | ".join(f"{x:.1f}" for x in iso_ref["fci_fine_grid"][1:]) + " |",
+                  "| FCI, fit grid | " + " | ".join(f"{x:.1f}" for x in iso_ref["fci_dvr_grid"][1:]) + " |"]
+        for model, entry in results["levels_only"].items():
+            for name, e in entry.items():
+                g = np.median([q[f"{iso}_G"] for q in e["per_seed"]], axis=0)
+                lines.append(f"| {model}, {name} levels | " + " | ".join(f"{x:.1f}" for x in g[1:]) + " |")
     pct = results["fractions"]["percent"]
     lines += ["", "### Energies alone vs energies + FCI levels: test RMSE and max level error (cm⁻¹, median over seeds)", "",
               "| model | loss | " + " | ".join(f"{x} % ({n} pts)" for x, n in zip(pct, results["fractions"]["sizes"])) + " |",
@@ -265,7 +359,26 @@ def summary_markdown(results: dict) -> str:
         for mode, e in entry.items():
             cells = [f"{e['test_rmse_inv_cm'][str(x)]['median']:.1f} / {e['max_level_error_inv_cm'][str(x)]['median']:.1f}" for x in pct]
             lines.append(f"| {model} | {mode} | " + " | ".join(cells) + " |")
-    lines += ["", f"Cells: test RMSE / max |ΔG(v)|, v ≤ {NUM_LEVELS - 1}. Wall time {results['timing_s']['total']:.0f} s on {results['device']}."]
+    lines += ["", f"Cells: test RMSE / max |ΔG(v)|, v ≤ {NUM_LEVELS - 1}."]
+    fcq = results.get("franck_condon", {})
+    if fcq.get("models"):
+        fc_ref, fq_ref = fcq["reference_fc"], fcq["reference"]
+        lines += ["", "### Term values alone vs term values + FC(X v = 0 → EF v′ = 0…3), no B_v (FCI targets; per seed)", "",
+                  "FCI FC(0 → v′): " + ", ".join(f"{x:.4f}" for x in fc_ref), "",
+                  "| model | targets | max abs G error (cm⁻¹) | B_0 error (cm⁻¹) | max abs FC error | well RMSE vs FCI (cm⁻¹) | r at minimum (Å) |",
+                  "|---|---|---|---|---|---|---|"]
+        columns = (
+            lambda x: f"{np.max(np.abs(np.subtract(x['G'], fq_ref['G']))):.1f}",
+            lambda x: f"{x['B'][0] - fq_ref['B'][0]:+.2f}",
+            lambda x: f"{np.max(np.abs(np.subtract(x['fc'], fc_ref))):.4f}",
+            lambda x: f"{x['well_rmse_inv_cm']:.0f}",
+            lambda x: f"{x['r_min_angstrom']:.2f}",
+        )
+        for model, entry in fcq["models"].items():
+            for mode, e in entry.items():
+                cells = [", ".join(column(q) for q in e["per_seed"]) for column in columns]
+                lines.append(f"| {model} | {mode} | " + " | ".join(cells) + " |")
+    lines += ["", f"Wall time {results['timing_s']['total']:.0f} s on {results['device']}."]
     return "\n".join(lines) + "\n"
 
 

@@ -22,8 +22,10 @@ from hybridpot.spectroscopy.franck_condon import (
     simpson_weights,
 )
 from hybridpot.spectroscopy.observables import (
+    FranckCondonTargets,
     SpectroscopicObservables,
     SpectroscopicTargets,
+    franck_condon_targets,
     morse_from_observables,
     observables_loss,
     rotational_constants,
@@ -58,6 +60,7 @@ __all__ = [
     "DEFAULT_GRID_STEP_ANGSTROM",
     "DEFAULT_LEVEL_TOLERANCE_INV_CM",
     "DVRConvergenceWarning",
+    "FranckCondonTargets",
     "GridConvergence",
     "H2_REDUCED_MASS_AMU",
     "HYDROGEN_ISOTOPE_MASSES_AMU",
@@ -71,6 +74,7 @@ __all__ = [
     "element_of",
     "franck_condon_factors",
     "franck_condon_grid",
+    "franck_condon_targets",
     "franck_condon_vector",
     "isotopologue_atoms",
     "morse_from_observables",

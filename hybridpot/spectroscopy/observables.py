@@ -5,11 +5,13 @@ What a spectroscopist measures for a diatomic ground state, computed from V(r) b
 
     term values         G(v) − G(0) = E_v − E_0                                  (cm⁻¹)
     rotational constant B_v = ⟨v| ħ² / (2 μ r²) |v⟩ = Σ_i ψ_v(r_i)² ħ² / (2 μ r_i²)  (cm⁻¹)
+    Franck–Condon factor FC(v, v′) = (∫ ψ_v ψ′_v′ dr)², ψ′ a level of another, fixed curve (optional)
 
 (the grid wavefunctions are normalised as Σ_i ψ_v(r_i)² = 1). The loss is a reduced χ²: the mean,
 over the observables given, of ((computed − measured) / uncertainty)². Term values are differences,
 so they do not see the energy zero of V; shifting V in r leaves them unchanged too (as long as the
-grid covers the well), which is why B_v is needed to place the well (r_e).
+grid covers the well), which is why B_v (or FC factors with a fixed curve) are needed to place the
+well (r_e).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 
 from hybridpot._checks import check_shape, is_concrete
 from hybridpot.spectroscopy.dvr import VibrationalStates, vibrational_states
+from hybridpot.spectroscopy.franck_condon import franck_condon_factors
 from hybridpot.units import AMU_TO_ELECTRON_MASS, BOHR_TO_ANGSTROM, HARTREE_TO_INV_CM
 
 
@@ -30,10 +33,26 @@ class SpectroscopicObservables(NamedTuple):
 
     term_values_inv_cm:          [k] cm⁻¹, G(v) − G(0) for v = 0 … k − 1 (the first is 0).
     rotational_constants_inv_cm: [k] cm⁻¹, B_v = ⟨v| ħ²/(2 μ r²) |v⟩.
+    franck_condon_factors:       [k, k′] FC(v, v′) with the k′ levels of a fixed curve, or None.
     """
 
     term_values_inv_cm: jax.Array
     rotational_constants_inv_cm: jax.Array
+    franck_condon_factors: jax.Array | None = None
+
+
+class FranckCondonTargets(NamedTuple):
+    """FC factors between the fitted curve's levels and fixed levels of another curve (a pytree).
+
+    fixed_wavefunctions: [k′, n] the other curve's levels v′ = 0 … k′ − 1 on the DVR grid (fixed,
+                         not fitted; from :func:`franck_condon_targets`).
+    factors:             [k, k′] FC(v, v′), v = 0 … k − 1 the fitted curve's levels.
+    weights:             [k, k′] 1/σ² per factor; 0 where not measured.
+    """
+
+    fixed_wavefunctions: jax.Array
+    factors: jax.Array
+    weights: jax.Array
 
 
 class SpectroscopicTargets(NamedTuple):
@@ -43,12 +62,14 @@ class SpectroscopicTargets(NamedTuple):
     term_weights:                [k] cm², 1/σ² per term value; 0 where not measured (always at v = 0).
     rotational_constants_inv_cm: [k] cm⁻¹, B_v.
     rotational_weights:          [k] cm², 1/σ² per B_v; 0 where not measured.
+    franck_condon:               :class:`FranckCondonTargets` with [k, k′] factors, or None.
     """
 
     term_values_inv_cm: jax.Array
     term_weights: jax.Array
     rotational_constants_inv_cm: jax.Array
     rotational_weights: jax.Array
+    franck_condon: FranckCondonTargets | None = None
 
     @property
     def num_levels(self) -> int:
@@ -73,7 +94,8 @@ def rotational_constants(states: VibrationalStates, reduced_mass_amu) -> jax.Arr
 
 
 def spectroscopic_observables(
-    r_angstrom, potential_hartree, reduced_mass_amu, num_levels: int, *, differentiable: bool = True
+    r_angstrom, potential_hartree, reduced_mass_amu, num_levels: int, *, differentiable: bool = True,
+    fixed_wavefunctions=None,
 ) -> SpectroscopicObservables:
     """Term values G(v) − G(0) and rotational constants B_v of the lowest ``num_levels`` levels.
 
@@ -87,22 +109,61 @@ def spectroscopic_observables(
       reduced_mass_amu: μ, scalar u (e.g. ``H2_REDUCED_MASS_AMU``).
       num_levels: k, Python int, 1 ≤ k ≤ n.
       differentiable: False for the faster eager eigensolver (evaluation only).
+      fixed_wavefunctions: optional [k′, n] levels of another curve on the same grid (any
+        normalisation): the result then carries FC(v, v′) [k, k′] (Simpson overlaps, as
+        :func:`~hybridpot.spectroscopy.franck_condon_factors`).
 
     Returns:
-      :class:`SpectroscopicObservables` with [k] cm⁻¹ arrays.
+      :class:`SpectroscopicObservables` with [k] cm⁻¹ arrays (and [k, k′] FC factors).
     """
     if is_concrete(r_angstrom) and np.size(r_angstrom) and float(np.min(r_angstrom)) <= 0.0:
         raise ValueError(f"r_angstrom must be positive (B_v needs 1/r²), got min {float(np.min(r_angstrom))}")
     states = vibrational_states(r_angstrom, potential_hartree, reduced_mass_amu, num_levels, differentiable=differentiable)
     energies = states.energies_hartree
+    fc = None
+    if fixed_wavefunctions is not None:
+        check_shape("fixed_wavefunctions", fixed_wavefunctions, (None, np.shape(r_angstrom)[0]))
+        fc = jax.vmap(lambda psi: franck_condon_factors(psi, fixed_wavefunctions, r_angstrom))(states.wavefunctions)
     return SpectroscopicObservables(
         term_values_inv_cm=(energies - energies[0]) * HARTREE_TO_INV_CM,
         rotational_constants_inv_cm=rotational_constants(states, reduced_mass_amu),
+        franck_condon_factors=fc,
     )
 
 
+def franck_condon_targets(r_angstrom, fixed_potential_hartree, reduced_mass_amu, factors, uncertainty) -> FranckCondonTargets:
+    """Targets FC(v, v′) between the fitted curve's levels v and the levels v′ of a fixed curve.
+
+    The fixed curve (e.g. the other electronic state, known) is solved once here by the sinc DVR
+    on the fitting grid; only the fitted curve's levels change during a fit.
+
+    Args:
+      r_angstrom: [n] Å, the DVR grid of the fit (uniform, r > 0), covering the fixed levels too.
+      fixed_potential_hartree: [n] hartree, the fixed curve on that grid.
+      reduced_mass_amu: μ, scalar u.
+      factors: [k, k′] measured FC(v, v′), v = 0 … k − 1 (k = the targets' number of levels),
+        v′ = 0 … k′ − 1; NaN where unknown (needs an infinite or NaN σ).
+      uncertainty: [k, k′] or scalar σ > 0 (dimensionless); inf or NaN: not fitted.
+
+    Returns:
+      :class:`FranckCondonTargets` (float64 NumPy arrays).
+    """
+    factors = np.asarray(factors, float)
+    check_shape("factors", factors, (None, None))
+    fixed = vibrational_states(
+        np.asarray(r_angstrom, float), np.asarray(fixed_potential_hartree, float), reduced_mass_amu, factors.shape[1],
+        differentiable=False,
+    )
+    sigma = np.broadcast_to(np.asarray(uncertainty, float), factors.shape).ravel()
+    weights = _weights("franck_condon uncertainty", sigma, factors.size).reshape(factors.shape)
+    if (~np.isfinite(factors) & (weights > 0)).any():
+        raise ValueError("factors is not finite where it has a finite uncertainty")
+    return FranckCondonTargets(np.asarray(fixed.wavefunctions), np.where(weights > 0, factors, 0.0), weights)
+
+
 def spectroscopic_targets(
-    term_values_inv_cm, term_uncertainty_inv_cm, rotational_constants_inv_cm=None, rotational_uncertainty_inv_cm=None
+    term_values_inv_cm, term_uncertainty_inv_cm, rotational_constants_inv_cm=None, rotational_uncertainty_inv_cm=None,
+    franck_condon: FranckCondonTargets | None = None,
 ) -> SpectroscopicTargets:
     """Targets from measured values and their uncertainties σ (cm⁻¹); NaN or inf σ: not fitted.
 
@@ -112,6 +173,8 @@ def spectroscopic_targets(
       term_uncertainty_inv_cm: [k] or scalar σ > 0.
       rotational_constants_inv_cm: [k] B_v, or None (no B_v fitted).
       rotational_uncertainty_inv_cm: [k] or scalar σ > 0 (needed with B_v).
+      franck_condon: optional :class:`FranckCondonTargets` (from :func:`franck_condon_targets`)
+        whose factors have k rows.
 
     Returns:
       :class:`SpectroscopicTargets` (float64 NumPy arrays; unknown values stored as 0 with weight 0).
@@ -137,8 +200,10 @@ def spectroscopic_targets(
         bad = np.nonzero(~np.isfinite(values) & (w > 0))[0]
         if bad.size:
             raise ValueError(f"{name} is not finite at index {int(bad[0])} but has a finite uncertainty")
+    if franck_condon is not None and np.shape(franck_condon.factors)[0] != k:
+        raise ValueError(f"franck_condon factors need one row per level (k = {k}), got shape {list(np.shape(franck_condon.factors))}")
     return SpectroscopicTargets(
-        np.where(term_w > 0, terms, 0.0), term_w, np.where(rot_w > 0, rot, 0.0), rot_w
+        np.where(term_w > 0, terms, 0.0), term_w, np.where(rot_w > 0, rot, 0.0), rot_w, franck_condon
     )
 
 
@@ -157,7 +222,8 @@ def observables_loss(observables: SpectroscopicObservables, targets: Spectroscop
     """Reduced χ²: mean over the fitted observables of ((computed − target) / σ)².
 
     Args:
-      observables: [k] arrays from :func:`spectroscopic_observables`.
+      observables: [k] arrays from :func:`spectroscopic_observables` (with FC factors when the
+        targets have them).
       targets: [k] arrays with the same k (weights 1/σ²).
 
     Returns:
@@ -165,23 +231,32 @@ def observables_loss(observables: SpectroscopicObservables, targets: Spectroscop
     """
     terms = targets.term_weights * (observables.term_values_inv_cm - targets.term_values_inv_cm) ** 2
     rot = targets.rotational_weights * (observables.rotational_constants_inv_cm - targets.rotational_constants_inv_cm) ** 2
+    total = jnp.sum(terms) + jnp.sum(rot)
     count = jnp.sum(targets.term_weights > 0) + jnp.sum(targets.rotational_weights > 0)
-    return (jnp.sum(terms) + jnp.sum(rot)) / jnp.maximum(count, 1)
+    if targets.franck_condon is not None:
+        if observables.franck_condon_factors is None:
+            raise ValueError("the targets have Franck–Condon factors but the observables do not (pass fixed_wavefunctions)")
+        fc = targets.franck_condon
+        total = total + jnp.sum(fc.weights * (observables.franck_condon_factors - fc.factors) ** 2)
+        count = count + jnp.sum(fc.weights > 0)
+    return total / jnp.maximum(count, 1)
 
 
 def spectroscopic_loss(r_angstrom, potential_hartree, reduced_mass_amu, targets: SpectroscopicTargets) -> jax.Array:
-    """Reduced χ² of the curve V(r) against measured term values and B_v (see :func:`observables_loss`).
+    """Reduced χ² of the curve V(r) against measured term values, B_v and FC factors (:func:`observables_loss`).
 
     Args:
       r_angstrom: [n] Å, uniform DVR grid with r > 0, covering every level of ``targets``.
       potential_hartree: [n] hartree.
       reduced_mass_amu: μ, scalar u.
-      targets: :class:`SpectroscopicTargets` for v = 0 … k − 1 (k ≤ n).
+      targets: :class:`SpectroscopicTargets` for v = 0 … k − 1 (k ≤ n), optionally with
+        Franck–Condon factors against a fixed curve (on the same grid).
 
     Returns:
       scalar, dimensionless; differentiable with respect to ``potential_hartree``.
     """
-    observed = spectroscopic_observables(r_angstrom, potential_hartree, reduced_mass_amu, targets.num_levels)
+    fixed = None if targets.franck_condon is None else targets.franck_condon.fixed_wavefunctions
+    observed = spectroscopic_observables(r_angstrom, potential_hartree, reduced_mass_amu, targets.num_levels, fixed_wavefunctions=fixed)
     return observables_loss(observed, targets)
 
 

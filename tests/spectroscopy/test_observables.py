@@ -10,6 +10,8 @@ import scipy.optimize
 
 from hybridpot.spectroscopy import (
     H2_REDUCED_MASS_AMU,
+    franck_condon_factors,
+    franck_condon_targets,
     morse_from_observables,
     morse_vibrational_energies,
     observables_loss,
@@ -131,6 +133,84 @@ def test_unmeasured_values_are_left_out():
     assert float(spectroscopic_loss(R, morse(R), MU, targets)) < 1e-16
     moved = observables_loss(obs._replace(term_values_inv_cm=obs.term_values_inv_cm.at[3].add(100.0)), targets)
     assert float(moved) < 1e-16
+
+
+# A fixed "other state": a shallower Morse displaced outwards, its lowest K_FIXED levels inside R.
+FIXED = dict(d_e=0.12, alpha=1.5, r_e=1.05)
+K_FIXED = 3
+
+
+def fc_targets(sigma=0.001, **morse_kw):
+    """Term values (σ = 1 cm⁻¹) and FC(v ≤ 5, v′ ≤ 2) against FIXED of the Morse ``morse_kw``; no B_v."""
+    fixed = morse(R, **FIXED) - 0.3
+    states = vibrational_states(R, fixed, MU, K_FIXED)
+    obs = spectroscopic_observables(R, morse(R, **morse_kw), MU, K, fixed_wavefunctions=states.wavefunctions)
+    fc = franck_condon_targets(R, fixed, MU, obs.franck_condon_factors, sigma)
+    return spectroscopic_targets(obs.term_values_inv_cm, 1.0, franck_condon=fc), obs
+
+
+def test_franck_condon_observables_are_the_library_factors():
+    _, obs = fc_targets()
+    assert obs.franck_condon_factors.shape == (K, K_FIXED)
+    fixed = vibrational_states(R, morse(R, **FIXED), MU, K_FIXED).wavefunctions
+    mine = vibrational_states(R, morse(R), MU, K).wavefunctions
+    for v in range(K):
+        np.testing.assert_allclose(obs.franck_condon_factors[v], franck_condon_factors(mine[v], fixed, R), rtol=1e-10, atol=1e-14)
+    assert 0.05 < float(obs.franck_condon_factors[0, 0]) < 0.95  # displaced: a spread progression
+
+
+def test_franck_condon_loss_is_zero_at_the_generating_curves_and_sees_the_position():
+    targets, _ = fc_targets()
+    assert float(spectroscopic_loss(R, morse(R), MU, targets)) < 1e-16
+    assert float(spectroscopic_loss(R, morse(R) + 0.3, MU, targets)) < 1e-16  # energy zero is free
+    # term values alone barely see a shift of the well by 0.05 Å; the FC factors do
+    assert float(spectroscopic_loss(R, morse(R, r_e=R_E + 0.05), MU, targets._replace(franck_condon=None))) < 1e-2
+    assert float(spectroscopic_loss(R, morse(R, r_e=R_E + 0.05), MU, targets)) > 100.0
+
+
+def test_franck_condon_loss_gradient_matches_finite_differences():
+    targets, _ = fc_targets()
+
+    def loss(r_e):
+        return spectroscopic_loss(R, morse(R, alpha=1.9, r_e=r_e), MU, targets)
+
+    x, h = 0.76, 1e-6
+    numeric = (loss(x + h) - loss(x - h)) / (2 * h)
+    np.testing.assert_allclose(jax.grad(loss)(x), numeric, rtol=1e-6)
+    assert abs(float(numeric)) > 1.0
+    batched = jax.jit(jax.vmap(loss))(jnp.asarray([0.75, 0.76]))
+    np.testing.assert_allclose(batched, [loss(0.75), loss(0.76)], rtol=1e-10)
+
+
+def test_fit_to_term_values_and_franck_condon_factors_recovers_a_displaced_morse():
+    displaced = dict(r_e=0.80)  # the well moved 0.06 Å out: no B_v, only FC places it
+    targets, _ = fc_targets(**displaced)
+    value_and_grad = jax.jit(jax.value_and_grad(lambda p: spectroscopic_loss(R, morse(R, *p), MU, targets)))
+    start = np.array([0.21, 1.7, R_E])
+    fit = scipy.optimize.minimize(
+        lambda p: tuple(np.asarray(x, float) for x in value_and_grad(jnp.asarray(p))), start, jac=True, method="BFGS",
+        options={"gtol": 1e-10, "maxiter": 500},
+    )
+    np.testing.assert_allclose(fit.x, [D_E, ALPHA, 0.80], rtol=1e-3)
+
+
+def test_franck_condon_targets_are_checked():
+    fixed = morse(R, **FIXED)
+    with pytest.raises(ValueError, match="uncertainty must be positive"):
+        franck_condon_targets(R, fixed, MU, np.full((K, 2), 0.1), 0.0)
+    sigma = np.full((K, 2), np.inf)
+    sigma[0] = 0.01  # only FC(0 → v′) measured
+    partial = franck_condon_targets(R, fixed, MU, np.where(np.isfinite(sigma), 0.1, np.nan), sigma)
+    assert partial.weights[0].tolist() == [1e4, 1e4] and not partial.weights[1:].any() and not np.isnan(partial.factors).any()
+    with pytest.raises(ValueError, match="not finite where it has a finite uncertainty"):
+        franck_condon_targets(R, fixed, MU, np.full((K, 2), np.nan), sigma)
+    fc = franck_condon_targets(R, fixed, MU, np.full((K - 1, 2), 0.1), 0.01)
+    with pytest.raises(ValueError, match="one row per level"):
+        spectroscopic_targets(np.arange(K) * 4000.0, 1.0, franck_condon=fc)
+    obs = spectroscopic_observables(R, morse(R), MU, K)
+    targets = spectroscopic_targets(obs.term_values_inv_cm, 1.0, franck_condon=franck_condon_targets(R, fixed, MU, np.full((K, 2), 0.1), 0.01))
+    with pytest.raises(ValueError, match="pass fixed_wavefunctions"):
+        observables_loss(obs, targets)
 
 
 @pytest.mark.parametrize(

@@ -69,6 +69,11 @@ def test_lih_study_end_to_end_from_the_command_line(tiny_protocols, tmp_path, ca
     assert results["dvr_convergence"]["X"]["converged"] and not results["dvr_convergence"]["A"]["converged"]
     # LiH X term values: ~1300 cm⁻¹ spacing in this basis (experiment ΔG(1/2) ≈ 1359 cm⁻¹).
     assert 1250 < results["reference_term_values_inv_cm"]["X"][0] < 1400
+    # per-level errors (model − reference, median over seeds; one seed here) give the MAE metric
+    for state in ("X", "A"):
+        errors = results["term_value_errors_inv_cm"][state]["sequential"]["40"]
+        assert len(errors) == len(results["reference_term_values_inv_cm"][state]) == 9
+        assert np.mean(np.abs(errors)) == pytest.approx(results["level_mae_inv_cm"][state]["sequential"]["40"]["median"], rel=1e-12)
     summary = (out / "summary.md").read_text()
     assert "# Diatomic study of LiH" in summary and "LiH state A" in summary and "H2" not in summary
     for name in ("rmse_X.png", "rmse_A.png", "curves_A.png", "franck_condon_X-A.png"):
@@ -122,6 +127,30 @@ def test_interrupted_study_resumes_from_its_stored_units(tiny_protocols, tmp_pat
     victim.write_bytes(b"not a zip file")
     with pytest.raises(ValueError, match="morse-X-40pct.*corrupt"):
         study_run.run_diatomic_study(batching="fraction", **common)
+
+
+def test_isotopologue_reuses_the_h2_trained_units(tiny_protocols, tmp_path, monkeypatch):
+    # The isotope check: the models trained on H2 predict D2 levels through the mass alone, so
+    # the D2 study in the same folder loads the H2 units (the mass is not in their fingerprint).
+    common = dict(protocol="improved", states=("X",), seeds=1, out=tmp_path, models=("morse",), progress=False)
+    h2 = study_run.run_diatomic_study(**common)
+
+    def no_training(model, protocols, physics, curves, keys):
+        if not isinstance(curves.r, jax.core.Tracer):
+            raise AssertionError("a stored unit was trained again")
+        return train_model(model, protocols, physics, curves, keys)
+
+    monkeypatch.setattr(study_run, "train_model", no_training)
+    d2 = study_run.run_diatomic_study(isotopologue="D2", **common)
+    assert (d2["timing"]["units_trained"], d2["timing"]["units_loaded"]) == (0, 1)
+    assert d2["rmse_per_seed"] == h2["rmse_per_seed"]  # the same curves ...
+    ratio = d2["reduced_mass_amu"] / h2["reduced_mass_amu"]
+    assert ratio == pytest.approx(2.0, rel=1e-3)
+    # ... with the heavier mass: the fundamental scales by about 1/sqrt(μ ratio)
+    t1 = d2["reference_term_values_inv_cm"]["X"][0] / h2["reference_term_values_inv_cm"]["X"][0]
+    assert t1 == pytest.approx(ratio**-0.5, rel=0.02)
+    model_t1 = [r["reference_term_values_inv_cm"]["X"][0] + r["term_value_errors_inv_cm"]["X"]["morse"]["40"][0] for r in (h2, d2)]
+    assert model_t1[1] / model_t1[0] == pytest.approx(ratio**-0.5, rel=0.02)
 
 
 def test_cli_names_a_bad_curve_file_and_fails(tmp_path, capsys):

@@ -60,6 +60,22 @@ def test_vmapped_run_equals_unvmapped_run(model):
     assert bool(finite.all())
 
 
+def test_pure_network_is_blind_to_the_energy_zero():
+    # LiH's total energies are near −8 Eh: the improved protocol's pure network standardises its
+    # targets (offset and scale), so a curve shifted by −7 Eh trains the same network, shifted.
+    protocol = tiny(get_protocol("improved", "X"), steps=200, lbfgs=0)
+    y = np.asarray(morse_energy(R, H2_LIKE))
+    sets = nested_training_sets(len(R))
+    keys = jnp.stack([jax.random.key(0)])
+    curves = {}
+    for shift in (0.0, -7.0):
+        params, norm, _, finite = train_model("nn", [protocol], MORSE, curves_for(y + shift, sets, jnp.float64), keys)
+        assert bool(finite.all())
+        curves[shift] = np.asarray(predict("nn", protocol, MORSE, params, norm, jnp.asarray(R)).total)
+    np.testing.assert_allclose(curves[-7.0] + 7.0, curves[0.0], rtol=0, atol=1e-9)
+    assert np.sqrt(np.mean((curves[0.0][0, -1, 0] - y) ** 2)) < 0.1 * H2_LIKE.d_e
+
+
 @pytest.mark.parametrize("model", ["aphynity_adaptive", "sequential"])
 def test_hybrid_on_exact_morse_curve_leaves_network_near_zero(model):
     protocol = get_protocol("improved", "X")

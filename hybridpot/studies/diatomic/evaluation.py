@@ -91,7 +91,7 @@ def term_values(grid: np.ndarray, curve: np.ndarray, reduced_mass_amu: float, nu
 def level_errors(
     grid: np.ndarray, model: np.ndarray, reference: np.ndarray, reduced_mass_amu: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Mean absolute error of each run's term values against the reference curve's.
+    """Error of each run's term values T_v, v = 1 … NUM_LEVELS − 1, against the reference curve's.
 
     Args:
         grid: ``[m]`` uniform r grid, Å.
@@ -99,11 +99,12 @@ def level_errors(
         reference: ``[m]`` reference curve on the grid.
         reduced_mass_amu: μ, u.
     Returns:
-        ``(mae [n_fraction, n_seed] cm⁻¹, reference term values [NUM_LEVELS − 1] cm⁻¹)``.
+        ``(model − reference [n_fraction, n_seed, NUM_LEVELS − 1] cm⁻¹,
+        reference term values [NUM_LEVELS − 1] cm⁻¹)``.
     """
     ref = term_values(grid, reference, reduced_mass_amu)
     runs = np.stack([[term_values(grid, y, reduced_mass_amu) for y in per_seed] for per_seed in np.asarray(model, float)])
-    return np.mean(np.abs(runs - ref), axis=-1), ref
+    return runs - ref, ref
 
 
 def franck_condon_errors(

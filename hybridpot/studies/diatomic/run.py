@@ -334,10 +334,15 @@ def run_diatomic_study(
     results["term_value_levels"] = ev.NUM_LEVELS
     results["reference_term_values_inv_cm"] = {}
     results["level_mae_inv_cm"] = {s: {} for s in states}
+    results["term_value_errors_inv_cm"] = {s: {} for s in states}
     for s in states:
         for model in tqdm(models, desc=f"vibrational levels, {s}", disable=not progress):
-            mae, reference_terms = ev.level_errors(fc_grid, grid_predictions[s][model], references[s], mu)
+            errors, reference_terms = ev.level_errors(fc_grid, grid_predictions[s][model], references[s], mu)
+            mae = np.mean(np.abs(errors), axis=-1)
             results["level_mae_inv_cm"][s][model] = {str(p): ev.summarise(mae[f]) for f, p in enumerate(FRACTIONS_PERCENT)}
+            results["term_value_errors_inv_cm"][s][model] = {
+                str(p): np.median(errors[f], axis=0).tolist() for f, p in enumerate(FRACTIONS_PERCENT)
+            }
             results["reference_term_values_inv_cm"][s] = reference_terms.tolist()
 
     fc_medians = {}

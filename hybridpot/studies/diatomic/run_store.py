@@ -26,7 +26,8 @@ from hybridpot._store import (
     unflatten_like,
 )
 
-_FORMAT = "hybridpot-diatomic-unit-2"
+#: 3: the network normalisation carries the pure network's energy offset (4 entries, was 3).
+_FORMAT = "hybridpot-diatomic-unit-3"
 
 
 def _code_digest(code: types.CodeType) -> bytes:

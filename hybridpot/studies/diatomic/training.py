@@ -173,9 +173,11 @@ def network_feature(protocol: Protocol, r: jax.Array) -> jax.Array:
 
 
 def model_terms(model: str, protocol: Protocol, physics: PhysicsTerm, network: MLP, norm: tuple):
-    """The hybrid ``terms(params, r)`` of ``model``; ``norm = (x_center, x_scale, y_scale)``
-    standardises the network feature x and scales its output."""
-    x_center, x_scale, y_scale = norm
+    """The hybrid ``terms(params, r)`` of ``model``; ``norm = (x_center, x_scale, y_scale, y_center)``
+    standardises the network feature x and scales its output. The pure network adds ``y_center``
+    (hartree) to its output: without it a network must itself reach the targets' energy scale
+    (−8 Eh for LiH); a hybrid's network is a correction and its physics term carries the offset."""
+    x_center, x_scale, y_scale, y_center = norm
 
     def learned(params, r):
         x = (network_feature(protocol, r) - x_center) / x_scale
@@ -184,7 +186,7 @@ def model_terms(model: str, protocol: Protocol, physics: PhysicsTerm, network: M
     if model == "morse":
         return pure_physics(physics.energy)
     if model == "nn":
-        return pure_network(learned)
+        return pure_network(lambda params, r: learned(params, r) + y_center)
     if model == "physinet":
         return physinet(physics.energy, learned)
     return additive(physics.energy, learned)
@@ -193,25 +195,27 @@ def model_terms(model: str, protocol: Protocol, physics: PhysicsTerm, network: M
 def _normalisation(protocol: Protocol, r, y, w):
     if not protocol.scaled:
         one = jnp.ones((), y.dtype)
-        return (0.0 * one, one, one), one
+        return (0.0 * one, one, one, 0.0 * one), one
     n = jnp.sum(w)
     x = network_feature(protocol, r)
     x_mean = jnp.sum(w * x) / n
     x_std = jnp.sqrt(jnp.sum(w * (x - x_mean) ** 2) / n)
-    y_var = jnp.sum(w * (y - jnp.sum(w * y) / n) ** 2) / n
-    return (x_mean, x_std, jnp.sqrt(y_var)), y_var
+    y_mean = jnp.sum(w * y) / n
+    y_var = jnp.sum(w * (y - y_mean) ** 2) / n
+    return (x_mean, x_std, jnp.sqrt(y_var), y_mean), y_var
 
 
 def _levels_normalisation(protocol: Protocol, levels: LevelsTerm, dtype):
     """Network normalisation without energies: the feature standardised over the DVR grid, the
-    output scaled by the largest fitted term value (hartree), the levels' energy range."""
+    output scaled by the largest fitted term value (hartree), the levels' energy range, with no
+    offset (term values do not see the energy zero)."""
     if not protocol.scaled:
         one = jnp.ones((), dtype)
-        return (0.0 * one, one, one), one
+        return (0.0 * one, one, one, 0.0 * one), one
     x = network_feature(protocol, jnp.asarray(levels.r_angstrom, dtype))
     fitted = jnp.where(levels.targets.term_weights > 0, levels.targets.term_values_inv_cm, 0.0)
     y_scale = (jnp.max(fitted) / HARTREE_TO_INV_CM).astype(dtype)
-    return (jnp.mean(x), jnp.std(x), y_scale), y_scale**2
+    return (jnp.mean(x), jnp.std(x), y_scale, jnp.zeros((), dtype)), y_scale**2
 
 
 def train_run(
