@@ -11,7 +11,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hybridpot.basis import combine_spherical_basis, spherical_bessel_radial, zonal_spherical_harmonics
+from hybridpot.basis import (
+    combine_spherical_basis,
+    spherical_bessel_radial,
+    zonal_spherical_harmonics,
+)
 from hybridpot.graph import build_graph, build_triplets, edge_distances, triplet_angles
 from hybridpot.io import bundled_md17
 from hybridpot.models.dimenet import spherical_basis_projection
