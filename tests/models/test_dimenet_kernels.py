@@ -10,6 +10,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from hybridpot.basis import (
     combine_spherical_basis,
@@ -19,6 +20,8 @@ from hybridpot.basis import (
 from hybridpot.graph import build_graph, build_triplets, edge_distances, triplet_angles
 from hybridpot.io import bundled_md17
 from hybridpot.models.dimenet import spherical_basis_projection
+
+pytestmark = pytest.mark.heavy  # two float64 gradient programs of a real molecule's triplets
 
 L, N, K, CUTOFF = 4, 3, 5, 4.0
 
