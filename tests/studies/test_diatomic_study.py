@@ -101,19 +101,24 @@ def test_per_fraction_units_train_the_same_runs_as_one_program(tiny_protocols):
                 np.testing.assert_allclose(np.asarray(got)[0, 0], np.asarray(want)[0, f], rtol=1e-7, atol=1e-12)
 
 
+def _forbid_training(monkeypatch):
+    """From now on the study may load stored units but not train one: tracing for a unit's output
+    shapes is allowed, running its training raises ``AssertionError``."""
+    def no_training(model, protocols, physics, curves, keys):
+        if not isinstance(curves.r, jax.core.Tracer):
+            raise AssertionError("a stored unit was trained again")
+        return train_model(model, protocols, physics, curves, keys)
+
+    monkeypatch.setattr(study_run, "train_model", no_training)
+
+
 def test_interrupted_study_resumes_from_its_stored_units(tiny_protocols, tmp_path, monkeypatch):
     common = dict(protocol="paper", states=("X",), seeds=2, out=tmp_path, models=("morse",), progress=False)
     first = study_run.run_diatomic_study(batching="fraction", **common)
     assert (first["timing"]["units_trained"], first["timing"]["units_loaded"]) == (8, 0)
     assert len(list((tmp_path / "runs").glob("*.npz"))) == 8
 
-    def no_training(model, protocols, physics, curves, keys):
-        # Tracing for the unit's output shapes is allowed; running the training is not.
-        if not isinstance(curves.r, jax.core.Tracer):
-            raise AssertionError("a stored unit was trained again")
-        return train_model(model, protocols, physics, curves, keys)
-
-    monkeypatch.setattr(study_run, "train_model", no_training)
+    _forbid_training(monkeypatch)
     again = study_run.run_diatomic_study(batching="fraction", **common)
     assert (again["timing"]["units_trained"], again["timing"]["units_loaded"]) == (0, 8)
     assert again["rmse_per_seed"] == first["rmse_per_seed"]
@@ -135,12 +140,7 @@ def test_isotopologue_reuses_the_h2_trained_units(tiny_protocols, tmp_path, monk
     common = dict(protocol="improved", states=("X",), seeds=1, out=tmp_path, models=("morse",), progress=False)
     h2 = study_run.run_diatomic_study(**common)
 
-    def no_training(model, protocols, physics, curves, keys):
-        if not isinstance(curves.r, jax.core.Tracer):
-            raise AssertionError("a stored unit was trained again")
-        return train_model(model, protocols, physics, curves, keys)
-
-    monkeypatch.setattr(study_run, "train_model", no_training)
+    _forbid_training(monkeypatch)
     d2 = study_run.run_diatomic_study(isotopologue="D2", **common)
     assert (d2["timing"]["units_trained"], d2["timing"]["units_loaded"]) == (0, 1)
     assert d2["rmse_per_seed"] == h2["rmse_per_seed"]  # the same curves ...
