@@ -8,9 +8,9 @@ schedule:
   from :class:`hybridpot.md.lammps.LammpsHybridpot` on every MPI rank, so the same script runs on a
   laptop, a cluster or a GPU node;
 * ``--engine jax-md``: one process, jax-md's Langevin NVT (friction 0.01/fs) at the volume of the
-  start lattice, with the host-side Verlet list of ``md_glue.run_nvt``; ~30 × cheaper per atom than
-  LAMMPS at a few hundred atoms, where LAMMPS's ghost shell (2 × cutoff + skin) holds ~10 × as many
-  ghosts as atoms.
+  start lattice, with the host-side Verlet list of ``md_glue.run_nvt``; ~7 × cheaper per atom-step
+  than LAMMPS at 250 atoms (docs/studies/alni_solidification.md), where LAMMPS's ghost shell
+  (2 × cutoff + skin) holds ~10 × as many ghosts as atoms.
 
 Every ``--every-ps`` the script records the temperature, the potential energy and volume per atom,
 the common-neighbour-analysis fractions of LAMMPS's ``compute cna/atom`` on a snapshot
@@ -24,6 +24,7 @@ laptop and a cluster::
 
     python experiments/alni/solidify.py --engine jax-md --atoms 432
     mpiexec -n 64 python experiments/alni/solidify.py --atoms 125000   # a cluster
+    python experiments/alni/solidify.py --plot-from experiments/alni/results_solidify.json  # the figure
 
 Needs ``experiments/alni/alni_bp_params.npz`` (``train_bp.py --save-params``) and the ``lammps``
 extra (LAMMPS's CNA serves both engines). Rank 0 prints one line per record and writes ``--out``
@@ -173,6 +174,36 @@ def run_jaxmd(atoms, args, emit) -> dict:
             "us_per_atom_step_md": 1e6 * traj["seconds"] / n / n_steps}
 
 
+def plot(result: dict, path: str) -> None:
+    """Temperature, potential energy, CNA fractions and B2 order η against time (PNG at ``path``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = result["records"]
+    t = [r["time_ps"] for r in rows]
+    fig, axes = plt.subplots(4, 1, figsize=(7, 8), sharex=True)
+    axes[0].plot(t, [r["temperature_K"] for r in rows], "k-", label="T")
+    if "target_K" in rows[0]:
+        axes[0].plot(t, [r["target_K"] for r in rows], "r--", label="thermostat target")
+    axes[0].set_ylabel("T (K)")
+    axes[0].legend(fontsize=8)
+    axes[1].plot(t, [r["epot_eV_atom"] for r in rows], "k-")
+    axes[1].set_ylabel("E_pot (eV/atom)")
+    for key in CNA_LABELS:
+        axes[2].plot(t, [r[f"cna_{key}"] for r in rows], label=key)
+    axes[2].set_ylabel("CNA fraction")
+    axes[2].legend(fontsize=8, ncol=5)
+    axes[3].plot(t, [np.nan if r["b2_order_bcc"] is None else r["b2_order_bcc"] for r in rows], "o", ms=3)
+    axes[3].set_ylim(-0.1, 1.05)
+    axes[3].set_ylabel("η of bcc atoms")
+    axes[3].set_xlabel("time (ps)")
+    fig.suptitle(f"Ni50Al50, {result['n_atoms']} atoms, {result['engine']}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
 def main(argv=None):
     """Command line (every MPI rank runs it with ``--engine lammps``)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -189,7 +220,13 @@ def main(argv=None):
     parser.add_argument("--dt-fs", type=float, default=2.0)
     parser.add_argument("--seed", type=int, default=0, help="velocities and Langevin noise (jax-md)")
     parser.add_argument("--out", default=os.path.join("experiments", "alni", "results_solidify.json"))
+    parser.add_argument("--plot-from", metavar="JSON", help="no run: plot a results file to --figure")
+    parser.add_argument("--figure", default=os.path.join("docs", "figures", "alni_solidify.png"))
     args = parser.parse_args(argv)
+    if args.plot_from:
+        with open(args.plot_from) as fh:
+            plot(json.load(fh), args.figure)
+        return
     atoms = b2_atoms(args.atoms, args.lattice)
     rows, t0 = [], time.perf_counter()
     result = {"argv": sys.argv, "engine": args.engine, "n_atoms": len(atoms), "dt_fs": args.dt_fs, "records": rows}
