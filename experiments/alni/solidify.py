@@ -8,7 +8,7 @@ schedule:
   from :class:`hybridpot.md.lammps.LammpsHybridpot` on every MPI rank, so the same script runs on a
   laptop, a cluster or a GPU node;
 * ``--engine jax-md``: one process, jax-md's Langevin NVT (friction 0.01/fs) at the volume of the
-  start lattice, with the host-side Verlet list of ``md_glue.run_nvt``; ~7 × cheaper per atom-step
+  start lattice, with the host-side Verlet list of ``md_glue.run_nvt``; ≈ 9 × cheaper per atom-step
   than LAMMPS at 250 atoms (docs/studies/alni_solidification.md), where LAMMPS's ghost shell
   (2 × cutoff + skin) holds ~10 × as many ghosts as atoms.
 
