@@ -73,7 +73,8 @@ class NeighbourGraph:
 def run_nvt(energy_fn: Callable, positions, numbers, cell, masses, *, cutoff: float, angular_cutoff: float | None,
             temperature_K: float, n_steps: int, dt_fs: float = 2.0, gamma_per_fs: float = 0.01, skin: float = 0.5,
             segment: int = 10, record_every: int = 10, seed: int = 0, thermostat: str = "langevin",
-            dtype=np.float32, log: Callable | None = None, warmup: int = 0):
+            dtype=np.float32, log: Callable | None = None, warmup: int = 0, schedule: Callable | None = None,
+            on_record: Callable | None = None):
     """NVT MD of one periodic structure with jax-md; returns a dict of the trajectory and timings.
 
     Args:
@@ -85,6 +86,10 @@ def run_nvt(energy_fn: Callable, positions, numbers, cell, masses, *, cutoff: fl
         record_every: steps between stored frames (a multiple of ``segment``).
         warmup: steps run before the timer starts (not recorded; lets the padded capacity settle,
             so re-compilations after early list rebuilds are not timed).
+        schedule: ``schedule(step) -> K``, the thermostat's target for the segment starting at
+            ``step`` (default: ``temperature_K`` throughout; ``temperature_K`` draws the velocities).
+        on_record: ``on_record(step, positions [N, 3] Å, e_pot eV, e_kin eV)`` at every stored frame
+            (e.g. to analyse and save a long run as it goes).
     Returns:
         ``{"positions": [F, N, 3], "energy": [F] eV (potential), "kinetic": [F] eV, "step": [F],
         "seconds": wall time of the steps (compilation excluded), "n_builds", "build_seconds"}``.
@@ -108,31 +113,34 @@ def run_nvt(energy_fn: Callable, positions, numbers, cell, masses, *, cutoff: fl
     mass = jnp.asarray(masses, dtype)[:, None]
 
     @jax.jit
-    def run_segment(state, graph, triplets):
+    def run_segment(state, graph, triplets, kT):
         def body(_, s):
-            return apply(s, graph=graph, triplets=triplets)
+            return apply(s, graph=graph, triplets=triplets, kT=kT)
 
         state = jax.lax.fori_loop(0, segment, body, state)
         return state, potential(state.position, graph, triplets)
 
+    kT_target = jnp.asarray(kT, dtype)
     state = init(jax.random.PRNGKey(seed), jnp.asarray(wrapped, dtype), mass=mass, graph=graph, triplets=trip)
     ref = np.asarray(state.position)
     frames, energies, kinetic, steps = [], [], [], []
     # compile (and warm up) outside the timed loop
-    jax.block_until_ready(run_segment(state, graph, trip))
+    jax.block_until_ready(run_segment(state, graph, trip, kT_target))
     for _ in range(warmup // segment):
-        state, _ = run_segment(state, graph, trip)
+        state, _ = run_segment(state, graph, trip, kT_target)
         pos = np.asarray(state.position)
         if np.max(np.linalg.norm(pos - ref, axis=1)) > 0.5 * skin:
             wrapped, graph, trip = nl.build(pos)
             state = state.set(position=jnp.asarray(wrapped, dtype))
             ref = wrapped
-            jax.block_until_ready(run_segment(state, graph, trip))  # compile a new capacity now
+            jax.block_until_ready(run_segment(state, graph, trip, kT_target))  # compile a new capacity now
     builds_before, build_seconds_before = nl.n_builds, nl.build_seconds
     t0 = time.perf_counter()
     step = 0
     while step < n_steps:
-        state, e = run_segment(state, graph, trip)
+        if schedule is not None:
+            kT_target = jnp.asarray(units.kB * schedule(step), dtype)
+        state, e = run_segment(state, graph, trip, kT_target)
         step += segment
         pos = np.asarray(state.position)
         if step % record_every == 0:
@@ -140,6 +148,8 @@ def run_nvt(energy_fn: Callable, positions, numbers, cell, masses, *, cutoff: fl
             energies.append(float(e))
             kinetic.append(float(0.5 * jnp.sum(state.momentum**2 / state.mass)))
             steps.append(step)
+            if on_record is not None:
+                on_record(step, pos, energies[-1], kinetic[-1])
             if log is not None and len(frames) % 10 == 0:
                 log(f"step {step}: E_pot {float(e):.4f} eV, T {2 * kinetic[-1] / (3 * len(numbers) * units.kB):.0f} K")
         if np.max(np.linalg.norm(pos - ref, axis=1)) > 0.5 * skin:
