@@ -102,11 +102,11 @@ def test_interrupted_study_resumes_from_its_stored_units(tiny_protocols, tmp_pat
     assert (first["timing"]["units_trained"], first["timing"]["units_loaded"]) == (8, 0)
     assert len(list((tmp_path / "runs").glob("*.npz"))) == 8
 
-    def no_training(model, protocols, physics, curves, keys):
+    def no_training(model, protocols, physics, curves, keys, **options):
         # Tracing for the unit's output shapes is allowed; running the training is not.
         if not isinstance(curves.r, jax.core.Tracer):
             raise AssertionError("a stored unit was trained again")
-        return train_model(model, protocols, physics, curves, keys)
+        return train_model(model, protocols, physics, curves, keys, **options)
 
     monkeypatch.setattr(study_run, "train_model", no_training)
     again = study_run.run_diatomic_study(batching="fraction", **common)

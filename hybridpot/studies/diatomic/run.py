@@ -395,7 +395,7 @@ def _training_units(model, protocols, states, r, targets, sets, batching, dtype)
     ]
 
 
-def _train_unit(model, name, protocols: list[Protocol], physics, curves: Curves, keys, seeds, store: RunStore | None, sizes: str):
+def _train_unit(model, name, protocols: list[Protocol], physics, curves: Curves, keys, seeds, store: RunStore | None, sizes: str = "exact"):
     """``((params, norm, finite), loaded)`` of one unit: from ``store`` if it finished before,
     else trained (and stored); ``sizes`` as in :func:`~.training.model_program` (the same runs
     either way, so not in the fingerprint)."""
@@ -408,7 +408,9 @@ def _train_unit(model, name, protocols: list[Protocol], physics, curves: Curves,
     if store is None:
         return train(data), False
     fingerprint = unit_fingerprint(model, protocols, physics, *curves, seeds)
-    stored = store.load(name, fingerprint, jax.eval_shape(lambda: train(data)))  # the set sizes stay concrete
+    # the weights stay concrete: the training-set sizes shape the program
+    shapes = jax.eval_shape(lambda r, y: train(data._replace(r=r, y=y)), data.r, data.y)
+    stored = store.load(name, fingerprint, shapes)
     if stored is not None:
         return stored, True
     value = jax.device_get(train(data))
