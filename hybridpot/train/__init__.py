@@ -21,7 +21,7 @@ from hybridpot.train.config import (
     save_config,
 )
 from hybridpot.train.data import Batch, GraphSet, collate, make_buckets, prefetch
-from hybridpot.train.full_batch import FitResult, fit_full_batch, polish_lbfgs
+from hybridpot.train.full_batch import FitProblem, FitResult, fit_full_batch, fit_full_batch_fused, full_batch_step, polish_lbfgs
 from hybridpot.train.losses import (
     UNITS,
     Predictions,
@@ -49,6 +49,7 @@ __all__ = [
     "Batch",
     "DataConfig",
     "Dataset",
+    "FitProblem",
     "FitResult",
     "GraphSet",
     "LossConfig",
@@ -74,6 +75,8 @@ __all__ = [
     "fit",
     "fit_energy_normalisation",
     "fit_full_batch",
+    "fit_full_batch_fused",
+    "full_batch_step",
     "has_run",
     "load_best",
     "load_last",

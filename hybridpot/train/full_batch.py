@@ -36,6 +36,92 @@ class FitResult(NamedTuple):
     finite: jax.Array
 
 
+def full_batch_step(
+    loss_fn: LossFn,
+    optimizer: optax.GradientTransformation,
+    num_steps,
+    update_aux: Callable[[Any, jax.Array], Any] | None = None,
+) -> tuple[Callable[[Any, Any], Any], Callable[[Any], tuple[Any, jax.Array]]]:
+    """``(init, step)`` of one full-batch optimisation: ``init(params, aux) -> carry`` and
+    ``step(carry) -> (carry, loss)``; steps after ``num_steps`` (may be traced) leave the carry
+    unchanged and log NaN. The carry is ``(params, opt_state, aux, step count, all finite)``."""
+    if update_aux is None:
+        update_aux = lambda a, _: a  # noqa: E731
+    grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+
+    def init(params, aux):
+        return params, optimizer.init(params), aux, jnp.asarray(0), jnp.asarray(True)
+
+    def step(carry):
+        params, opt_state, aux, i, finite = carry
+        (loss, fit), grads = grad_fn(params, aux)
+        updates, new_opt_state = optimizer.update(grads, opt_state, params)
+        new = (optax.apply_updates(params, updates), new_opt_state, update_aux(aux, fit))
+        active = i < num_steps
+        params, opt_state, aux = jax.tree.map(
+            lambda n, o: jnp.where(active, n, o), new, (params, opt_state, aux)
+        )
+        finite = finite & (~active | jnp.isfinite(loss))
+        return (params, opt_state, aux, i + 1, finite), jnp.where(active, loss, jnp.nan)
+
+    return init, step
+
+
+class FitProblem(NamedTuple):
+    """One problem of :func:`fit_full_batch_fused`.
+
+    Attributes:
+        step: ``carry -> (carry, loss)`` as made by :func:`full_batch_step`, possibly vmapped
+            over a batch of runs (then ``loss`` has that batch shape).
+        carry: the initial carry (with the same batch axes).
+        max_steps: static number of steps this problem needs.
+    """
+
+    step: Callable[[Any], tuple[Any, jax.Array]]
+    carry: Any
+    max_steps: int
+
+
+def fit_full_batch_fused(problems: list[FitProblem], log_every: int = 1000, unroll: int = 1) -> list[FitResult]:
+    """Run independent full-batch optimisations of different lengths in one compiled loop.
+
+    Every scan step advances every problem that still has steps to take; a problem's shapes
+    (its number of points, its batch of runs) are its own, so nothing is padded to the others
+    and no step is spent on a problem that is done: the loop is split into segments at each
+    problem's end (rounded up to a multiple of ``log_every``).
+
+    Args:
+        problems: the :class:`FitProblem` list.
+        log_every: steps per logged loss.
+        unroll: ``lax.scan`` unroll factor of the inner loop.
+    Returns:
+        one :class:`FitResult` per problem; ``history [*batch, ceil(max_steps / log_every)]``.
+    """
+    blocks = [-(-p.max_steps // log_every) for p in problems]
+    carries = [p.carry for p in problems]
+    histories: list[list] = [[] for _ in problems]
+    done = 0
+    for end in sorted(set(blocks)):
+        active = [g for g, b in enumerate(blocks) if b >= end]
+
+        def block(cs, _, active=active):
+            def step(cs, _):
+                outs = [problems[g].step(c) for g, c in zip(active, cs)]
+                return [o[0] for o in outs], [o[1] for o in outs]
+
+            cs, losses = jax.lax.scan(step, cs, None, length=log_every, unroll=unroll)
+            return cs, [loss[-1] for loss in losses]
+
+        out, logged = jax.lax.scan(block, [carries[g] for g in active], None, length=end - done)
+        for g, carry, losses in zip(active, out, logged):
+            carries[g] = carry
+            histories[g].append(losses)
+        done = end
+    return [
+        FitResult(c[0], c[2], jnp.moveaxis(jnp.concatenate(h), 0, -1), c[4]) for c, h in zip(carries, histories)
+    ]
+
+
 def fit_full_batch(
     loss_fn: LossFn,
     params: Any,
@@ -63,30 +149,8 @@ def fit_full_batch(
     Returns:
         :class:`FitResult`. A non-finite loss does not stop the compiled loop; ``finite`` reports it.
     """
-    if update_aux is None:
-        update_aux = lambda a, _: a  # noqa: E731
-    blocks = -(-max_steps // log_every)
-    grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
-
-    def step(carry, _):
-        params, opt_state, aux, i, finite = carry
-        (loss, fit), grads = grad_fn(params, aux)
-        updates, new_opt_state = optimizer.update(grads, opt_state, params)
-        new = (optax.apply_updates(params, updates), new_opt_state, update_aux(aux, fit))
-        active = i < num_steps
-        params, opt_state, aux = jax.tree.map(
-            lambda n, o: jnp.where(active, n, o), new, (params, opt_state, aux)
-        )
-        finite = finite & (~active | jnp.isfinite(loss))
-        return (params, opt_state, aux, i + 1, finite), jnp.where(active, loss, jnp.nan)
-
-    def block(carry, _):
-        carry, losses = jax.lax.scan(step, carry, None, length=log_every, unroll=unroll)
-        return carry, losses[-1]
-
-    init = (params, optimizer.init(params), aux, jnp.asarray(0), jnp.asarray(True))
-    (params, _, aux, _, finite), history = jax.lax.scan(block, init, None, length=blocks)
-    return FitResult(params, aux, history, finite)
+    init, step = full_batch_step(loss_fn, optimizer, num_steps, update_aux)
+    return fit_full_batch_fused([FitProblem(step, init(params, aux), max_steps)], log_every, unroll)[0]
 
 
 def polish_lbfgs(loss_fn: Callable[[Any], jax.Array], params: Any, num_steps: int, memory_size: int = 20) -> Any:

@@ -104,10 +104,10 @@ def test_per_fraction_units_train_the_same_runs_as_one_program(tiny_protocols):
 def _forbid_training(monkeypatch):
     """From now on the study may load stored units but not train one: tracing for a unit's output
     shapes is allowed, running its training raises ``AssertionError``."""
-    def no_training(model, protocols, physics, curves, keys):
+    def no_training(model, protocols, physics, curves, keys, **options):
         if not isinstance(curves.r, jax.core.Tracer):
             raise AssertionError("a stored unit was trained again")
-        return train_model(model, protocols, physics, curves, keys)
+        return train_model(model, protocols, physics, curves, keys, **options)
 
     monkeypatch.setattr(study_run, "train_model", no_training)
 

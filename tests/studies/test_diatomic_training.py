@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from hybridpot.physics import MorseParams, morse_energy
-from hybridpot.studies.diatomic import get_protocol, nested_training_sets
+from hybridpot.studies.diatomic import get_protocol, nested_training_sets, training
 from hybridpot.studies.diatomic.training import (
     MORSE,
     Curves,
@@ -40,24 +40,42 @@ def curves_for(y, sets, dtype):
     return Curves(*(jnp.asarray(a[None], dtype) for a in (r, yy, w)))
 
 
-@pytest.mark.parametrize("model", ["aphynity_adaptive", "physinet", "sequential"])
-def test_vmapped_run_equals_unvmapped_run(model):
+@pytest.mark.parametrize(
+    "model, sizes", [("aphynity_adaptive", "exact"), ("physinet", "exact"), ("sequential", "exact"), ("sequential", "padded")]
+)
+def test_fused_sweep_equals_each_run_trained_alone(model, sizes, monkeypatch):
+    # train_model trains each (step table, set size) group on its own points for its own steps
+    # ("padded": each step table's sets padded to its largest, here state 0's 16-point set and
+    # state 1's 8-point set share 30 steps); each run must equal training it alone on the padded
+    # set with its protocol's longest loop, masked (the program before the grouping), history
+    # NaN-padded alike.
     # L-BFGS under vmap is checked on its own in tests/train/test_full_batch.py (it compiles slowly)
-    protocol = tiny(get_protocol("improved", "X"), lbfgs=0)
+    monkeypatch.setattr(training, "LOG_EVERY", 10)
+    sets = nested_training_sets(len(R))[:2]
+    protocols = []
+    for shift in (0, 10):  # two states whose step tables differ, per fraction too
+        base = tiny(get_protocol("improved", "X"), lbfgs=0)
+        steps = tuple(20 + 10 * f + shift for f in range(len(sets)))
+        stages = {m: tuple(replace(st, steps=steps, learning_rate=st.learning_rate[:2]) for st in ss) for m, ss in base.stages.items()}
+        protocols.append(replace(base, stages=stages))
     y = np.asarray(morse_energy(R, H2_LIKE)) + 0.01 * np.exp(-R)  # Morse plus something to learn
-    sets = nested_training_sets(len(R))[:2] + nested_training_sets(len(R))[2:]
-    curves = curves_for(y, sets, jnp.float64)
+    curves = Curves(*(jnp.asarray(np.stack([a, a]), jnp.float64) for a in pad_training_sets(R, y, sets)))
     keys = jnp.stack([jax.random.key(s) for s in (2, 4)])
-    params, norm, history, finite = train_model(model, [protocol], MORSE, curves, keys)
-    hypers = stack_hypers([protocol], model, jnp.float64)
-    f, s = 3, 1
-    single = jax.jit(lambda r, yy, w, h, k: train_run(model, protocol, MORSE, r, yy, w, h, k))(
-        curves.r[0, f], curves.y[0, f], curves.w[0, f], jax.tree.map(lambda a: a[0, f], hypers), keys[s]
-    )
-    batched = jax.tree.map(lambda a: a[0, f, s], (params, norm, history))
-    for a, b in zip(jax.tree.leaves(batched), jax.tree.leaves(single[:3])):
-        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    params, norm, history, finite = train_model(model, protocols, MORSE, curves, keys, sizes=sizes)
     assert bool(finite.all())
+    hypers = stack_hypers(protocols, model, jnp.float64)
+    n_log = history.shape[-1]  # per stage, the longest run logs ceil(40 / 10) = 4 losses
+    for s, protocol in enumerate(protocols):
+        single = jax.jit(lambda r, yy, w, h, k, protocol=protocol: train_run(model, protocol, MORSE, r, yy, w, h, k))
+        for f in range(len(sets)):
+            for k in range(len(keys)):
+                alone = single(curves.r[s, f], curves.y[s, f], curves.w[s, f], jax.tree.map(lambda a: a[s, f], hypers), keys[k])
+                fused = jax.tree.map(lambda a: a[s, f, k], (params, norm, history))
+                stage_logs = np.split(alone[2], len(protocol.stages[model]))  # equal-length stages here
+                padded = [np.pad(h, (0, n_log // len(stage_logs) - len(h)), constant_values=np.nan) for h in stage_logs]
+                expected = (*alone[:2], np.concatenate(padded))
+                for a, b in zip(jax.tree.leaves(fused), jax.tree.leaves(expected)):
+                    np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
 
 
 def test_pure_network_is_blind_to_the_energy_zero():

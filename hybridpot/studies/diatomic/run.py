@@ -64,10 +64,15 @@ QUICK_SEEDS = 3
 MAX_DISTANCE_ANGSTROM = 20.0
 #: Models whose physics term is a Morse curve whose parameters are compared.
 MORSE_MODELS = ("morse", "aphynity", "aphynity_adaptive", "sequential", "physinet")
-#: How runs are grouped into compiled programs: one per model (every state × fraction × seed;
-#: the GPU layout), or one per model × state × fraction (every seed; exact training-set size and
-#: step count, so no padded points or masked steps: the faster layout on a CPU).
+#: How runs are grouped into compiled programs: one per model (every state × fraction × seed,
+#: runs of equal set size and step count vmapped together, see ``training.model_program``), or
+#: one per model × state × fraction (every seed: small units to resume from).
 BATCHING = ("model", "fraction")
+#: A model whose longest run takes at least this many Adam steps (the paper protocol) trains each
+#: run on its exact training-set size: compiling one copy of the training step per size (minutes
+#: on a CPU) is repaid. Shorter trainings (the improved protocol, ``--quick``) pad the sets within
+#: each step table: fewer copies of the step and of the L-BFGS polish to compile.
+EXACT_SIZES_MIN_STEPS = 100_000
 
 
 def seed_list(n: int) -> list[int]:
@@ -275,10 +280,11 @@ def run_diatomic_study(
         for model in bar:
             t0 = time.perf_counter()
             units = _training_units(model, protocols, states, r, targets, sets, batching, dtype)
+            sizes = "exact" if max(p.max_steps(model) for p in protocols) >= EXACT_SIZES_MIN_STEPS else "padded"
             trained = []
             for name, unit_protocols, unit_curves in units:
                 bar.set_postfix_str(f"{name}: {unit_protocols[0].max_steps(model)} steps × {unit_curves.r.shape[0] * unit_curves.r.shape[1] * len(seed_values)} runs")
-                value, loaded = _train_unit(model, name, unit_protocols, physics, unit_curves, keys, seed_values, store)
+                value, loaded = _train_unit(model, name, unit_protocols, physics, unit_curves, keys, seed_values, store, sizes)
                 results["timing"]["units_loaded" if loaded else "units_trained"] += 1
                 trained.append(value)
             params, norm, finite = _assemble(trained, len(states), batching)
@@ -394,19 +400,22 @@ def _training_units(model, protocols, states, r, targets, sets, batching, dtype)
     ]
 
 
-def _train_unit(model, name, protocols: list[Protocol], physics, curves: Curves, keys, seeds, store: RunStore | None):
+def _train_unit(model, name, protocols: list[Protocol], physics, curves: Curves, keys, seeds, store: RunStore | None, sizes: str = "exact"):
     """``((params, norm, finite), loaded)`` of one unit: from ``store`` if it finished before,
-    else trained (and stored)."""
+    else trained (and stored); ``sizes`` as in :func:`~.training.model_program` (the same runs
+    either way, so not in the fingerprint)."""
 
     def train(data: Curves):
-        params, norm, _, finite = train_model(model, protocols, physics, data, keys)
+        params, norm, _, finite = train_model(model, protocols, physics, data, keys, sizes=sizes)
         return params, norm, finite
 
     data = Curves(*map(jnp.asarray, curves))
     if store is None:
         return train(data), False
     fingerprint = unit_fingerprint(model, protocols, physics, *curves, seeds)
-    stored = store.load(name, fingerprint, jax.eval_shape(train, data))
+    # the weights stay concrete: the training-set sizes shape the program
+    shapes = jax.eval_shape(lambda r, y: train(data._replace(r=r, y=y)), data.r, data.y)
+    stored = store.load(name, fingerprint, shapes)
     if stored is not None:
         return stored, True
     value = jax.device_get(train(data))

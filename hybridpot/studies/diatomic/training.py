@@ -1,9 +1,10 @@
 """The diatomic study's models and their training as one compiled program per model family.
 
 Every run (state × training fraction × seed) of one model is trained by a single jitted
-function: ``vmap`` over seeds inside ``vmap`` over fractions inside ``vmap`` over states, with
-``lax.scan`` over optimiser steps. Training sets of different sizes are padded to the largest
-and masked with point weights; runs with fewer steps stop updating when done.
+function. Runs with the same training-set size and step table form a group: ``vmap`` over
+seeds inside ``vmap`` over states, on the group's own points; one ``lax.scan`` over optimiser
+steps advances every group that still has steps to take, so no step computes a padded point
+or a finished run.
 
 An optional spectroscopic term (:class:`LevelsTerm`) adds a reduced χ² on vibrational term values
 and rotational constants (:func:`hybridpot.spectroscopy.spectroscopic_loss`) to the loss, with
@@ -13,6 +14,7 @@ trained by the same compiled program.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Callable, NamedTuple
 
 import flax.linen as nn
@@ -37,7 +39,7 @@ from hybridpot.models import MLP
 from hybridpot.physics import MorseParams, morse_energy
 from hybridpot.spectroscopy import SpectroscopicTargets, morse_from_observables, spectroscopic_loss
 from hybridpot.studies.diatomic.protocols import Protocol, Stage
-from hybridpot.train import fit_full_batch, polish_lbfgs
+from hybridpot.train import FitProblem, fit_full_batch, fit_full_batch_fused, full_batch_step, polish_lbfgs
 from hybridpot.units import HARTREE_TO_INV_CM
 
 HIDDEN_LAYERS = (50, 24, 12)  # the paper's network: 1 → 50 → 24 → 12 → 1
@@ -218,6 +220,110 @@ def _levels_normalisation(protocol: Protocol, levels: LevelsTerm, dtype):
     return (jnp.mean(x), jnp.std(x), y_scale, jnp.zeros((), dtype)), y_scale**2
 
 
+class _RunData(NamedTuple):
+    """What every stage's loss of one run needs: its training points, their normalisation and,
+    with a :class:`LevelsTerm`, the run's ``(targets, energy_weight, levels_weight)``."""
+
+    r: jax.Array
+    y: jax.Array
+    w: jax.Array
+    norm: tuple
+    loss_scale: jax.Array
+    adaptive_scale: jax.Array
+    has_energies: jax.Array
+    levels: tuple
+
+
+def _dtype(protocol: Protocol):
+    return jnp.float64 if protocol.float64 else jnp.float32
+
+
+def _run_levels(levels: LevelsTerm | None, per_run: tuple) -> LevelsTerm | None:
+    """``levels`` with one run's targets and weights (``per_run``) in place of the stacked ones."""
+    if levels is None:
+        return None
+    targets, energy_weight, levels_weight = per_run
+    return levels._replace(targets=targets, energy_weight=energy_weight, levels_weight=levels_weight)
+
+
+def _setup_run(model: str, protocol: Protocol, physics: PhysicsTerm, levels: LevelsTerm | None, r, y, w, key, per_run=()):
+    """``(params, run data)`` of one run before training; ``per_run`` as in :class:`_RunData`."""
+    dtype = _dtype(protocol)
+    network = make_network(protocol, model)
+    run_levels = _run_levels(levels, per_run)
+    has_energies = jnp.sum(w) > 0
+    if run_levels is not None:
+        w = jnp.where(has_energies, w, 1.0)  # only to keep the energy branches finite; masked below
+    norm, y_var = _normalisation(protocol, r, y, w)
+    if run_levels is not None:
+        from_levels = _levels_normalisation(protocol, run_levels, dtype)
+        norm, y_var = jax.tree.map(lambda e, l: jnp.where(has_energies, e, l), (norm, y_var), from_levels)
+    # adaptive APHYNITY is always scale-free (λ, τ unit-free)
+    run = _RunData(r, y, w, norm, y_var if protocol.scaled else jnp.ones((), dtype), y_var, has_energies, per_run)
+
+    physics_params = physics.paper_init(dtype) if protocol.morse_init == "paper" else physics.data_init(r, y, w)
+    if run_levels is not None and protocol.morse_init != "paper" and model != "nn":
+        if physics.levels_init is None:
+            raise ValueError("this physics term has no levels_init: it cannot start from spectroscopic targets")
+        start = physics.levels_init(run_levels.targets, run_levels.reduced_mass_amu, jnp.asarray(run_levels.r_angstrom, dtype))
+        physics_params = jax.tree.map(lambda e, l: jnp.where(has_energies, e, l.astype(dtype)), physics_params, start)
+    params = {}
+    if model != "nn":
+        params["physics"] = physics_params
+    if model != "morse":
+        params["learned"] = network.init(key, r[:, None])
+    if model == "physinet":
+        params["mix"] = physinet_mix(*((0.0, 0.0) if protocol.morse_init == "paper" else (1.0, 1.0)), dtype=dtype)
+    return params, run
+
+
+def _stage_problem(model: str, protocol: Protocol, physics: PhysicsTerm, levels: LevelsTerm | None, i: int, run: _RunData, hyper: Hyper):
+    """``(loss_fn, optimizer, trainable, update_aux)`` of stage ``i`` of one run."""
+    dtype = _dtype(protocol)
+    stage = protocol.stages[model][i]
+    terms = model_terms(model, protocol, physics, make_network(protocol, model), run.norm)
+    trainable = None
+    if model == "sequential" and i == 0:
+        terms, trainable = pure_physics(physics.energy), {"physics"}
+    elif model == "sequential":
+        trainable = {"learned"}
+    r, y, w = run.r, run.y, run.w
+
+    if model == "aphynity":
+        def loss_fn(p, a):
+            return aphynity_penalty_loss(terms(p, r), y, hyper.penalty, w, run.loss_scale), jnp.zeros((), dtype)
+    elif model == "aphynity_adaptive":
+        def loss_fn(p, a):
+            return aphynity_adaptive_loss(terms(p, r), y, a, w, run.adaptive_scale)
+    else:
+        def loss_fn(p, a):
+            return weighted_mean_square(terms(p, r).total - y, w) / run.loss_scale, jnp.zeros((), dtype)
+
+    if levels is not None:
+        loss_fn = _with_levels(loss_fn, terms, _run_levels(levels, run.levels), run.has_energies, dtype)
+    optimizer = optax.adam(_schedule(stage, hyper.learning_rate, hyper.steps))
+    if trainable is not None:
+        optimizer = train_only(optimizer, trainable)
+    rate = protocol.adaptive_multiplier[1]
+    update_aux = (lambda a, fit: update_multiplier(a, fit, rate)) if model == "aphynity_adaptive" else None
+    return loss_fn, optimizer, trainable, update_aux
+
+
+def _polish(stage: Stage, loss_fn, trainable, params, aux):
+    """The stage's L-BFGS polish (of the trainable part only), if it has one."""
+    if not stage.lbfgs_steps:
+        return params
+    if trainable is None:
+        return polish_lbfgs(lambda p: loss_fn(p, aux)[0], params, stage.lbfgs_steps)
+    frozen = {k: v for k, v in params.items() if k not in trainable}
+    part = polish_lbfgs(
+        lambda q: loss_fn({**frozen, **q}, aux)[0],
+        {k: v for k, v in params.items() if k in trainable},
+        stage.lbfgs_steps,
+    )
+    return {**frozen, **part}
+
+
 def train_run(
     model: str, protocol: Protocol, physics: PhysicsTerm, r, y, w, hypers: tuple[Hyper, ...], key,
     levels: LevelsTerm | None = None,
@@ -227,59 +333,12 @@ def train_run(
     ``r, y, w``: ``[P]`` padded training points; ``hypers``: one :class:`Hyper` of scalars per stage;
     ``levels``: optional spectroscopic term with scalar weights and ``[k]`` targets.
     """
-    dtype = jnp.float64 if protocol.float64 else jnp.float32
-    network = make_network(protocol, model)
-    has_energies = jnp.sum(w) > 0
-    if levels is not None:
-        w = jnp.where(has_energies, w, 1.0)  # only to keep the energy branches finite; masked below
-    norm, y_var = _normalisation(protocol, r, y, w)
-    if levels is not None:
-        from_levels = _levels_normalisation(protocol, levels, dtype)
-        norm, y_var = jax.tree.map(lambda e, l: jnp.where(has_energies, e, l), (norm, y_var), from_levels)
-    terms = model_terms(model, protocol, physics, network, norm)
-    adaptive_scale = y_var  # adaptive APHYNITY is always scale-free (λ, τ unit-free)
-    loss_scale = y_var if protocol.scaled else jnp.ones((), dtype)
-
-    physics_params = physics.paper_init(dtype) if protocol.morse_init == "paper" else physics.data_init(r, y, w)
-    if levels is not None and protocol.morse_init != "paper" and model != "nn":
-        if physics.levels_init is None:
-            raise ValueError("this physics term has no levels_init: it cannot start from spectroscopic targets")
-        start = physics.levels_init(levels.targets, levels.reduced_mass_amu, jnp.asarray(levels.r_angstrom, dtype))
-        physics_params = jax.tree.map(lambda e, l: jnp.where(has_energies, e, l.astype(dtype)), physics_params, start)
-    params = {}
-    if model != "nn":
-        params["physics"] = physics_params
-    if model != "morse":
-        params["learned"] = network.init(key, r[:, None])
-    if model == "physinet":
-        params["mix"] = physinet_mix(*((0.0, 0.0) if protocol.morse_init == "paper" else (1.0, 1.0)), dtype=dtype)
-
-    stages = protocol.stages[model]
+    per_run = () if levels is None else (levels.targets, levels.energy_weight, levels.levels_weight)
+    params, run = _setup_run(model, protocol, physics, levels, r, y, w, key, per_run)
     histories, finite = [], jnp.asarray(True)
-    multiplier0, rate = protocol.adaptive_multiplier
-    aux = jnp.asarray(multiplier0, dtype)
-    for i, (stage, hyper) in enumerate(zip(stages, hypers)):
-        stage_terms, trainable = terms, None
-        if model == "sequential" and i == 0:
-            stage_terms, trainable = pure_physics(physics.energy), {"physics"}
-        elif model == "sequential":
-            trainable = {"learned"}
-
-        if model == "aphynity":
-            def loss_fn(p, a, t=stage_terms, h=hyper):
-                return aphynity_penalty_loss(t(p, r), y, h.penalty, w, loss_scale), jnp.zeros((), dtype)
-        elif model == "aphynity_adaptive":
-            def loss_fn(p, a, t=stage_terms):
-                return aphynity_adaptive_loss(t(p, r), y, a, w, adaptive_scale)
-        else:
-            def loss_fn(p, a, t=stage_terms):
-                return weighted_mean_square(t(p, r).total - y, w) / loss_scale, jnp.zeros((), dtype)
-
-        if levels is not None:
-            loss_fn = _with_levels(loss_fn, stage_terms, levels, has_energies, dtype)
-        optimizer = optax.adam(_schedule(stage, hyper.learning_rate, hyper.steps))
-        if trainable is not None:
-            optimizer = train_only(optimizer, trainable)
+    aux = jnp.asarray(protocol.adaptive_multiplier[0], _dtype(protocol))
+    for i, (stage, hyper) in enumerate(zip(protocol.stages[model], hypers)):
+        loss_fn, optimizer, trainable, update_aux = _stage_problem(model, protocol, physics, levels, i, run, hyper)
         result = fit_full_batch(
             loss_fn,
             params,
@@ -288,23 +347,13 @@ def train_run(
             max_steps=max(stage.steps),
             log_every=LOG_EVERY,
             aux=aux,
-            update_aux=(lambda a, fit: update_multiplier(a, fit, rate)) if model == "aphynity_adaptive" else None,
+            update_aux=update_aux,
         )
         params, aux = result.params, result.aux
         histories.append(result.history)
         finite = finite & result.finite
-        if stage.lbfgs_steps:
-            if trainable is None:
-                params = polish_lbfgs(lambda p: loss_fn(p, aux)[0], params, stage.lbfgs_steps)
-            else:
-                frozen = {k: v for k, v in params.items() if k not in trainable}
-                part = polish_lbfgs(
-                    lambda q: loss_fn({**frozen, **q}, aux)[0],
-                    {k: v for k, v in params.items() if k in trainable},
-                    stage.lbfgs_steps,
-                )
-                params = {**frozen, **part}
-    return params, norm, jnp.concatenate(histories), finite
+        params = _polish(stage, loss_fn, trainable, params, aux)
+    return params, run.norm, jnp.concatenate(histories), finite
 
 
 def _with_levels(loss_fn, terms, levels: LevelsTerm, has_energies, dtype):
@@ -340,56 +389,143 @@ def stack_hypers(protocol_by_state: list[Protocol], model: str, dtype) -> tuple[
 
 def train_model(
     model: str, protocols: list[Protocol], physics: PhysicsTerm, curves: Curves, keys: jax.Array,
-    levels: LevelsTerm | None = None,
+    levels: LevelsTerm | None = None, sizes: str = "exact",
 ):
-    """Train every run of ``model``: one jitted, triply vmapped program.
+    """Train every run of ``model``: one jitted program that sweeps every state, training
+    fraction and seed (:func:`model_program`, compiled and run).
+
+    Returns:
+        ``(params, norm, history, finite)`` with leading axes ``[n_state, n_fraction, n_seed]``;
+        ``history [..., n_log]`` is NaN-padded where a run logs fewer losses than the longest.
+    """
+    program, args = model_program(model, protocols, physics, curves, keys, levels, sizes)
+    return program(*args)
+
+
+def model_program(
+    model: str, protocols: list[Protocol], physics: PhysicsTerm, curves: Curves, keys: jax.Array,
+    levels: LevelsTerm | None = None, sizes: str = "exact",
+):
+    """The jitted program that trains every run of ``model``, and its arguments.
+
+    Runs with the same step table form a group, one ``vmap`` over its (state, fraction) pairs
+    and the seeds. With ``sizes="exact"`` a group also shares its training-set size and
+    computes only its own points; with ``sizes="padded"`` a group's sets are padded to its
+    largest (fewer groups: each one is a copy of the training step in the compiled program, so
+    compilation grows with their number). All groups share one ``lax.scan`` over optimiser
+    steps (:func:`hybridpot.train.fit_full_batch_fused`): a step advances every group that still
+    has steps to take, so no finished run is computed. Each run equals training it alone on its
+    padded set (:func:`train_run`) within float rounding: padded points have weight 0.
 
     Args:
         model: one of ``protocols.MODELS``.
         protocols: the protocol of each state (same name, step tables may differ per state).
         physics: the physics term.
-        curves: stacked padded training data ``[n_state, n_fraction, P]``.
+        curves: stacked padded training data ``[n_state, n_fraction, P]``, padding after the
+            training points (as :func:`pad_training_sets` writes it); the weights must be
+            concrete, since the training-set sizes shape the compiled program.
         keys: ``[n_seed]`` PRNG keys (network initialisation).
         levels: optional spectroscopic term whose targets and weights have leading
             ``[n_state, n_fraction]`` axes (a "state" may then be a training mode: energies,
-            levels, or both, on the same curve).
+            levels, or both, on the same curve; a run without energy points has all weights 0).
+        sizes: ``"exact"`` (no padded point is computed: fastest steps, more to compile) or
+            ``"padded"`` (fewest groups: fastest to compile, for short trainings).
     Returns:
-        ``(params, norm, history, finite)`` with leading axes ``[n_state, n_fraction, n_seed]``.
+        ``(program, args)``: ``program(*args)`` returns what :func:`train_model` returns;
+        ``program.lower(*args).compile()`` compiles it ahead of time (benchmarks time the two apart).
     """
-    protocol = protocols[0]
-    # Steps tables may differ per state; the compiled loop runs the longest, masked.
-    merged = _merge_max_steps(protocols, model)
-    dtype = jnp.float64 if protocol.float64 else jnp.float32
+    dtype = _dtype(protocols[0])
     hypers = stack_hypers(protocols, model, dtype)
-
-    def run(r, y, w, hyper, key, per_run):
-        run_levels = None if levels is None else levels._replace(
-            targets=per_run[0], energy_weight=per_run[1], levels_weight=per_run[2]
-        )
-        return train_run(model, merged, physics, r, y, w, hyper, key, run_levels)
-
+    groups = _equal_work_groups(protocols, model, curves.w, sizes)
+    n_log = [-(-max(max(p.stages[model][i].steps) for p in protocols) // LOG_EVERY) for i in range(len(hypers))]
     # The DVR grid and the mass stay fixed Python values (closed over); only targets and weights
-    # are mapped, so a levels-free call maps an empty tuple.
+    # are mapped, so a levels-free program maps an empty tuple.
     per_run = () if levels is None else jax.tree.map(
         lambda x: jnp.asarray(x, dtype), (levels.targets, levels.energy_weight, levels.levels_weight)
     )
-    over_seeds = jax.vmap(run, in_axes=(None, None, None, None, 0, None))
-    over_fractions = jax.vmap(over_seeds, in_axes=(0, 0, 0, 0, None, 0))
-    over_states = jax.vmap(over_fractions, in_axes=(0, 0, 0, 0, None, 0))
-    return jax.jit(over_states)(curves.r, curves.y, curves.w, hypers, keys, per_run)
+
+    def over_runs(f, seed_axes, state_axes, out_axes=0):
+        """``f`` vmapped over seeds (inner) and the group's (state, fraction) pairs (outer)."""
+        return jax.vmap(jax.vmap(f, in_axes=seed_axes, out_axes=out_axes), in_axes=state_axes)
+
+    def sweep(r, y, w, hypers, keys, per_run):
+        states = []  # per group: [params, run data, aux, hypers, histories, finite]
+        for members, size, protocol in groups:
+            s, f = np.asarray(members).T
+            take = lambda a: a[s, f]  # noqa: E731
+            setup = over_runs(partial(_setup_run, model, protocol, physics, levels), (None,) * 3 + (0, None), (0, 0, 0, None, 0), (0, None))
+            params, run = setup(r[s, f, :size], y[s, f, :size], w[s, f, :size], keys, jax.tree.map(take, per_run))
+            aux = jnp.full((len(members), len(keys)), protocol.adaptive_multiplier[0], dtype)
+            states.append([params, run, aux, jax.tree.map(take, hypers), [], jnp.asarray(True)])
+        for i in range(len(hypers)):
+            problems = []
+            for (_, _, protocol), (params, run, aux, hyper, _, _) in zip(groups, states):
+
+                def make(run, h, protocol=protocol):
+                    loss_fn, optimizer, _, update_aux = _stage_problem(model, protocol, physics, levels, i, run, h[i])
+                    return full_batch_step(loss_fn, optimizer, h[i].steps, update_aux)
+
+                init = over_runs(lambda p, a, run, h: make(run, h)[0](p, a), (0, 0, None, None), 0)
+                step = over_runs(lambda c, run, h: make(run, h)[1](c), (0, None, None), 0)
+                problems.append(
+                    FitProblem(lambda c, step=step, run=run, h=hyper: step(c, run, h), init(params, aux, run, hyper), max(protocol.stages[model][i].steps))
+                )
+            for (_, _, protocol), state, result in zip(groups, states, fit_full_batch_fused(problems, LOG_EVERY)):
+                params, run, aux, hyper = state[:4]
+
+                def polish(p, a, run, h, protocol=protocol):
+                    loss_fn, _, trainable, _ = _stage_problem(model, protocol, physics, levels, i, run, h[i])
+                    return _polish(protocol.stages[model][i], loss_fn, trainable, p, a)
+
+                state[0] = over_runs(polish, (0, 0, None, None), 0)(result.params, result.aux, run, hyper)
+                state[2] = result.aux
+                state[4].append(_pad_stage_history(result.history, n_log[i]))
+                state[5] = state[5] & result.finite
+        out = {}
+        for (members, _, _), (params, run, _, _, histories, finite) in zip(groups, states):
+            norm = jax.tree.map(lambda a: jnp.broadcast_to(a[:, None], a.shape[:1] + keys.shape[:1] + a.shape[1:]), run.norm)
+            for j, member in enumerate(members):
+                out[member] = jax.tree.map(lambda a: a[j], (params, norm, jnp.concatenate(histories, axis=-1), finite))
+        n_state, n_fraction = curves.w.shape[:2]
+        rows = [jax.tree.map(lambda *a: jnp.stack(a), *[out[s, f] for f in range(n_fraction)]) for s in range(n_state)]
+        return jax.tree.map(lambda *a: jnp.stack(a), *rows)
+
+    return jax.jit(sweep), (curves.r, curves.y, curves.w, hypers, keys, per_run)
 
 
-def _merge_max_steps(protocols: list[Protocol], model: str) -> Protocol:
-    """The first protocol with each stage's step table replaced by the per-fraction maximum
-    over states (only ``max(stage.steps)`` is used as the static loop length)."""
-    from dataclasses import replace
+SIZES = ("exact", "padded")
 
-    base = protocols[0]
-    stages = []
-    for i, stage in enumerate(base.stages[model]):
-        steps = tuple(max(p.stages[model][i].steps[f] for p in protocols) for f in range(len(stage.steps)))
-        stages.append(replace(stage, steps=steps))
-    return replace(base, stages={**base.stages, model: tuple(stages)})
+
+def _equal_work_groups(protocols: list[Protocol], model: str, w, sizes: str) -> list[tuple[tuple[tuple[int, int], ...], int, Protocol]]:
+    """``[(members, n_points, protocol)]``: the (state, fraction) pairs that share a step table
+    (and, with ``sizes="exact"``, a training-set size), the points their group computes, and a
+    member's protocol reduced to its fraction (its steps are the group's own). A run without
+    energy points (levels alone) keeps one stand-in point."""
+    if sizes not in SIZES:
+        raise ValueError(f"unknown sizes {sizes!r}; choose from {SIZES}")
+    try:
+        w = np.asarray(w)
+    except jax.errors.TracerArrayConversionError as error:
+        raise TypeError("train_model needs concrete training weights: the set sizes shape the compiled program") from error
+    groups: dict[tuple, list[tuple[int, int]]] = {}
+    points: dict[tuple, int] = {}
+    for f in range(w.shape[1]):
+        for s, protocol in enumerate(protocols):
+            used = np.nonzero(w[s, f] > 0)[0]
+            size = int(used[-1]) + 1 if len(used) else 1
+            if not np.all(w[s, f, size:] == 0):
+                raise ValueError("training weights must put padding after the training points")
+            key = tuple(stage.steps[f] for stage in protocol.stages[model]), size if sizes == "exact" else None
+            groups.setdefault(key, []).append((s, f))
+            points[key] = max(points.get(key, 0), size)
+    return [(tuple(members), points[key], protocols[members[0][0]].only(model, members[0][1])) for key, members in groups.items()]
+
+
+def _pad_stage_history(history: jax.Array, n_log: int) -> jax.Array:
+    """A stage's logged losses ``[..., ceil(steps / LOG_EVERY)]`` NaN-padded to ``n_log`` (the
+    longest run's), so every run's history has the layout it had when all runs shared one loop."""
+    pad = n_log - history.shape[-1]
+    return jnp.pad(history, [(0, 0)] * (history.ndim - 1) + [(0, pad)], constant_values=jnp.nan)
 
 
 def predict(model: str, protocol: Protocol, physics: PhysicsTerm, params, norm, r: jax.Array):
