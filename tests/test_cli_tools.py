@@ -81,6 +81,7 @@ def test_a_behler_parrinello_train_file_trains_and_writes_a_model_file(tmp_path,
     assert "| forces |" in capsys.readouterr().out
 
 
+@pytest.mark.heavy  # a whole train → evaluate → md → dimer session through the CLI: kept out of the 5-minute default selection
 def test_train_evaluate_md_dimer(tmp_path, capsys):
     _emt_file(tmp_path / "data.extxyz")
     cfg = yaml.safe_load(TEMPLATE)

@@ -122,7 +122,9 @@ class Interaction(nn.Module):
             ).regroup()
 
         n_edge = radial.shape[0]
-        probe = jax.eval_shape(lambda a, b: message_irreps(a[:1], b[:1]), h, sh)
+        # the messages' irreps, from one stand-in edge (a graph may have none)
+        probe = jax.eval_shape(lambda: message_irreps(e3nn.zeros(h.irreps, (1,), h.dtype),
+                                                      e3nn.zeros(sh.irreps, (1,), sh.dtype)))
         mlp = e3nn.flax.MultiLayerPerceptron(
             self.radial_hidden + (probe.irreps.num_irreps,), act=jax.nn.silu, output_activation=False
         )

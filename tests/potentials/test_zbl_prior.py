@@ -127,6 +127,7 @@ def test_specs_name_the_ranges_and_bad_combinations_are_refused():
         zbl_term(factor=-1.0)
 
 
+@pytest.mark.heavy  # one program per model family: kept out of the 5-minute default selection
 def test_every_model_family_takes_the_prior_by_the_same_composition():
     """additive(zbl_term(species=...), model) for a pair MLP, Behler–Parrinello and DimeNet++: the
     total is prior + network, the prior 0 at an equilibrium O–H and a wall when it is compressed."""

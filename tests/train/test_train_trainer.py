@@ -209,6 +209,7 @@ def test_float32_stress_loss_triplets_and_a_fixed_physics_term(emt_data, tmp_pat
     np.testing.assert_allclose(pooled, whole["energy_mae"], rtol=1e-12)
 
 
+@pytest.mark.heavy  # two trainings of a hybrid, penalised and not: kept out of the 5-minute default selection
 def test_learned_part_penalty_of_a_hybrid(emt_data, tmp_path):
     """aphynity(physics, model, penalty=λ) adds λ·⟨(s·E_model/N)²⟩ to the loss and shrinks the learned part."""
     train, valid = emt_data

@@ -49,6 +49,7 @@ def al_config():
                                                               sample_every=2, max_force_std=50.0))
 
 
+@pytest.mark.heavy  # an active-learning loop run twice: kept out of the 5-minute default selection
 def test_loop_runs_end_to_end_and_resumes_identically(data, tmp_path):
     initial, test = data
     logs = []
