@@ -33,7 +33,6 @@ from pathlib import Path
 
 import numpy as np
 from ase import Atoms, units
-from ase.calculators.socketio import actualunixsocketname
 from ase.data import atomic_masses, chemical_symbols, covalent_radii
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,27 +50,6 @@ run: {{seed: 0, n_seeds: 1, max_steps: {steps}, eval_every: 100, checkpoint_ever
 
 #: frames of the rMD17 file in file order (a random permutation): train, validation, test
 N_TRAIN, N_VALID, N_TEST = 1000, 200, 1000
-
-INPUT = """<simulation verbosity="low" safe_stride="1000000">
-  <output prefix="sim">
-    <properties stride="{stride}" filename="out" flush="10">[step, temperature{{kelvin}}, kinetic_cv{{ase}}, potential{{ase}}]</properties>
-    <trajectory filename="pos" stride="{stride}" format="xyz" flush="10">positions{{angstrom}}</trajectory>
-  </output>
-  <total_steps>{steps}</total_steps>
-  <prng><seed>{seed}</seed></prng>
-  <ffsocket name="hybridpot" mode="unix"><address>{address}</address></ffsocket>
-  <system>
-    <initialize nbeads="{beads}">
-      <file mode="ase">start.extxyz</file>
-      <velocities mode="thermal" units="kelvin">{temperature}</velocities>
-    </initialize>
-    <forces><force forcefield="hybridpot"/></forces>
-    <ensemble><temperature units="kelvin">{temperature}</temperature></ensemble>
-    <motion mode="dynamics"><dynamics mode="nvt"><timestep units="femtosecond">{dt}</timestep>
-      <thermostat mode="pile_l"><tau units="femtosecond">{tau}</tau></thermostat></dynamics></motion>
-  </system>
-</simulation>
-"""
 
 #: bonded pairs: closer than this × the sum of covalent radii in the start structure
 BOND_FACTOR = 1.25
@@ -152,22 +130,20 @@ def run_ipi(model: Path, start: Atoms, folder: Path, *, temperature: float, bead
     """One i-PI NVT run of ``start`` (PILE-L, ``beads`` beads) served by ``clients`` `hybridpot
     serve-ipi` processes; i-PI's outputs stay in ``folder``. Returns the wall time (s) and the
     number of evaluations served."""
+    from hybridpot.md.ipi import nvt_input, start_ipi
+
     folder.mkdir(parents=True, exist_ok=True)
     for stale in (*folder.glob("sim.*"), *folder.glob("#*#"), folder / "RESTART"):
         stale.unlink(missing_ok=True)  # an earlier run's outputs: i-PI would keep them beside the new ones
     start.write(folder / "start.extxyz")
     address = f"hybridpot-ethanol-{uuid.uuid4().hex[:10]}"
-    (folder / "input.xml").write_text(INPUT.format(stride=stride, steps=steps, seed=seed, address=address,
-                                                   beads=beads, temperature=temperature, dt=dt, tau=tau))
-    ipi = str(Path(sys.executable).with_name("i-pi"))
-    with open(folder / "ipi.log", "w") as log:
-        server = subprocess.Popen([ipi, "input.xml"], cwd=folder, stdout=log, stderr=subprocess.STDOUT)
+    xml = nvt_input(address=address, structure="start.extxyz", steps=steps, beads=beads, temperature_K=temperature,
+                    timestep_fs=dt, tau_fs=tau, seed=seed, stride=stride,
+                    properties="[step, temperature{kelvin}, kinetic_cv{ase}, potential{ase}]",
+                    trajectories={"pos": "positions{angstrom}"})
+    server = start_ipi(folder, xml, address)
     workers = []
     try:
-        while not Path(actualunixsocketname(address)).exists():
-            if server.poll() is not None:
-                raise RuntimeError(f"i-PI stopped: see {folder / 'ipi.log'}")
-            time.sleep(0.1)
         begin = time.perf_counter()
         command = [sys.executable, "-m", "hybridpot.cli", "serve-ipi", str(model.resolve()), "start.extxyz",
                    "--unix", address]

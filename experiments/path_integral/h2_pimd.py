@@ -23,8 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import pickle
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -34,39 +32,16 @@ import jax.numpy as jnp
 import numpy as np
 from ase import Atoms, units
 from ase.calculators.calculator import Calculator, all_changes
-from ase.calculators.socketio import actualunixsocketname
 
 jax.config.update("jax_enable_x64", True)
 
 from hybridpot.io import bundled_h2_curves  # noqa: E402
-from hybridpot.md.ipi import serve_ipi  # noqa: E402
+from hybridpot.md.ipi import nvt_input, serve_ipi, start_ipi  # noqa: E402
 from hybridpot.spectroscopy import H2_REDUCED_MASS_AMU, rovibrational_thermal_averages  # noqa: E402
 from hybridpot.studies.diatomic.protocols import get_protocol  # noqa: E402
 from hybridpot.studies.diatomic.training import MORSE, Curves, predict, train_model  # noqa: E402
 
 H_MASS_AMU = 2.0 * H2_REDUCED_MASS_AMU  # ¹H atomic mass, the DVR's and i-PI's (set explicitly)
-
-INPUT = """<simulation verbosity="low" safe_stride="1000000">
-  <output prefix="sim">
-    <properties stride="1" filename="out" flush="100">[step, kinetic_cv{{ase}}, potential{{ase}}]</properties>
-  </output>
-  <total_steps>{steps}</total_steps>
-  <prng><seed>{seed}</seed></prng>
-  <ffsocket name="h2" mode="unix"><address>{address}</address></ffsocket>
-  <system>
-    <initialize nbeads="{beads}">
-      <file mode="ase">init.extxyz</file>
-      <masses mode="manual" units="dalton">[{mass}, {mass}]</masses>
-      <velocities mode="thermal" units="kelvin">{temperature}</velocities>
-    </initialize>
-    <forces><force forcefield="h2"/></forces>
-    <ensemble><temperature units="kelvin">{temperature}</temperature></ensemble>
-    <motion mode="dynamics"><dynamics mode="nvt"><timestep units="femtosecond">{dt}</timestep>
-      <thermostat mode="pile_l"><tau units="femtosecond">{tau}</tau></thermostat></dynamics></motion>
-  </system>
-</simulation>
-"""
-
 
 def train_h2_hybrid(cache: Path, model: str = "sequential"):
     """The diatomic hybrid on every bundled X point with r < 20 Å (trained once, then read from
@@ -150,16 +125,11 @@ def run_pimd(calc: DiatomicCurveCalculator, folder: Path, temperature: float, be
     r0 = 0.7414
     Atoms("H2", positions=[[0, 0, 0], [0, 0, r0]], cell=[20.0, 20.0, 20.0]).write(folder / "init.extxyz")
     address = f"hybridpot-h2-{uuid.uuid4().hex[:10]}"
-    (folder / "input.xml").write_text(INPUT.format(steps=steps, seed=seed, address=address, beads=beads,
-                                                   mass=H_MASS_AMU, temperature=temperature, dt=dt, tau=50))
-    ipi = str(Path(sys.executable).with_name("i-pi"))
-    with open(folder / "ipi.log", "w") as log:
-        process = subprocess.Popen([ipi, "input.xml"], cwd=folder, stdout=log, stderr=subprocess.STDOUT)
+    xml = nvt_input(address=address, structure="init.extxyz", steps=steps, beads=beads, temperature_K=temperature,
+                    timestep_fs=dt, tau_fs=50, seed=seed, properties="[step, kinetic_cv{ase}, potential{ase}]",
+                    flush=100, masses_amu=[H_MASS_AMU, H_MASS_AMU])
+    process = start_ipi(folder, xml, address)
     try:
-        while not Path(actualunixsocketname(address)).exists():
-            if process.poll() is not None:
-                raise RuntimeError(f"i-PI stopped: see {folder / 'ipi.log'}")
-            time.sleep(0.1)
         calc.log = []
         atoms = Atoms("H2", positions=[[0, 0, 0], [0, 0, r0]])
         atoms.calc = calc

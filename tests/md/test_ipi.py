@@ -11,7 +11,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from pathlib import Path
 
@@ -23,29 +22,9 @@ from ase.calculators.socketio import IPIProtocol, actualunixsocketname
 from ase.io import read, write
 from md_helpers import copper, hybrid_potential
 
-from hybridpot.md.ipi import IPIConnectionLost, serve_ipi
+from hybridpot.md.ipi import IPIConnectionLost, nvt_input, serve_ipi, start_ipi
 
 pytest.importorskip("ipi")
-
-INPUT = """<simulation verbosity="low">
-  <output prefix="sim">
-    <properties stride="1" filename="out">[step, potential{{ase}}, virial_md]</properties>
-    <trajectory filename="pos" stride="1" format="ase">positions{{ase}}</trajectory>
-    <trajectory filename="frc" stride="1" format="ase">forces{{ase}}</trajectory>
-  </output>
-  <total_steps>{steps}</total_steps>
-  <prng><seed>31415</seed></prng>
-  <ffsocket name="hybridpot" mode="unix"><address>{address}</address></ffsocket>
-  <system>
-    <initialize nbeads="{beads}"><file mode="ase">init.extxyz</file>
-      <velocities mode="thermal" units="kelvin">300</velocities></initialize>
-    <forces><force forcefield="hybridpot"/></forces>
-    <ensemble><temperature units="kelvin">300</temperature></ensemble>
-    <motion mode="dynamics"><dynamics mode="nvt"><timestep units="femtosecond">1</timestep>
-      <thermostat mode="pile_l"><tau units="femtosecond">100</tau></thermostat></dynamics></motion>
-  </system>
-</simulation>
-"""
 
 #: i-PI's atomic unit of pressure (hartree/bohr³) in eV/Å³. Energies, positions and forces are
 #: written in i-PI's "ase" units: its "electronvolt" and "angstrom" use other CODATA constants than
@@ -53,27 +32,17 @@ INPUT = """<simulation verbosity="low">
 HARTREE_PER_BOHR3 = units.Hartree / units.Bohr**3
 
 
-def _ipi_executable() -> str:
-    exe = shutil.which("i-pi") or str(Path(sys.executable).with_name("i-pi"))
-    if not Path(exe).is_file():
-        pytest.skip("the i-pi script of the ipi package is not on PATH")
-    return exe
-
-
 def _start_ipi(folder: Path, atoms, beads: int, steps: int):
-    """i-PI on a fresh UNIX socket in ``folder``; returns (process, address) once it listens."""
+    """i-PI on a fresh UNIX socket in ``folder`` (PIMD at 300 K, every step and bead written);
+    returns (process, address) once it listens."""
+    if shutil.which("i-pi") is None and not Path(sys.executable).with_name("i-pi").is_file():
+        pytest.skip("the i-pi script of the ipi package is not on PATH")
     address = f"hybridpot-test-{uuid.uuid4().hex[:12]}"
     write(folder / "init.extxyz", atoms, format="extxyz")
-    (folder / "input.xml").write_text(INPUT.format(steps=steps, address=address, beads=beads))
-    log = open(folder / "ipi.log", "w")
-    process = subprocess.Popen([_ipi_executable(), "input.xml"], cwd=folder, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
-    while not Path(actualunixsocketname(address)).exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise AssertionError(f"i-PI did not open its socket:\n{(folder / 'ipi.log').read_text()[-3000:]}")
-        time.sleep(0.1)
-    return process, address
+    xml = nvt_input(address=address, structure="init.extxyz", steps=steps, beads=beads, temperature_K=300,
+                    timestep_fs=1, tau_fs=100, seed=31415, properties="[step, potential{ase}, virial_md]",
+                    flush=1, trajectories={"pos": "positions{ase}", "frc": "forces{ase}"}, trajectory_format="ase")
+    return start_ipi(folder, xml, address), address
 
 
 def _check_against_calculator(folder: Path, calc, beads: int, steps: int) -> None:
@@ -100,6 +69,27 @@ def _check_against_calculator(folder: Path, calc, beads: int, steps: int) -> Non
 
 def _copper():
     return copper(repeat=2), hybrid_potential()
+
+
+def test_nvt_input_names_what_it_was_given():
+    """The XML the project's PIMD runs start from: masses, outputs and thermostat as given."""
+    import xml.etree.ElementTree as ET
+
+    xml = nvt_input(address="abc", structure="h2.extxyz", steps=7, beads=4, temperature_K=20, timestep_fs=0.25,
+                    tau_fs=50, seed=3, masses_amu=[1.007825, 2.014102], trajectories={"pos": "positions{angstrom}"},
+                    stride=5)
+    root = ET.fromstring(xml)
+    assert root.find("system/initialize").get("nbeads") == "4"
+    assert root.find("system/initialize/file").text == "h2.extxyz"
+    assert [float(m) for m in root.find("system/initialize/masses").text.strip("[]").split(",")] == [1.007825, 2.014102]
+    assert root.find("ffsocket/address").text == "abc"
+    assert root.find("total_steps").text == "7"
+    assert root.find("system/motion/dynamics/timestep").text == "0.25"
+    assert root.find("system/ensemble/temperature").text == "20"
+    (trajectory,) = root.findall("output/trajectory")
+    assert (trajectory.get("filename"), trajectory.get("stride"), trajectory.text) == ("pos", "5", "positions{angstrom}")
+    assert ET.fromstring(nvt_input(address="a", structure="s", steps=1, beads=1, temperature_K=300, timestep_fs=1,
+                                   tau_fs=100, seed=0)).find("system/initialize/masses") is None
 
 
 @pytest.mark.heavy
