@@ -156,6 +156,8 @@ class Interaction(nn.Module):
                 x = jnp.pad(x, [(0, pad)] + [(0, 0)] * (x.ndim - 1))
                 return x.reshape((n_chunks, chunk) + x.shape[1:])
 
+            # the padded edges' radial features are 0, which zeroes their messages only while the
+            # radial MLP has no biases; the mask does not rely on that
             valid = jnp.ones(n_edge, radial.dtype)
             xs = (split(senders), split(receivers), split(sh.array), split(radial), split(valid))
             zero = jnp.zeros((h.shape[0], probe.irreps.dim), radial.dtype)
