@@ -378,7 +378,11 @@ class DimeNetNetwork(nn.Module):
         param_dtype: dtype of the parameters.
         triplet_chunk: each interaction's triplet term this many triplets at a time (memory of
             large cells; see :class:`InteractionBlock`); None: all at once; ``"auto"``: chunked
-            only when one interaction's per-triplet intermediates would pass 1 GiB.
+            only when one interaction's per-triplet intermediates would pass 1 GiB. When the
+            triplets are chunked, the interaction and output blocks also run one at a time under
+            ``lax.scan``, each rematerialised in the backward pass (their parameters stacked at
+            call time; the parameter layout does not change), so the per-edge activations of one
+            block are held instead of all blocks'.
 
     ``__call__(graph, triplets)``: ``triplets`` from :func:`hybridpot.graph.build_triplets`
     (padded or not), or None for the dense enumeration of :func:`all_edge_pairs` (small graphs).
@@ -434,12 +438,33 @@ class DimeNetNetwork(nn.Module):
 
         m = EmbeddingBlock(self.emb_size, len(self.species), d)(index, rbf, graph.senders, graph.receivers)
         atomic = output(m)
-        for _ in range(self.num_blocks):
-            m = InteractionBlock(
-                self.variant, self.emb_size, self.num_bilinear, self.int_emb_size, self.basis_emb_size,
-                self.num_before_skip, self.num_after_skip, self.rbf_edge, d, self.triplet_chunk,
-            )(m, rbf, radial, angular, kj, ji)
-            atomic = atomic + output(m)
+        block = InteractionBlock(
+            self.variant, self.emb_size, self.num_bilinear, self.int_emb_size, self.basis_emb_size,
+            self.num_before_skip, self.num_after_skip, self.rbf_edge, d, self.triplet_chunk, parent=None,
+        )
+        chunk = self.triplet_chunk
+        if chunk == "auto":
+            chunk = auto_chunk(kj.shape[0], block.bytes_per_triplet(self.num_spherical, jnp.result_type(rbf.dtype, d)))
+        block = block.clone(triplet_chunk=chunk)
+        if chunk is None or kj.shape[0] <= chunk or self.is_initializing():
+            for _ in range(self.num_blocks):
+                m = block.clone(parent=self)(m, rbf, radial, angular, kj, ji)
+                atomic = atomic + output(m)
+            return jnp.where(node_mask(graph), atomic, 0.0)
+        # a graph large enough for chunked triplets: the blocks one at a time under lax.scan, each
+        # rematerialised in the backward pass (a plain jax.checkpoint per block did not lower
+        # XLA CPU's buffers), with their parameters stacked here, so the parameter layout is the same
+        params = self.variables["params"]
+        stacked = [jax.tree.map(lambda *x: jnp.stack(x), *[params[f"{name}_{i + first}"] for i in range(self.num_blocks)])
+                   for name, first in (("InteractionBlock", 0), ("OutputBlock", 1))]
+        free_output = OutputBlock(self.emb_size, self.num_dense_output, out_emb, d, parent=None)
+
+        def step(carry, p):
+            m, atomic = carry
+            m = block.apply({"params": p[0]}, m, rbf, radial, angular, kj, ji)
+            return (m, atomic + free_output.apply({"params": p[1]}, m, rbf, graph.receivers, n_node)), None
+
+        (m, atomic), _ = jax.lax.scan(jax.checkpoint(step), (m, atomic), stacked)
         return jnp.where(node_mask(graph), atomic, 0.0)
 
 
@@ -478,7 +503,8 @@ def dimenet_model(
             (memory of large cells, not energies; :class:`InteractionBlock`); None: all at once;
             ``"auto"``: chunked only when one interaction's per-triplet intermediates, forward
             and backward, would pass :data:`~hybridpot.models.chunking.MEMORY_BUDGET` (1 GiB), so
-            training batches keep the unchunked program.
+            training batches keep the unchunked program; chunked triplets also rematerialise the
+            blocks one at a time (:class:`DimeNetNetwork`).
 
     Returns:
         ``GraphModel(init, energy, cutoff, needs_triplets=True, species)``; ``triplets=None`` in
