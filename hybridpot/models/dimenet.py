@@ -452,7 +452,7 @@ class DimeNetNetwork(nn.Module):
                 atomic = atomic + output(m)
             return jnp.where(node_mask(graph), atomic, 0.0)
         # a graph large enough for chunked triplets: the blocks one at a time under lax.scan, each
-        # rematerialised in the backward pass (a plain jax.checkpoint per block did not lower
+        # rematerialised in the backward pass (nn.remat of each block barely lowered
         # XLA CPU's buffers), with their parameters stacked here, so the parameter layout is the same
         params = self.variables["params"]
         stacked = [jax.tree.map(lambda *x: jnp.stack(x), *[params[f"{name}_{i + first}"] for i in range(self.num_blocks)])
