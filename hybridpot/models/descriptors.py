@@ -51,6 +51,7 @@ from hybridpot.graph.triplets import (
     triplet_angles,
     triplet_mask,
 )
+from hybridpot.models.chunking import auto_chunk, chunked_sum
 
 
 class SymmetryFunctionSpec(NamedTuple):
@@ -164,22 +165,17 @@ TRIPLET_MEMORY_BUDGET = 1 << 30
 #: 28.5 GB float32 buffer for 6.6·10⁷ triplets × 12 terms (docs/studies/alni.md), i.e. ≈ 9.
 _FLOATS_PER_TRIPLET_TERM = 9
 
-#: Smallest chunk ``"auto"`` picks (a scan over tiny chunks is slow; only absurd budgets reach it).
-_MIN_TRIPLET_CHUNK = 64
-
 
 def auto_triplet_chunk(spec: SymmetryFunctionSpec, n_triplet: int, dtype=jnp.float32,
                        budget: int | None = None) -> int | None:
     """Triplets per chunk that keep the angular terms of ``n_triplet`` triplets within ``budget`` bytes.
 
-    None (all at once, the fastest) when they fit; else the largest chunk that fits (at least 64). The estimate is ``itemsize × 9 × len(spec.angular_eta)`` bytes per triplet (measured).
-    ``budget`` defaults to :data:`TRIPLET_MEMORY_BUDGET`.
+    :func:`~hybridpot.models.chunking.auto_chunk` with ``itemsize × 9 × len(spec.angular_eta)``
+    bytes per triplet (measured): None (all at once, the fastest) when they fit, else the largest
+    chunk that fits (at least 64). ``budget`` defaults to :data:`TRIPLET_MEMORY_BUDGET`.
     """
-    budget = TRIPLET_MEMORY_BUDGET if budget is None else budget
     per_triplet = np.dtype(dtype).itemsize * _FLOATS_PER_TRIPLET_TERM * max(len(spec.angular_eta), 1)
-    if int(n_triplet) * per_triplet <= budget:
-        return None
-    return max(_MIN_TRIPLET_CHUNK, int(budget) // per_triplet)
+    return auto_chunk(n_triplet, per_triplet, TRIPLET_MEMORY_BUDGET if budget is None else budget)
 
 
 def symmetry_function_descriptors(
@@ -244,16 +240,7 @@ def symmetry_function_descriptors(
     n_trip = kj.shape[0]
     if triplet_chunk == "auto":
         triplet_chunk = auto_triplet_chunk(spec, n_trip, r.dtype)
-    if triplet_chunk is None or n_trip <= triplet_chunk:
-        angular = angular_sums(kj, ji, jnp.ones(n_trip, bool))
-    else:
-        n_chunks = -(-n_trip // triplet_chunk)
-        pad = n_chunks * triplet_chunk - n_trip
-        chunked = [jnp.pad(x, (0, pad)).reshape(n_chunks, triplet_chunk)
-                   for x in (kj, ji, jnp.ones(n_trip, bool))]
-        step = jax.checkpoint(lambda total, x: (total + angular_sums(*x), None))
-        zero = jnp.zeros((n_node * n_pairs, len(spec.angular_eta)), radial.dtype)
-        angular, _ = jax.lax.scan(step, zero, tuple(chunked))
+    angular = chunked_sum(angular_sums, (kj, ji, jnp.ones(n_trip, bool)), triplet_chunk)
     angular = angular.reshape(n_node, spec.n_angular)
 
     out = jnp.concatenate([radial, angular], axis=-1)

@@ -68,6 +68,7 @@ from hybridpot.graph import (
     node_mask,
 )
 from hybridpot.graph.triplets import SAME_IMAGE_TOLERANCE, triplet_angles
+from hybridpot.models.chunking import auto_chunk, chunked_sum
 from hybridpot.potential import GraphModel, atomic_model
 
 Variant = Literal["dimenet", "dimenet++"]
@@ -118,11 +119,20 @@ def spherical_basis_projection(radial, angular, kj, kernel):
     Returns:
         ``[T, K]``.
     """
+    return _angular_combination(_radial_projection(radial, kernel), angular, kj)
+
+
+def _radial_projection(radial, kernel):
+    """``[E, L, K]``: the radial factors ``[E, L, N]`` times the rows of ``kernel [L·N, K]`` of each l."""
     n_l, n_n = radial.shape[-2:]
-    per_edge = jnp.einsum("eln,lnk->elk", radial, kernel.reshape(n_l, n_n, -1))  # [E, L, K]
+    return jnp.einsum("eln,lnk->elk", radial, kernel.reshape(n_l, n_n, -1))
+
+
+def _angular_combination(per_edge, angular, kj):
+    """``[T, K]``: Σ_l angular[t, l] · per_edge[kj[t], l] (the per-triplet half of :func:`spherical_basis_projection`)."""
     # a sum of L gathered [T, K] terms (one loop fusion); the [T, L, K] product with a reduction
     # over L was materialised by XLA CPU
-    return sum(angular[:, l, None] * per_edge[kj, l] for l in range(n_l))
+    return sum(angular[:, l, None] * per_edge[kj, l] for l in range(per_edge.shape[1]))
 
 
 class DenseKernel(nn.Module):
@@ -222,9 +232,17 @@ class InteractionBlock(nn.Module):
     ``num_after_skip`` residual layers. ``rbf_edge="ji"`` multiplies the summed triplet term by the
     RBF of d_ji instead of m_kj by the RBF of d_kj (module docstring).
 
+    ``triplet_chunk``: the triplet term of this many triplets at a time
+    (:func:`~hybridpot.models.chunking.chunked_sum`: ``lax.scan``, each chunk rematerialised in the
+    backward pass), so memory holds one chunk of per-triplet intermediates; None: all at once;
+    ``"auto"``: chunked only when all at once would pass
+    :data:`~hybridpot.models.chunking.MEMORY_BUDGET` (:meth:`bytes_per_triplet`). The result does
+    not depend on it, nor do the parameters (same names and shapes).
+
     ``__call__(m [n_edge, F], rbf [n_edge, N_rbf], radial [n_edge, L, N], angular [n_triplet, L], kj,
     ji [n_triplet])`` returns updated messages ``[n_edge, F]``; the SBF of triplet t is
-    radial[kj[t], l, n] · angular[t, l] (:func:`spherical_basis_projection`).
+    radial[kj[t], l, n] · angular[t, l] (:func:`spherical_basis_projection`; padding triplets have
+    angular 0 and add exactly 0).
     """
 
     variant: Variant
@@ -236,6 +254,17 @@ class InteractionBlock(nn.Module):
     num_after_skip: int = 2
     rbf_edge: RbfEdge = "kj"
     param_dtype: Any = jnp.float32
+    triplet_chunk: int | str | None = "auto"
+
+    def bytes_per_triplet(self, num_spherical: int, dtype) -> int:
+        """Bytes the triplet term of one interaction holds per triplet, forward and backward: its
+        per-triplet arrays (SBF projections, gathered x_kj, products; DimeNet's [B·F] outer
+        product), each with its cotangent, and the angular weights ``[L]`` with theirs."""
+        if self.variant == "dimenet++":
+            widths = 3 * self.int_emb_size + self.basis_emb_size
+        else:
+            widths = (self.num_bilinear + 2) * self.emb_size + self.num_bilinear
+        return 2 * (widths + num_spherical) * np.dtype(dtype).itemsize
 
     def _basis_map(self, x, width: int, name: str):
         """Linear map of a basis (DimeNet) or two bias-free layers through ``basis_emb_size`` (DimeNet++)."""
@@ -244,14 +273,37 @@ class InteractionBlock(nn.Module):
             x = _dense(self.basis_emb_size, bias=False, dtype=d, name=f"{name}_1")(x)
         return _dense(width, bias=False, dtype=d, name=name)(x)
 
-    def _sbf_map(self, radial, angular, kj, width: int):
-        """:meth:`_basis_map` of the triplets' SBF, its first layer by :func:`spherical_basis_projection`."""
-        d = self.param_dtype
+    def _triplet_term(self, x_kj, radial, n_edge: int):
+        """The parameters of the triplet term as values and ``term(kj, ji, angular) -> [n_edge, width]``,
+        the sum over the given triplets onto their ji edges (a pure function for
+        :func:`~hybridpot.models.chunking.chunked_sum`)."""
+        d, f = self.param_dtype, self.emb_size
         fan_in = radial.shape[-2] * radial.shape[-1]
         if self.variant == "dimenet++":
-            kernel = DenseKernel(self.basis_emb_size, d, name="sbf_1")(fan_in)
-            return _dense(width, bias=False, dtype=d, name="sbf")(spherical_basis_projection(radial, angular, kj, kernel))
-        return spherical_basis_projection(radial, angular, kj, DenseKernel(width, d, name="sbf")(fan_in))
+            x_kj = nn.silu(_dense(self.int_emb_size, bias=False, dtype=d, name="down_projection")(x_kj))
+            per_edge = _radial_projection(radial, DenseKernel(self.basis_emb_size, d, name="sbf_1")(fan_in))
+            w_sbf = DenseKernel(self.int_emb_size, d, name="sbf")(self.basis_emb_size)
+
+            def term(kj, ji, angular):
+                sbf = _angular_combination(per_edge, angular, kj) @ w_sbf  # [T, int_emb]
+                return jax.ops.segment_sum(x_kj[kj] * sbf, ji, num_segments=n_edge)
+
+            return term
+        per_edge = _radial_projection(radial, DenseKernel(self.num_bilinear, d, name="sbf")(fan_in))
+        w = self.param(
+            "bilinear",
+            nn.initializers.normal(stddev=2.0 / f),
+            (self.num_bilinear, f, f),  # [B, F_in, F_out]
+            d,
+        )
+
+        def term(kj, ji, angular):
+            s = _angular_combination(per_edge, angular, kj)  # [T, B]
+            # Σ_{b, n} s_b x_n W[b, n, :] per triplet, as one [T, B·F] @ [B·F, F] product
+            outer = (s[:, :, None] * x_kj[kj][:, None, :]).reshape(s.shape[0], self.num_bilinear * f)
+            return jax.ops.segment_sum(outer @ w.reshape(-1, f), ji, num_segments=n_edge)
+
+        return term
 
     @nn.compact
     def __call__(self, m, rbf, radial, angular, kj, ji):
@@ -262,21 +314,11 @@ class InteractionBlock(nn.Module):
         mix_width = f if self.variant == "dimenet" else self.int_emb_size
         if self.rbf_edge == "kj":
             x_kj = x_kj * self._basis_map(rbf, f, "rbf")
-        if self.variant == "dimenet":
-            s = self._sbf_map(radial, angular, kj, self.num_bilinear)  # [T, B]
-            w = self.param(
-                "bilinear",
-                nn.initializers.normal(stddev=2.0 / f),
-                (self.num_bilinear, f, f),  # [B, F_in, F_out]
-                d,
-            )
-            # Σ_{b, n} s_b x_n W[b, n, :] per triplet, as one [T, B·F] @ [B·F, F] product
-            outer = (s[:, :, None] * x_kj[kj][:, None, :]).reshape(s.shape[0], self.num_bilinear * f)
-            t = outer @ w.reshape(-1, f)
-        else:
-            x_kj = nn.silu(_dense(self.int_emb_size, bias=False, dtype=d, name="down_projection")(x_kj))
-            t = x_kj[kj] * self._sbf_map(radial, angular, kj, self.int_emb_size)
-        agg = jax.ops.segment_sum(t, ji, num_segments=n_edge)
+        term = self._triplet_term(x_kj, radial, n_edge)
+        chunk = self.triplet_chunk
+        if chunk == "auto":
+            chunk = auto_chunk(kj.shape[0], self.bytes_per_triplet(angular.shape[-1], x_kj.dtype))
+        agg = chunked_sum(term, (kj, ji, angular), chunk)
         if self.rbf_edge == "ji":
             agg = agg * self._basis_map(rbf, mix_width, "rbf")
         if self.variant == "dimenet++":
@@ -334,6 +376,13 @@ class DimeNetNetwork(nn.Module):
         num_before_skip, num_after_skip, num_dense_output: layer counts of the blocks.
         rbf_edge: ``"kj"`` (authors' code) or ``"ji"`` (README fix), see the module docstring.
         param_dtype: dtype of the parameters.
+        triplet_chunk: each interaction's triplet term this many triplets at a time (memory of
+            large cells; see :class:`InteractionBlock`); None: all at once; ``"auto"``: chunked
+            only when one interaction's per-triplet intermediates would pass 1 GiB. When the
+            triplets are chunked, the interaction and output blocks also run one at a time under
+            ``lax.scan``, each rematerialised in the backward pass (their parameters stacked at
+            call time; the parameter layout does not change), so the per-edge activations of one
+            block are held instead of all blocks'.
 
     ``__call__(graph, triplets)``: ``triplets`` from :func:`hybridpot.graph.build_triplets`
     (padded or not), or None for the dense enumeration of :func:`all_edge_pairs` (small graphs).
@@ -357,6 +406,7 @@ class DimeNetNetwork(nn.Module):
     num_dense_output: int = 3
     rbf_edge: RbfEdge = "kj"
     param_dtype: Any = jnp.float32
+    triplet_chunk: int | str | None = "auto"
 
     @nn.compact
     def __call__(self, graph: jraph.GraphsTuple, triplets: Triplets | None = None) -> jax.Array:
@@ -388,12 +438,33 @@ class DimeNetNetwork(nn.Module):
 
         m = EmbeddingBlock(self.emb_size, len(self.species), d)(index, rbf, graph.senders, graph.receivers)
         atomic = output(m)
-        for _ in range(self.num_blocks):
-            m = InteractionBlock(
-                self.variant, self.emb_size, self.num_bilinear, self.int_emb_size, self.basis_emb_size,
-                self.num_before_skip, self.num_after_skip, self.rbf_edge, d,
-            )(m, rbf, radial, angular, kj, ji)
-            atomic = atomic + output(m)
+        block = InteractionBlock(
+            self.variant, self.emb_size, self.num_bilinear, self.int_emb_size, self.basis_emb_size,
+            self.num_before_skip, self.num_after_skip, self.rbf_edge, d, self.triplet_chunk, parent=None,
+        )
+        chunk = self.triplet_chunk
+        if chunk == "auto":
+            chunk = auto_chunk(kj.shape[0], block.bytes_per_triplet(self.num_spherical, jnp.result_type(rbf.dtype, d)))
+        block = block.clone(triplet_chunk=chunk)
+        if chunk is None or kj.shape[0] <= chunk or self.is_initializing():
+            for _ in range(self.num_blocks):
+                m = block.clone(parent=self)(m, rbf, radial, angular, kj, ji)
+                atomic = atomic + output(m)
+            return jnp.where(node_mask(graph), atomic, 0.0)
+        # a graph large enough for chunked triplets: the blocks one at a time under lax.scan, each
+        # rematerialised in the backward pass (nn.remat of each block barely lowered
+        # XLA CPU's buffers), with their parameters stacked here, so the parameter layout is the same
+        params = self.variables["params"]
+        stacked = [jax.tree.map(lambda *x: jnp.stack(x), *[params[f"{name}_{i + first}"] for i in range(self.num_blocks)])
+                   for name, first in (("InteractionBlock", 0), ("OutputBlock", 1))]
+        free_output = OutputBlock(self.emb_size, self.num_dense_output, out_emb, d, parent=None)
+
+        def step(carry, p):
+            m, atomic = carry
+            m = block.apply({"params": p[0]}, m, rbf, radial, angular, kj, ji)
+            return (m, atomic + free_output.apply({"params": p[1]}, m, rbf, graph.receivers, n_node)), None
+
+        (m, atomic), _ = jax.lax.scan(jax.checkpoint(step), (m, atomic), stacked)
         return jnp.where(node_mask(graph), atomic, 0.0)
 
 
@@ -428,6 +499,12 @@ def dimenet_model(
             ``out_emb_size``, ``int_emb_size``, ``basis_emb_size``, ``num_spherical``,
             ``num_radial``, ``envelope_p``, ``num_before_skip``, ``num_after_skip``,
             ``num_dense_output``, ``rbf_edge``); defaults are the published ones of the variant.
+            ``triplet_chunk`` (default ``"auto"``): the triplet terms this many triplets at a time
+            (memory of large cells, not energies; :class:`InteractionBlock`); None: all at once;
+            ``"auto"``: chunked only when one interaction's per-triplet intermediates, forward
+            and backward, would pass :data:`~hybridpot.models.chunking.MEMORY_BUDGET` (1 GiB), so
+            training batches keep the unchunked program; chunked triplets also rematerialise the
+            blocks one at a time (:class:`DimeNetNetwork`).
 
     Returns:
         ``GraphModel(init, energy, cutoff, needs_triplets=True, species)``; ``triplets=None`` in
@@ -442,6 +519,8 @@ def dimenet_model(
     if unknown:
         raise ValueError(f"unknown DimeNet hyper-parameter(s) {unknown}; known: {sorted(known)}")
     for k, v in hyper.items():
+        if k == "triplet_chunk" and v in (None, "auto"):
+            continue
         if k != "rbf_edge":
             check_integer(k, v, minimum=0 if k.startswith("num_before") or k.startswith("num_after") else 1)
     if hyper.get("rbf_edge", "kj") not in ("kj", "ji"):

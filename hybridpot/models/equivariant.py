@@ -60,6 +60,7 @@ from hybridpot.basis import polynomial_envelope, radial_bessel_basis
 from hybridpot.elements import check_species, check_species_list, species_index_table
 from hybridpot.graph import edge_mask, node_mask
 from hybridpot.graph.geometry import edge_vectors, safe_norm
+from hybridpot.models.chunking import auto_chunk
 from hybridpot.potential import GraphModel, atomic_model
 
 
@@ -86,11 +87,8 @@ EDGE_MEMORY_BUDGET = 1 << 30
 def auto_edge_chunk(n_edge: int, bytes_per_edge: int, budget: int | None = None) -> int | None:
     """Edges per chunk that keep ``n_edge`` edges of ``bytes_per_edge`` within ``budget`` bytes
     (default :data:`EDGE_MEMORY_BUDGET`): None (all at once, the fastest) when they fit, else the
-    largest chunk that fits (at least 64)."""
-    budget = EDGE_MEMORY_BUDGET if budget is None else budget
-    if n_edge * bytes_per_edge <= budget:
-        return None
-    return max(64, budget // bytes_per_edge)
+    largest chunk that fits (at least 64; :func:`~hybridpot.models.chunking.auto_chunk`)."""
+    return auto_chunk(n_edge, bytes_per_edge, EDGE_MEMORY_BUDGET if budget is None else budget)
 
 
 class Interaction(nn.Module):
