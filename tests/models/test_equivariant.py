@@ -181,7 +181,7 @@ def test_average_neighbour_count_ignores_padding(ethanol):
 def test_edge_chunks_give_the_same_energy_forces_and_parameters():
     """Messages computed a chunk of edges at a time (a padded last chunk included) equal all at
     once in float64; the parameters keep their names and shapes, so model files load either way."""
-    from hybridpot.models.equivariant import auto_edge_chunk
+    from hybridpot.models.equivariant import auto_chunk
 
     atoms = bulk("Al", "fcc", a=3.9, cubic=True).repeat((2, 1, 1))
     atoms.numbers[[0, 5]] = 28
@@ -197,8 +197,50 @@ def test_edge_chunks_give_the_same_energy_forces_and_parameters():
     e, f = jax.jit(energy_and_forces(chunked.energy))(params, graph)
     np.testing.assert_allclose(e, full_e, rtol=1e-12)
     np.testing.assert_allclose(f, full_f, rtol=1e-10, atol=1e-12)
-    assert auto_edge_chunk(1000, 100, budget=100_000) is None
-    assert auto_edge_chunk(10**6, 100, budget=10**6) == 10**4
-    assert auto_edge_chunk(10**6, 100, budget=10) == 64
+    assert auto_chunk(1000, 100, budget=100_000) is None
+    assert auto_chunk(10**6, 100, budget=10**6) == 10**4
+    assert auto_chunk(10**6, 100, budget=10) == 64
     with pytest.raises(ValueError, match="edge_chunk"):
         mace((13, 28), edge_chunk=0)
+
+
+@pytest.mark.parametrize("ctor", [mace, nequip], ids=["mace", "nequip"])
+def test_node_chunks_give_the_same_energy_forces_and_parameter_gradients(ctor, monkeypatch):
+    """Each layer's node update computed a chunk of nodes at a time equals all at once in float64:
+    energies, forces and the gradient of the energy with respect to every parameter, with padding
+    nodes, for a chunk size that divides the node count and one that does not (zero-padded rows),
+    and for ``"auto"`` under a budget small enough to chunk."""
+    from hybridpot.models import equivariant
+
+    atoms = bulk("Al", "fcc", a=3.9, cubic=True).repeat((2, 1, 1))
+    atoms.numbers[[0, 5]] = 28
+    atoms.rattle(0.05, seed=3)
+    graph = build_graph(atoms.positions, atoms.numbers, cutoff=CUTOFF, pbc=True, cell=np.asarray(atoms.cell))
+    graph = pad_to_bucket(graph, PaddingBuckets(((12, int(graph.senders.shape[0]) + 5, 2),)))
+    assert graph.nodes["positions"].shape[0] == 12  # 8 atoms and 4 padding nodes
+
+    def evaluate(model, params):
+        def fn(p, g):
+            energy, forces = energy_and_forces(model.energy)(p, g)
+            return energy, forces, jax.grad(lambda q: model.energy(q, g).sum())(p)
+        return jax.jit(fn)(params, graph)
+
+    hyper = {**SMALL, "edge_chunk": None}
+    whole = ctor((13, 28), **hyper, node_chunk=None)
+    params = random_params(whole, graph)
+    energy, forces, grads = evaluate(whole, params)
+    assert np.all(np.asarray(forces[8:]) == 0.0)
+    # "auto": chunks of 5 nodes whatever the budget says (its smallest chunk, 64, exceeds this graph)
+    asked = []
+    monkeypatch.setattr(equivariant, "auto_chunk", lambda n, per_node, budget=None: asked.append((n, per_node)) or 5)
+    for chunk in ((4, 5) if ctor is mace else ("auto",)):
+        model = ctor((13, 28), **hyper, node_chunk=chunk)
+        assert jax.tree.map(jnp.shape, random_params(model, graph)) == jax.tree.map(jnp.shape, params)
+        e, f, g = evaluate(model, params)
+        np.testing.assert_allclose(e, energy, rtol=1e-12)
+        np.testing.assert_allclose(f, forces, rtol=1e-10, atol=1e-12)
+        for path, x, y in zip(*zip(*jax.tree_util.tree_flatten_with_path(g)[0]), jax.tree.leaves(grads)):
+            np.testing.assert_allclose(x, y, rtol=1e-10, atol=1e-12, err_msg=jax.tree_util.keystr(path))
+    assert ctor is mace or (asked and all(n == 12 and per_node > 0 for n, per_node in asked))
+    with pytest.raises(ValueError, match="node_chunk"):
+        mace((13, 28), node_chunk=0)
