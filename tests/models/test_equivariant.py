@@ -204,12 +204,13 @@ def test_edge_chunks_give_the_same_energy_forces_and_parameters():
         mace((13, 28), edge_chunk=0)
 
 
-@pytest.mark.parametrize("ctor", [mace, nequip], ids=["mace", "nequip"])
-def test_node_chunks_give_the_same_energy_forces_and_parameter_gradients(ctor, monkeypatch):
+@pytest.mark.parametrize(("ctor", "chunk"), [(mace, 5), (nequip, "auto")], ids=["mace-5", "nequip-auto"])
+def test_node_chunks_give_the_same_energy_forces_and_parameter_gradients(ctor, chunk, monkeypatch):
     """Each layer's node update computed a chunk of nodes at a time equals all at once in float64:
-    energies, forces and the gradient of the energy with respect to every parameter, with padding
-    nodes, for a chunk size that divides the node count and one that does not (zero-padded rows),
-    and for ``"auto"`` under a budget small enough to chunk."""
+    energies, forces and the gradient of the energy with respect to every parameter, on a graph
+    with padding nodes; 12 nodes in chunks of 5 (a zero-padded last chunk) and, through
+    ``"auto"``, of 4 (the last chunk all padding nodes). The chunked model runs on the unchunked
+    model's parameters: the names and shapes are the same."""
     from hybridpot.models import equivariant
 
     atoms = bulk("Al", "fcc", a=3.9, cubic=True).repeat((2, 1, 1))
@@ -220,27 +221,30 @@ def test_node_chunks_give_the_same_energy_forces_and_parameter_gradients(ctor, m
     assert graph.nodes["positions"].shape[0] == 12  # 8 atoms and 4 padding nodes
 
     def evaluate(model, params):
-        def fn(p, g):
-            energy, forces = energy_and_forces(model.energy)(p, g)
-            return energy, forces, jax.grad(lambda q: model.energy(q, g).sum())(p)
-        return jax.jit(fn)(params, graph)
+        """(energies, forces, ∂E/∂params), from one backward pass."""
+        def total(p, positions):
+            energies = model.energy(p, graph._replace(nodes={**graph.nodes, "positions": positions}))
+            return energies.sum(), energies
 
-    hyper = {**SMALL, "edge_chunk": None}
-    whole = ctor((13, 28), **hyper, node_chunk=None)
+        grad = jax.jit(jax.value_and_grad(total, argnums=(0, 1), has_aux=True))
+        (_, energies), (grads, d_positions) = grad(params, graph.nodes["positions"])
+        return energies, -d_positions, grads
+
+    whole = ctor((13, 28), **SMALL, edge_chunk=None, node_chunk=None)
     params = random_params(whole, graph)
     energy, forces, grads = evaluate(whole, params)
-    assert np.all(np.asarray(forces[8:]) == 0.0)
-    # "auto": chunks of 5 nodes whatever the budget says (its smallest chunk, 64, exceeds this graph)
+    # "auto" asks the budget (its smallest chunk, 64, exceeds this graph: answer 4 here)
     asked = []
-    monkeypatch.setattr(equivariant, "auto_chunk", lambda n, per_node, budget=None: asked.append((n, per_node)) or 5)
-    for chunk in ((4, 5) if ctor is mace else ("auto",)):
-        model = ctor((13, 28), **hyper, node_chunk=chunk)
-        assert jax.tree.map(jnp.shape, random_params(model, graph)) == jax.tree.map(jnp.shape, params)
-        e, f, g = evaluate(model, params)
-        np.testing.assert_allclose(e, energy, rtol=1e-12)
-        np.testing.assert_allclose(f, forces, rtol=1e-10, atol=1e-12)
-        for path, x, y in zip(*zip(*jax.tree_util.tree_flatten_with_path(g)[0]), jax.tree.leaves(grads)):
-            np.testing.assert_allclose(x, y, rtol=1e-10, atol=1e-12, err_msg=jax.tree_util.keystr(path))
-    assert ctor is mace or (asked and all(n == 12 and per_node > 0 for n, per_node in asked))
+    monkeypatch.setattr(equivariant, "auto_chunk", lambda n, per_node, budget=None: asked.append((n, per_node)) or 4)
+    chunked = ctor((13, 28), **SMALL, edge_chunk=None, node_chunk=chunk)
+    program = lambda model: str(jax.make_jaxpr(lambda p: model.energy(p, graph))(params))
+    assert "scan" in program(chunked) and "scan" not in program(whole)  # lax.map over the chunks
+    e, f, g = evaluate(chunked, params)
+    assert chunk != "auto" or (asked and all(n == 12 and per_node > 0 for n, per_node in asked))
+    np.testing.assert_allclose(e, energy, rtol=1e-12)
+    np.testing.assert_allclose(f, forces, rtol=1e-10, atol=1e-12)
+    assert np.all(np.asarray(f[8:]) == 0.0)
+    for (path, x), y in zip(jax.tree_util.tree_flatten_with_path(g)[0], jax.tree.leaves(grads)):
+        np.testing.assert_allclose(x, y, rtol=1e-10, atol=1e-12, err_msg=jax.tree_util.keystr(path))
     with pytest.raises(ValueError, match="node_chunk"):
-        mace((13, 28), node_chunk=0)
+        ctor((13, 28), node_chunk=0)
