@@ -335,8 +335,8 @@ class EquivariantNetwork(nn.Module):
                       for x in jax.tree.leaves(layer[k].variables["params"])) // n_species
         basis = 0
         if "product" in layer:
-            basis = jax.eval_shape(lambda x: product_basis(x, self.channels, self.lmax, self.correlation,
-                                                           layer["product"].irreps_out), a[:1]).shape[-1]
+            basis = jax.eval_shape(lambda: product_basis(e3nn.zeros(a.irreps, (1,), a.dtype), self.channels, self.lmax,
+                                                         self.correlation, layer["product"].irreps_out)).shape[-1]
         widths = weights + basis + a.irreps.dim + 2 * h.irreps.dim
         return auto_chunk(a.shape[0], 2 * widths * a.dtype.itemsize)
 
