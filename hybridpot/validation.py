@@ -307,6 +307,7 @@ MODEL_ARG_CHECKS = {
     "param_dtype": _float_dtype,
     "triplet_chunk": _chunk,
     "edge_chunk": _chunk,
+    "node_chunk": _chunk,
     "correlation": _ge1,
     "channels": _ge1,
     "lmax": _ge0,

@@ -190,10 +190,11 @@ def test_chunk_arguments_take_null_auto_or_a_positive_integer():
     from hybridpot.validation import check_model_args
 
     for value in (None, "auto", 1, 4096):
-        check_model_args("mace", {"edge_chunk": value, "triplet_chunk": value})
+        check_model_args("mace", {"edge_chunk": value, "node_chunk": value, "triplet_chunk": value})
     for value in (0, "big", 2.5):
-        with pytest.raises(ValueError, match=r"model\.edge_chunk=.*: must be null, 'auto' or an integer >= 1"):
-            check_model_args("mace", {"edge_chunk": value})
+        for name in ("edge_chunk", "node_chunk"):
+            with pytest.raises(ValueError, match=rf"model\.{name}=.*: must be null, 'auto' or an integer >= 1"):
+                check_model_args("mace", {name: value})
 
 
 @pytest.mark.parametrize(("section", "message"), [

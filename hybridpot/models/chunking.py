@@ -1,11 +1,12 @@
-"""Sums over many items (triplets, edges) a chunk at a time, and chunk sizes from a memory budget.
+"""Sums and maps over many items (triplets, edges, nodes) a chunk at a time, and chunk sizes from a memory budget.
 
 A model term that is a sum over items (the angular terms of Behler–Parrinello triplets, the
 triplet term of a DimeNet interaction, the messages of the MACE-like model's edges) can hold the
 intermediates of all items at once, the fastest, or of one chunk at a time: :func:`chunked_sum`
 scans over chunks and rematerialises each in the backward pass (``jax.checkpoint``), so forward
 and backward hold one chunk's intermediates. The sum does not depend on the chunk size; memory
-and speed do. :func:`auto_chunk` picks the size from the bytes one item holds and a budget
+and speed do. :func:`map_chunks` does the same for a function applied to every item separately
+(the MACE-like model's node updates). :func:`auto_chunk` picks the size from the bytes one item holds and a budget
 (``"auto"`` in the models: all at once whenever that fits, so training-size batches keep the
 unchunked program).
 """
@@ -58,15 +59,32 @@ def chunked_sum(term: Callable[..., jax.Array], xs: Sequence[jax.Array], chunk: 
     n = xs[0].shape[0]
     if chunk is None or n <= chunk:
         return term(*xs)
-    n_chunks = -(-n // chunk)
-    pad = n_chunks * chunk - n
-
-    def split(x):
-        x = jnp.pad(x, [(0, pad)] + [(0, 0)] * (x.ndim - 1))
-        return x.reshape((n_chunks, chunk) + x.shape[1:])
-
-    chunks = tuple(split(jnp.asarray(x)) for x in xs)
+    chunks = tuple(_split(jnp.asarray(x), chunk) for x in xs)
     out = jax.eval_shape(term, *(c[0] for c in chunks))
     step = jax.checkpoint(term)
     total, _ = jax.lax.scan(lambda acc, c: (acc + step(*c), None), jnp.zeros(out.shape, out.dtype), chunks)
     return total
+
+
+def map_chunks(fn, xs, chunk: int | None):
+    """``fn(xs)`` for a function that acts on every item (row) separately, ``chunk`` items at a time.
+
+    ``xs``: a pytree (arrays, ``IrrepsArray``) of leaves ``[n, ...]``; ``fn`` maps such a tree to
+    another one of leaves ``[n, ...]``. With ``chunk`` None or ≥ n, ``fn(xs)``. Otherwise the
+    items are padded with zeros to a multiple of ``chunk`` (``fn`` must stay finite on zero rows;
+    their results are dropped) and ``fn`` runs on one chunk at a time under ``lax.map``, each chunk
+    rematerialised in the backward pass (``jax.checkpoint``), so forward and backward hold one
+    chunk's intermediates. The result does not depend on ``chunk``.
+    """
+    n = jax.tree.leaves(xs)[0].shape[0]
+    if chunk is None or n <= chunk:
+        return fn(xs)
+    out = jax.lax.map(jax.checkpoint(fn), jax.tree.map(lambda x: _split(x, chunk), xs))
+    return jax.tree.map(lambda y: y.reshape((-1,) + y.shape[2:])[:n], out)
+
+
+def _split(x, chunk: int):
+    """``[n, ...]`` → ``[ceil(n / chunk), chunk, ...]``, the last chunk padded with zeros."""
+    n_chunks = -(-x.shape[0] // chunk)
+    x = jnp.pad(x, [(0, n_chunks * chunk - x.shape[0])] + [(0, 0)] * (x.ndim - 1))
+    return x.reshape((n_chunks, chunk) + x.shape[1:])

@@ -45,6 +45,7 @@ harmonics, so their gradient is exactly 0), padding nodes and graphs get exactly
 
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import Any, Sequence
 
@@ -60,7 +61,7 @@ from hybridpot.basis import polynomial_envelope, radial_bessel_basis
 from hybridpot.elements import check_species, check_species_list, species_index_table
 from hybridpot.graph import edge_mask, node_mask
 from hybridpot.graph.geometry import edge_vectors, safe_norm
-from hybridpot.models.chunking import auto_chunk
+from hybridpot.models.chunking import auto_chunk, chunked_sum, map_chunks
 from hybridpot.potential import GraphModel, atomic_model
 
 
@@ -79,18 +80,6 @@ def average_neighbour_count(graphs: Sequence[jraph.GraphsTuple]) -> float:
     return n_edge / n_node
 
 
-#: Bytes the per-edge intermediates of one interaction may hold at once with ``edge_chunk="auto"``
-#: (forward and backward); above it the edges are processed in chunks.
-EDGE_MEMORY_BUDGET = 1 << 30
-
-
-def auto_edge_chunk(n_edge: int, bytes_per_edge: int, budget: int | None = None) -> int | None:
-    """Edges per chunk that keep ``n_edge`` edges of ``bytes_per_edge`` within ``budget`` bytes
-    (default :data:`EDGE_MEMORY_BUDGET`): None (all at once, the fastest) when they fit, else the
-    largest chunk that fits (at least 64; :func:`~hybridpot.models.chunking.auto_chunk`)."""
-    return auto_chunk(n_edge, bytes_per_edge, EDGE_MEMORY_BUDGET if budget is None else budget)
-
-
 class Interaction(nn.Module):
     r"""The convolution :math:`A_i` of the module docstring for one layer.
 
@@ -100,7 +89,7 @@ class Interaction(nn.Module):
 
     ``edge_chunk``: the messages of this many edges at a time (``lax.scan``, each chunk
     rematerialised in the backward pass), so memory holds one chunk of per-edge intermediates;
-    None: all at once; ``"auto"``: chunked only above :data:`EDGE_MEMORY_BUDGET`. The result
+    None: all at once; ``"auto"``: chunked only above :data:`~hybridpot.models.chunking.MEMORY_BUDGET`. The result
     does not depend on it, nor do the parameters (same names and shapes).
     """
 
@@ -131,7 +120,7 @@ class Interaction(nn.Module):
             # messages, their weights and product, the gathered h_j and the MLP's activations,
             # each with its cotangent
             widths = 3 * probe.irreps.dim + h.irreps.dim + sh.irreps.dim + 2 * sum(self.radial_hidden)
-            chunk = auto_edge_chunk(n_edge, 2 * widths * jnp.dtype(radial.dtype).itemsize)
+            chunk = auto_chunk(n_edge, 2 * widths * jnp.dtype(radial.dtype).itemsize)
         if chunk is None or n_edge <= chunk or self.is_initializing():
             messages = message_irreps(h[senders], sh)
             messages = messages * mlp(radial)
@@ -142,26 +131,14 @@ class Interaction(nn.Module):
             free_mlp = mlp.clone(parent=None, name=None)
 
             def chunk_sum(idx_s, idx_r, sh_c, radial_c, valid):
-                m = message_irreps(h[idx_s], sh_c) * free_mlp.apply({"params": params}, radial_c)
-                m = m * valid[:, None]
-                return e3nn.scatter_sum(m, dst=idx_r, output_size=h.shape[0]).array
-
-            chunk_sum = jax.checkpoint(chunk_sum)
-            n_chunks = -(-n_edge // chunk)
-            pad = n_chunks * chunk - n_edge
-
-            def split(x):
-                x = jnp.pad(x, [(0, pad)] + [(0, 0)] * (x.ndim - 1))
-                return x.reshape((n_chunks, chunk) + x.shape[1:])
+                m = message_irreps(h[idx_s], e3nn.IrrepsArray(sh.irreps, sh_c))
+                m = m * free_mlp.apply({"params": params}, radial_c)
+                return e3nn.scatter_sum(m * valid[:, None], dst=idx_r, output_size=h.shape[0]).array
 
             # the padded edges' radial features are 0, which zeroes their messages only while the
             # radial MLP has no biases; the mask does not rely on that
             valid = jnp.ones(n_edge, radial.dtype)
-            xs = (split(senders), split(receivers), split(sh.array), split(radial), split(valid))
-            zero = jnp.zeros((h.shape[0], probe.irreps.dim), radial.dtype)
-            total, _ = jax.lax.scan(
-                lambda acc, x: (acc + chunk_sum(x[0], x[1], e3nn.IrrepsArray(sh.irreps, x[2]), x[3], x[4]), None),
-                zero, xs)
+            total = chunked_sum(chunk_sum, (senders, receivers, sh.array, radial, valid), chunk)
             a = e3nn.IrrepsArray(probe.irreps, total)
         a = a / self.avg_num_neighbors
         return e3nn.flax.Linear(polar_irreps(self.channels, self.lmax), force_irreps_out=True)(a)
@@ -181,16 +158,23 @@ class ProductBasis(nn.Module):
 
     @nn.compact
     def __call__(self, a, one_hot):
-        keep = polar_irreps(1, self.lmax)
-        per_channel = a.mul_to_axis(self.channels)  # [n_node, channels, 0e + 1o + …]
-        wanted = [ir for _, ir in e3nn.Irreps(self.irreps_out)]
-        products, b = [per_channel], per_channel
-        for n in range(2, self.correlation + 1):
-            # the last product feeds only the output map: keep just the irreps it produces
-            b = e3nn.tensor_product(b, per_channel, filter_ir_out=wanted if n == self.correlation else keep)
-            products.append(b)
-        basis = e3nn.concatenate(products, axis=-1).regroup().axis_to_mul()
+        basis = product_basis(a, self.channels, self.lmax, self.correlation, self.irreps_out)
         return e3nn.flax.Linear(self.irreps_out, force_irreps_out=True)(one_hot, basis)
+
+
+def product_basis(a, channels: int, lmax: int, correlation: int, irreps_out) -> e3nn.IrrepsArray:
+    r"""The products :math:`B^{(1)}, …, B^{(ν)}` of :class:`ProductBasis`, concatenated:
+    ``a [n_node, channels × (0e + … + lmax)]`` → ``[n_node, channels × irreps of the products]``;
+    the last product keeps only the irreps of ``irreps_out``. No parameters."""
+    keep = polar_irreps(1, lmax)
+    per_channel = a.mul_to_axis(channels)  # [n_node, channels, 0e + 1o + …]
+    wanted = [ir for _, ir in e3nn.Irreps(irreps_out)]
+    products, b = [per_channel], per_channel
+    for n in range(2, correlation + 1):
+        # the last product feeds only the output map: keep just the irreps it produces
+        b = e3nn.tensor_product(b, per_channel, filter_ir_out=wanted if n == correlation else keep)
+        products.append(b)
+    return e3nn.concatenate(products, axis=-1).regroup().axis_to_mul()
 
 
 class EquivariantNetwork(nn.Module):
@@ -209,6 +193,10 @@ class EquivariantNetwork(nn.Module):
         readout_hidden: width of the last readout's hidden layer (MACE: 16).
         avg_num_neighbors: n̄ of the message normalisation.
         edge_chunk: messages this many edges at a time (see :class:`Interaction`).
+        node_chunk: each layer's node update (product basis, linear maps, readout) this many
+            nodes at a time (:func:`~hybridpot.models.chunking.map_chunks`); None: all at once; ``"auto"``: chunked only
+            when its per-node intermediates would exceed :data:`~hybridpot.models.chunking.MEMORY_BUDGET`. The result does
+            not depend on it, nor do the parameters.
 
     ``__call__(graph)`` → ``[n_node]`` atomic outputs (model units, before the potential's shift
     and scale; padding atoms 0), whose graph sum is the energy; ``return_features=True`` gives
@@ -229,6 +217,7 @@ class EquivariantNetwork(nn.Module):
     readout_hidden: int = 16
     avg_num_neighbors: float = 1.0
     edge_chunk: int | str | None = "auto"
+    node_chunk: int | str | None = "auto"
 
     @nn.compact
     def __call__(self, graph: jraph.GraphsTuple, return_features: bool = False):
@@ -256,31 +245,76 @@ class EquivariantNetwork(nn.Module):
         features, atomic = [], jnp.zeros((n_node,), dtype)
         for t in range(self.num_interactions):
             last = t == self.num_interactions - 1
-            out_irreps = polar_irreps(self.channels, 0 if last else self.lmax)
             a = Interaction(self.channels, self.lmax, tuple(self.radial_hidden), float(self.avg_num_neighbors),
                             self.edge_chunk, name=f"interaction_{t}")(h, sh, radial, graph.senders, graph.receivers)
-            if self.correlation == 1:
-                n_gated = out_irreps.num_irreps - self.channels
-                gate_in = e3nn.Irreps(f"{self.channels + n_gated}x0e") + out_irreps.filter(drop="0e")
-                x = e3nn.flax.Linear(gate_in, force_irreps_out=True, name=f"update_{t}")(a)
-                x = x + e3nn.flax.Linear(gate_in, force_irreps_out=True, name=f"self_{t}")(one_hot, h)
-                h = e3nn.gate(x, even_act=jax.nn.silu, odd_act=jnp.tanh, even_gate_act=jax.nn.sigmoid)
+            layer = self._update_modules(t, last)
+            chunk = None if self.is_initializing() else self._node_chunk(layer, a, h)
+            if chunk is None or n_node <= chunk:
+                h, out = _update_nodes(layer, self.correlation, hidden, (a, one_hot, h))
             else:
-                m = ProductBasis(self.channels, self.lmax, self.correlation, out_irreps, name=f"product_{t}")(a, one_hot)
-                h = (e3nn.flax.Linear(out_irreps, force_irreps_out=True, name=f"update_{t}")(m)
-                     + e3nn.flax.Linear(out_irreps, force_irreps_out=True, name=f"self_{t}")(one_hot, h.filter(keep=hidden)))
+                # the modules' parameters as values: a bound Flax module cannot be called inside lax.map
+                params = {k: m.variables["params"] for k, m in layer.items()}
+                free = {k: m.clone(parent=None, name=None) for k, m in layer.items()}
+                pure = {k: functools.partial(free[k].apply, {"params": params[k]}) for k in free}
+                h, out = map_chunks(functools.partial(_update_nodes, pure, self.correlation, hidden),
+                                         (a, one_hot, h), chunk)
             features.append(h)
-            scalars = h.filter(keep="0e")
-            if last:
-                hid = e3nn.flax.Linear(f"{self.readout_hidden}x0e", name=f"readout_{t}_hidden")(scalars)
-                out = e3nn.flax.Linear("0e", name=f"readout_{t}")(e3nn.scalar_activation(hid, [jax.nn.silu]))
-            elif self.correlation > 1:
-                out = e3nn.flax.Linear("0e", name=f"readout_{t}")(scalars)
-            else:
-                continue
-            atomic = atomic + out.array[:, 0]
+            atomic = atomic + out
         atomic = jnp.where(node_mask(graph), atomic, 0.0)
         return (atomic, features) if return_features else atomic
+
+    def _update_modules(self, t: int, last: bool) -> dict:
+        """Layer t's node-update modules (bound, not yet called), by role."""
+        out_irreps = polar_irreps(self.channels, 0 if last else self.lmax)
+        if self.correlation == 1:
+            n_gated = out_irreps.num_irreps - self.channels
+            out_irreps = e3nn.Irreps(f"{self.channels + n_gated}x0e") + out_irreps.filter(drop="0e")
+            layer = {"update": e3nn.flax.Linear(out_irreps, force_irreps_out=True, name=f"update_{t}")}
+        else:
+            layer = {"product": ProductBasis(self.channels, self.lmax, self.correlation, out_irreps, name=f"product_{t}"),
+                     "update": e3nn.flax.Linear(out_irreps, force_irreps_out=True, name=f"update_{t}")}
+        layer["self"] = e3nn.flax.Linear(out_irreps, force_irreps_out=True, name=f"self_{t}")
+        if last:
+            layer["readout_hidden"] = e3nn.flax.Linear(f"{self.readout_hidden}x0e", name=f"readout_{t}_hidden")
+        if last or self.correlation > 1:
+            layer["readout"] = e3nn.flax.Linear("0e", name=f"readout_{t}")
+        return layer
+
+    def _node_chunk(self, layer: dict, a, h) -> int | None:
+        """Nodes per chunk of a layer's update from ``node_chunk`` (``"auto"``: from the memory budget)."""
+        if self.node_chunk != "auto":
+            return self.node_chunk
+        # the element-dependent linear maps hold their weights per node (one_hot @ W), the
+        # product basis its features, both with cotangents
+        n_species = len(self.species)
+        weights = sum(x.size for k in ("product", "self") if k in layer
+                      for x in jax.tree.leaves(layer[k].variables["params"])) // n_species
+        basis = 0
+        if "product" in layer:
+            basis = jax.eval_shape(lambda: product_basis(e3nn.zeros(a.irreps, (1,), a.dtype), self.channels, self.lmax,
+                                                         self.correlation, layer["product"].irreps_out)).shape[-1]
+        widths = weights + basis + a.irreps.dim + 2 * h.irreps.dim
+        return auto_chunk(a.shape[0], 2 * widths * a.dtype.itemsize)
+
+
+def _update_nodes(layer: dict, correlation: int, hidden, nodes):
+    """One layer's update of every node: ``nodes = (a, one_hot, h)`` → ``(h_new, readout [n_node])``
+    (readout 0 on layers without one). ``layer``: role → callable (bound modules or their pure
+    applications); each node is computed independently of the others."""
+    a, one_hot, h = nodes
+    if correlation == 1:
+        x = layer["update"](a) + layer["self"](one_hot, h)
+        h = e3nn.gate(x, even_act=jax.nn.silu, odd_act=jnp.tanh, even_gate_act=jax.nn.sigmoid)
+    else:
+        h = layer["update"](layer["product"](a, one_hot)) + layer["self"](one_hot, h.filter(keep=hidden))
+    scalars = h.filter(keep="0e")
+    if "readout_hidden" in layer:
+        out = layer["readout"](e3nn.scalar_activation(layer["readout_hidden"](scalars), [jax.nn.silu])).array[:, 0]
+    elif "readout" in layer:
+        out = layer["readout"](scalars).array[:, 0]
+    else:
+        out = jnp.zeros(h.shape[:1], h.dtype)
+    return h, out
 
 
 # ----------------------------------------------------------------------------- GraphModel
@@ -299,6 +333,7 @@ def equivariant_model(
     readout_hidden: int = 16,
     avg_num_neighbors: float = 1.0,
     edge_chunk: int | str | None = "auto",
+    node_chunk: int | str | None = "auto",
     param_dtype=jnp.float32,
 ) -> GraphModel:
     r"""An equivariant message-passing network (NequIP-like or MACE-like) as a :class:`~hybridpot.potential.GraphModel`.
@@ -324,7 +359,10 @@ def equivariant_model(
             (:func:`average_neighbour_count` of the training graphs); messages are divided by it.
         edge_chunk: compute the messages this many edges at a time (memory of large cells; the
             energy and the parameters are the same); None: all at once; ``"auto"``: chunks only
-            when all at once would exceed :data:`EDGE_MEMORY_BUDGET` bytes.
+            when all at once would exceed :data:`~hybridpot.models.chunking.MEMORY_BUDGET` bytes.
+        node_chunk: compute each layer's node update (MACE: the product basis with its
+            element-dependent weights, which dominate the memory of large cells) this many nodes
+            at a time, with the same semantics as ``edge_chunk``.
         param_dtype: dtype of the parameters (float32 or float64).
 
     Returns:
@@ -347,11 +385,13 @@ def equivariant_model(
         raise ValueError(f"param_dtype must be float32 or float64, got {param_dtype}")
     if edge_chunk not in (None, "auto"):
         check_integer("edge_chunk", edge_chunk, minimum=1)
+    if node_chunk not in (None, "auto"):
+        check_integer("node_chunk", node_chunk, minimum=1)
     network = EquivariantNetwork(
         species=species, cutoff=float(cutoff), channels=channels, lmax=lmax, sh_lmax=sh_lmax,
         num_interactions=num_interactions, correlation=correlation, num_radial=num_radial, envelope_p=envelope_p,
         radial_hidden=radial_hidden, readout_hidden=readout_hidden, avg_num_neighbors=float(avg_num_neighbors),
-        edge_chunk=edge_chunk,
+        edge_chunk=edge_chunk, node_chunk=node_chunk,
     )
 
     @jax.jit

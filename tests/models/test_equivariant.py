@@ -181,7 +181,7 @@ def test_average_neighbour_count_ignores_padding(ethanol):
 def test_edge_chunks_give_the_same_energy_forces_and_parameters():
     """Messages computed a chunk of edges at a time (a padded last chunk included) equal all at
     once in float64; the parameters keep their names and shapes, so model files load either way."""
-    from hybridpot.models.equivariant import auto_edge_chunk
+    from hybridpot.models.chunking import auto_chunk
 
     atoms = bulk("Al", "fcc", a=3.9, cubic=True).repeat((2, 1, 1))
     atoms.numbers[[0, 5]] = 28
@@ -197,8 +197,54 @@ def test_edge_chunks_give_the_same_energy_forces_and_parameters():
     e, f = jax.jit(energy_and_forces(chunked.energy))(params, graph)
     np.testing.assert_allclose(e, full_e, rtol=1e-12)
     np.testing.assert_allclose(f, full_f, rtol=1e-10, atol=1e-12)
-    assert auto_edge_chunk(1000, 100, budget=100_000) is None
-    assert auto_edge_chunk(10**6, 100, budget=10**6) == 10**4
-    assert auto_edge_chunk(10**6, 100, budget=10) == 64
+    assert auto_chunk(1000, 100, budget=100_000) is None
+    assert auto_chunk(10**6, 100, budget=10**6) == 10**4
+    assert auto_chunk(10**6, 100, budget=10) == 64
     with pytest.raises(ValueError, match="edge_chunk"):
         mace((13, 28), edge_chunk=0)
+
+
+@pytest.mark.parametrize(("ctor", "chunk"), [(mace, 5), (nequip, "auto")], ids=["mace-5", "nequip-auto"])
+def test_node_chunks_give_the_same_energy_forces_and_parameter_gradients(ctor, chunk, monkeypatch):
+    """Each layer's node update computed a chunk of nodes at a time equals all at once in float64:
+    energies, forces and the gradient of the energy with respect to every parameter, on a graph
+    with padding nodes; 12 nodes in chunks of 5 (a zero-padded last chunk) and, through
+    ``"auto"``, of 4 (the last chunk all padding nodes). The chunked model runs on the unchunked
+    model's parameters: the names and shapes are the same."""
+    from hybridpot.models import equivariant
+
+    atoms = bulk("Al", "fcc", a=3.9, cubic=True).repeat((2, 1, 1))
+    atoms.numbers[[0, 5]] = 28
+    atoms.rattle(0.05, seed=3)
+    graph = build_graph(atoms.positions, atoms.numbers, cutoff=CUTOFF, pbc=True, cell=np.asarray(atoms.cell))
+    graph = pad_to_bucket(graph, PaddingBuckets(((12, int(graph.senders.shape[0]) + 5, 2),)))
+    assert graph.nodes["positions"].shape[0] == 12  # 8 atoms and 4 padding nodes
+
+    def evaluate(model, params):
+        """(energies, forces, ∂E/∂params), from one backward pass."""
+        def total(p, positions):
+            energies = model.energy(p, graph._replace(nodes={**graph.nodes, "positions": positions}))
+            return energies.sum(), energies
+
+        grad = jax.jit(jax.value_and_grad(total, argnums=(0, 1), has_aux=True))
+        (_, energies), (grads, d_positions) = grad(params, graph.nodes["positions"])
+        return energies, -d_positions, grads
+
+    whole = ctor((13, 28), **SMALL, edge_chunk=None, node_chunk=None)
+    params = random_params(whole, graph)
+    energy, forces, grads = evaluate(whole, params)
+    # "auto" asks the budget (its smallest chunk, 64, exceeds this graph: answer 4 here)
+    asked = []
+    monkeypatch.setattr(equivariant, "auto_chunk", lambda n, per_node, budget=None: asked.append((n, per_node)) or 4)
+    chunked = ctor((13, 28), **SMALL, edge_chunk=None, node_chunk=chunk)
+    program = lambda model: str(jax.make_jaxpr(lambda p: model.energy(p, graph))(params))
+    assert "scan" in program(chunked) and "scan" not in program(whole)  # lax.map over the chunks
+    e, f, g = evaluate(chunked, params)
+    assert chunk != "auto" or (asked and all(n == 12 and per_node > 0 for n, per_node in asked))
+    np.testing.assert_allclose(e, energy, rtol=1e-12)
+    np.testing.assert_allclose(f, forces, rtol=1e-10, atol=1e-12)
+    assert np.all(np.asarray(f[8:]) == 0.0)
+    for (path, x), y in zip(jax.tree_util.tree_flatten_with_path(g)[0], jax.tree.leaves(grads)):
+        np.testing.assert_allclose(x, y, rtol=1e-10, atol=1e-12, err_msg=jax.tree_util.keystr(path))
+    with pytest.raises(ValueError, match="node_chunk"):
+        ctor((13, 28), node_chunk=0)
