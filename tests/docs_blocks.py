@@ -7,7 +7,7 @@ A page runs in a fresh process and a scratch copy of the repository, its blocks 
 * ``<!-- docs-test: skip: REASON -->``: not run (REASON says why, e.g. hours of CPU).
 * ``<!-- docs-test: args: REASON -->`` (bash): every ``python SCRIPT ...`` and ``hybridpot ...``
   command has its arguments parsed by the program's own argparse parser, which must accept them;
-  nothing else of the program runs.
+  nothing else of the program runs, and ``cp`` of their outputs is skipped.
 * ``<!-- docs-test: requires: MODULE[, MODULE] -->``: the page is skipped unless the modules import
   (optional extras such as tblite or pyscf); ``shared/data/NAME`` asks for that shared data folder.
 
@@ -107,6 +107,7 @@ _ARGS_PRELUDE = r"""
 python() { command "$DOCS_PYTHON" "$DOCS_RUNNER" check-args python "$@"; }
 hybridpot() { command "$DOCS_PYTHON" "$DOCS_RUNNER" check-args hybridpot "$@"; }
 nice() { if [ "$1" = "-n" ]; then shift 2; fi; "$@"; }
+cp() { :; }  # the files an args block copies are outputs of the programs that did not run
 """
 
 
