@@ -82,7 +82,16 @@ class FitProblem(NamedTuple):
     max_steps: int
 
 
-def fit_full_batch_fused(problems: list[FitProblem], log_every: int = 1000, unroll: int = 1) -> list[FitResult]:
+def _after(loss, carry):
+    """``carry`` unchanged, but computable only once ``loss`` is: its floating leaves plus an
+    exact zero made from ``loss`` (finite or not). ``lax.optimization_barrier`` did not keep
+    that order in XLA's CPU runtime (the barrier is gone from the compiled program)."""
+    zero = jnp.sum(jnp.where(jnp.isfinite(loss), loss, 0.0)) * 0.0
+    return jax.tree.map(lambda x: x + zero.astype(x.dtype) if jnp.issubdtype(x.dtype, jnp.floating) else x, carry)
+
+
+def fit_full_batch_fused(problems: list[FitProblem], log_every: int = 1000, unroll: int = 1,
+                         one_at_a_time: bool = False) -> list[FitResult]:
     """Run independent full-batch optimisations of different lengths in one compiled loop.
 
     Every scan step advances every problem that still has steps to take; a problem's shapes
@@ -94,6 +103,12 @@ def fit_full_batch_fused(problems: list[FitProblem], log_every: int = 1000, unro
         problems: the :class:`FitProblem` list.
         log_every: steps per logged loss.
         unroll: ``lax.scan`` unroll factor of the inner loop.
+        one_at_a_time: within a step, start a problem's step only after the previous problem's
+            loss is computed (its inputs get an exact zero that depends on that loss). For steps
+            that call a batched LAPACK kernel (``jnp.linalg.eigh``): jaxlib runs the batch on
+            XLA's CPU thread pool and waits for it on a thread of that pool, so as many
+            concurrent calls as the pool has threads (2 on a 2-core machine) waited forever for
+            each other. Same results.
     Returns:
         one :class:`FitResult` per problem; ``history [*batch, ceil(max_steps / log_every)]``.
     """
@@ -106,7 +121,11 @@ def fit_full_batch_fused(problems: list[FitProblem], log_every: int = 1000, unro
 
         def block(cs, _, active=active):
             def step(cs, _):
-                outs = [problems[g].step(c) for g, c in zip(active, cs)]
+                outs = []
+                for g, c in zip(active, cs):
+                    if one_at_a_time and outs:
+                        c = _after(outs[-1][1], c)
+                    outs.append(problems[g].step(c))
                 return [o[0] for o in outs], [o[1] for o in outs]
 
             cs, losses = jax.lax.scan(step, cs, None, length=log_every, unroll=unroll)

@@ -470,7 +470,7 @@ def model_program(
                 problems.append(
                     FitProblem(lambda c, step=step, run=run, h=hyper: step(c, run, h), init(params, aux, run, hyper), max(protocol.stages[model][i].steps))
                 )
-            for (_, _, protocol), state, result in zip(groups, states, fit_full_batch_fused(problems, LOG_EVERY)):
+            for (_, _, protocol), state, result in zip(groups, states, fit_full_batch_fused(problems, LOG_EVERY, one_at_a_time=levels is not None)):
                 params, run, aux, hyper = state[:4]
 
                 def polish(p, a, run, h, protocol=protocol):
