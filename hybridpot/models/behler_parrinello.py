@@ -119,7 +119,7 @@ def behler_parrinello(
         param_dtype: parameter dtype (the trainer casts to its ``run.dtype``).
         triplet_chunk: angular terms this many triplets at a time (memory of large MD cells; the
             energy is the same); None: all at once; ``"auto"``: chunks only when all at once would
-            hold more than :data:`~hybridpot.models.descriptors.TRIPLET_MEMORY_BUDGET` bytes.
+            hold more than :data:`~hybridpot.models.chunking.MEMORY_BUDGET` bytes.
     """
     expected = (spec.n_species, spec.n_features)
     if np.shape(scaling.mean) != expected or np.shape(scaling.scale) != expected:

@@ -158,9 +158,6 @@ def pair_index_table(n_species: int) -> np.ndarray:
     return table
 
 
-#: Bytes the angular terms may hold at once with ``triplet_chunk="auto"`` (forward and backward).
-TRIPLET_MEMORY_BUDGET = 1 << 30
-
 #: Floats held per triplet and G4 term by the angular sums with their gradient: XLA asked for one
 #: 28.5 GB float32 buffer for 6.6·10⁷ triplets × 12 terms (docs/studies/alni.md), i.e. ≈ 9.
 _FLOATS_PER_TRIPLET_TERM = 9
@@ -172,10 +169,11 @@ def auto_triplet_chunk(spec: SymmetryFunctionSpec, n_triplet: int, dtype=jnp.flo
 
     :func:`~hybridpot.models.chunking.auto_chunk` with ``itemsize × 9 × len(spec.angular_eta)``
     bytes per triplet (measured): None (all at once, the fastest) when they fit, else the largest
-    chunk that fits (at least 64). ``budget`` defaults to :data:`TRIPLET_MEMORY_BUDGET`.
+    chunk that fits (at least 64). ``budget`` defaults to
+    :data:`~hybridpot.models.chunking.MEMORY_BUDGET`.
     """
     per_triplet = np.dtype(dtype).itemsize * _FLOATS_PER_TRIPLET_TERM * max(len(spec.angular_eta), 1)
-    return auto_chunk(n_triplet, per_triplet, TRIPLET_MEMORY_BUDGET if budget is None else budget)
+    return auto_chunk(n_triplet, per_triplet, budget)
 
 
 def symmetry_function_descriptors(
@@ -195,7 +193,7 @@ def symmetry_function_descriptors(
         triplet_chunk: evaluate the angular terms this many triplets at a time (``lax.scan`` with
             rematerialisation), so memory holds one chunk of per-triplet intermediates instead of
             all of them, also in the backward pass (forces); None: all at once (fastest);
-            ``"auto"``: chunked only when all at once would exceed :data:`TRIPLET_MEMORY_BUDGET`
+            ``"auto"``: chunked only when all at once would exceed :data:`~hybridpot.models.chunking.MEMORY_BUDGET`
             (:func:`auto_triplet_chunk`).
 
     Returns:

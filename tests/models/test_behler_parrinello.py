@@ -265,7 +265,7 @@ def test_chunked_triplets_give_the_same_energy_and_forces(spec, model_and_params
 
 
 def test_auto_triplet_chunk_follows_the_memory_budget(spec, model_and_params, monkeypatch):
-    from hybridpot.models import descriptors
+    from hybridpot.models import chunking, descriptors
 
     per_triplet = 4 * 9 * len(spec.angular_eta)
     assert descriptors.auto_triplet_chunk(spec, 1000, jnp.float32, budget=1000 * per_triplet) is None
@@ -276,7 +276,7 @@ def test_auto_triplet_chunk_follows_the_memory_budget(spec, model_and_params, mo
     graph = graphs[1]
     triplets = build_triplets(graph)
     full_e, full_f = energy_and_forces(lambda p, g: model.energy(p, g, triplets))(params, graph)
-    monkeypatch.setattr(descriptors, "TRIPLET_MEMORY_BUDGET", 1)
+    monkeypatch.setattr(chunking, "MEMORY_BUDGET", 1)
     assert descriptors.auto_triplet_chunk(spec, triplets.kj.shape[0], jnp.float64) == 64
     assert triplets.kj.shape[0] > 3 * 64  # several chunks and a padded last one
     e, f = jax.jit(energy_and_forces(lambda p, g: model.energy(p, g, triplets)))(params, graph)
