@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -35,14 +34,15 @@ HARTREE_PER_BOHR3 = units.Hartree / units.Bohr**3
 def _start_ipi(folder: Path, atoms, beads: int, steps: int):
     """i-PI on a fresh UNIX socket in ``folder`` (PIMD at 300 K, every step and bead written);
     returns (process, address) once it listens."""
-    if shutil.which("i-pi") is None and not Path(sys.executable).with_name("i-pi").is_file():
-        pytest.skip("the i-pi script of the ipi package is not on PATH")
     address = f"hybridpot-test-{uuid.uuid4().hex[:12]}"
     write(folder / "init.extxyz", atoms, format="extxyz")
     xml = nvt_input(address=address, structure="init.extxyz", steps=steps, beads=beads, temperature_K=300,
                     timestep_fs=1, tau_fs=100, seed=31415, properties="[step, potential{ase}, virial_md]",
                     flush=1, trajectories={"pos": "positions{ase}", "frc": "forces{ase}"}, trajectory_format="ase")
-    return start_ipi(folder, xml, address), address
+    try:
+        return start_ipi(folder, xml, address), address
+    except FileNotFoundError as err:  # the ipi package without its i-pi script
+        pytest.skip(str(err))
 
 
 def _check_against_calculator(folder: Path, calc, beads: int, steps: int) -> None:
