@@ -115,33 +115,36 @@ class Interaction(nn.Module):
         mlp = e3nn.flax.MultiLayerPerceptron(
             self.radial_hidden + (probe.irreps.num_irreps,), act=jax.nn.silu, output_activation=False
         )
+        linear = e3nn.flax.Linear(polar_irreps(self.channels, self.lmax), force_irreps_out=True)
         chunk = self.edge_chunk
         if chunk == "auto":
-            # messages, their weights and product, the gathered h_j and the MLP's activations,
-            # each with its cotangent
-            widths = 3 * probe.irreps.dim + h.irreps.dim + sh.irreps.dim + 2 * sum(self.radial_hidden)
+            # messages, their weights and product, the gathered h_j, the MLP's activations and
+            # the linear map's output, each with its cotangent
+            widths = (3 * probe.irreps.dim + h.irreps.dim + sh.irreps.dim + 2 * sum(self.radial_hidden)
+                      + polar_irreps(self.channels, self.lmax).dim)
             chunk = auto_chunk(n_edge, 2 * widths * jnp.dtype(radial.dtype).itemsize)
         if chunk is None or n_edge <= chunk or self.is_initializing():
             messages = message_irreps(h[senders], sh)
             messages = messages * mlp(radial)
             a = e3nn.scatter_sum(messages, dst=receivers, output_size=h.shape[0])
-        else:
-            # the MLP's parameters as a value: a bound Flax module cannot be called inside lax.scan
-            params = mlp.variables["params"]
-            free_mlp = mlp.clone(parent=None, name=None)
+            return linear(a / self.avg_num_neighbors)
+        # The parameters as values: a bound Flax module cannot be called inside lax.scan. The
+        # (bias-free) linear map is applied to each message before the sum instead of to the sum:
+        # the result is the same, but the nodes then hold the narrower mapped features instead of
+        # every message component (at 10⁶ atoms 1.4 kB instead of 5.6 kB per atom per layer).
+        mlp_params, linear_params = mlp.variables["params"], linear.variables["params"]
+        free_mlp, free_linear = mlp.clone(parent=None, name=None), linear.clone(parent=None, name=None)
 
-            def chunk_sum(idx_s, idx_r, sh_c, radial_c, valid):
-                m = message_irreps(h[idx_s], e3nn.IrrepsArray(sh.irreps, sh_c))
-                m = m * free_mlp.apply({"params": params}, radial_c)
-                return e3nn.scatter_sum(m * valid[:, None], dst=idx_r, output_size=h.shape[0]).array
+        def chunk_sum(idx_s, idx_r, sh_c, radial_c, valid):
+            m = message_irreps(h[idx_s], e3nn.IrrepsArray(sh.irreps, sh_c))
+            m = free_linear.apply({"params": linear_params}, m * free_mlp.apply({"params": mlp_params}, radial_c))
+            return e3nn.scatter_sum(m * valid[:, None], dst=idx_r, output_size=h.shape[0]).array
 
-            # the padded edges' radial features are 0, which zeroes their messages only while the
-            # radial MLP has no biases; the mask does not rely on that
-            valid = jnp.ones(n_edge, radial.dtype)
-            total = chunked_sum(chunk_sum, (senders, receivers, sh.array, radial, valid), chunk)
-            a = e3nn.IrrepsArray(probe.irreps, total)
-        a = a / self.avg_num_neighbors
-        return e3nn.flax.Linear(polar_irreps(self.channels, self.lmax), force_irreps_out=True)(a)
+        # the padded edges' radial features are 0, which zeroes their messages only while the
+        # radial MLP has no biases; the mask does not rely on that
+        valid = jnp.ones(n_edge, radial.dtype)
+        total = chunked_sum(chunk_sum, (senders, receivers, sh.array, radial, valid), chunk)
+        return e3nn.IrrepsArray(polar_irreps(self.channels, self.lmax), total) / self.avg_num_neighbors
 
 
 class ProductBasis(nn.Module):
