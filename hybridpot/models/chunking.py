@@ -42,10 +42,11 @@ def chunked_sum(term: Callable[..., jax.Array], xs: Sequence[jax.Array], chunk: 
     """``term(*xs)`` for a term that is a sum over the items along axis 0 of every ``xs``, computed
     ``chunk`` items at a time.
 
-    With ``chunk`` None or ≥ the number of items, ``term(*xs)`` itself. Otherwise the items are
-    padded with zeros to a multiple of ``chunk`` and ``term`` of each chunk is added up under
-    ``lax.scan``, each chunk rematerialised in the backward pass. ``term`` must add exactly 0 for
-    the zero-padded items (pass a mask of ones among ``xs`` when zero inputs do not give that).
+    With ``chunk`` None or ≥ the number of items, ``term(*xs)`` itself. Otherwise ``term`` of each
+    chunk is added up under ``lax.scan``, each chunk sliced from ``xs`` and rematerialised in the
+    backward pass. The last chunk ends at the last item and so overlaps the one before it; its
+    items that the earlier chunk already covered are replaced by zeros (``term`` must add exactly 0
+    for zero items: pass a mask of ones among ``xs`` when zero inputs do not give that).
 
     Args:
         term: ``(*chunk_of_xs) -> array`` of a shape that does not depend on the number of items
@@ -56,13 +57,22 @@ def chunked_sum(term: Callable[..., jax.Array], xs: Sequence[jax.Array], chunk: 
     Returns:
         ``term(*xs)`` up to float rounding (the order of the additions changes).
     """
+    xs = tuple(jnp.asarray(x) for x in xs)
     n = xs[0].shape[0]
     if chunk is None or n <= chunk:
         return term(*xs)
-    chunks = tuple(_split(jnp.asarray(x), chunk) for x in xs)
-    out = jax.eval_shape(term, *(c[0] for c in chunks))
-    step = jax.checkpoint(term)
-    total, _ = jax.lax.scan(lambda acc, c: (acc + step(*c), None), jnp.zeros(out.shape, out.dtype), chunks)
+
+    def one(i):
+        start, fresh = _chunk_start(i, n, chunk)
+        return term(*(jnp.where(fresh.reshape((chunk,) + (1,) * (x.ndim - 1)), _slice(x, start, chunk), 0)
+                      for x in xs))
+
+    # the slices are taken inside the rematerialised step, so the backward pass keeps xs (loop
+    # invariant) and the chunk index instead of a padded, chunked copy of every input
+    step = jax.checkpoint(one)
+    out = jax.eval_shape(one, 0)
+    total, _ = jax.lax.scan(lambda acc, i: (acc + step(i), None), jnp.zeros(out.shape, out.dtype),
+                            jnp.arange(-(-n // chunk)))
     return total
 
 
@@ -70,21 +80,39 @@ def map_chunks(fn, xs, chunk: int | None):
     """``fn(xs)`` for a function that acts on every item (row) separately, ``chunk`` items at a time.
 
     ``xs``: a pytree (arrays, ``IrrepsArray``) of leaves ``[n, ...]``; ``fn`` maps such a tree to
-    another one of leaves ``[n, ...]``. With ``chunk`` None or ≥ n, ``fn(xs)``. Otherwise the
-    items are padded with zeros to a multiple of ``chunk`` (``fn`` must stay finite on zero rows;
-    their results are dropped) and ``fn`` runs on one chunk at a time under ``lax.map``, each chunk
-    rematerialised in the backward pass (``jax.checkpoint``), so forward and backward hold one
-    chunk's intermediates. The result does not depend on ``chunk``.
+    another one of leaves ``[n, ...]``. With ``chunk`` None or ≥ n, ``fn(xs)``. Otherwise ``fn``
+    runs on one slice of ``chunk`` items at a time under ``lax.scan``, each rematerialised in the
+    backward pass (``jax.checkpoint``), and its rows are written into the result; the last slice
+    ends at the last item, overlapping the one before it (those rows are computed twice, equal).
+    Forward and backward hold one chunk's intermediates, the inputs and the result, no padded
+    copies. The result does not depend on ``chunk``.
     """
     n = jax.tree.leaves(xs)[0].shape[0]
     if chunk is None or n <= chunk:
         return fn(xs)
-    out = jax.lax.map(jax.checkpoint(fn), jax.tree.map(lambda x: _split(x, chunk), xs))
-    return jax.tree.map(lambda y: y.reshape((-1,) + y.shape[2:])[:n], out)
+
+    def one(i):
+        return fn(jax.tree.map(lambda x: _slice(x, _chunk_start(i, n, chunk)[0], chunk), xs))
+
+    step = jax.checkpoint(one)
+    rows = jax.eval_shape(one, 0)
+
+    def body(out, i):
+        start = _chunk_start(i, n, chunk)[0]
+        return jax.tree.map(lambda o, y: jax.lax.dynamic_update_slice_in_dim(o, y, start, 0), out, step(i)), None
+
+    out = jax.tree.map(lambda y: jnp.zeros((n,) + y.shape[1:], y.dtype), rows)
+    out, _ = jax.lax.scan(body, out, jnp.arange(-(-n // chunk)))
+    return out
 
 
-def _split(x, chunk: int):
-    """``[n, ...]`` → ``[ceil(n / chunk), chunk, ...]``, the last chunk padded with zeros."""
-    n_chunks = -(-x.shape[0] // chunk)
-    x = jnp.pad(x, [(0, n_chunks * chunk - x.shape[0])] + [(0, 0)] * (x.ndim - 1))
-    return x.reshape((n_chunks, chunk) + x.shape[1:])
+def _chunk_start(i, n: int, chunk: int):
+    """First item of chunk ``i`` of ``n`` items (the last chunk ends at item n), and which of its
+    ``chunk`` items no earlier chunk covered."""
+    start = jnp.minimum(i * chunk, n - chunk)
+    return start, start + jnp.arange(chunk) >= i * chunk
+
+
+def _slice(x, start, chunk: int):
+    """``x[start:start + chunk]`` along axis 0 (``x`` an array or an ``IrrepsArray``)."""
+    return jax.tree.map(lambda a: jax.lax.dynamic_slice_in_dim(a, start, chunk, 0), x)
