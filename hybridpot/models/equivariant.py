@@ -83,7 +83,8 @@ def average_neighbour_count(graphs: Sequence[jraph.GraphsTuple]) -> float:
 class Interaction(nn.Module):
     r"""The convolution :math:`A_i` of the module docstring for one layer.
 
-    ``__call__(h [n_node, irreps], sh [n_edge, sh irreps], radial [n_edge, N], senders, receivers)``
+    ``__call__(h [n_node, irreps], edge_basis, vectors [n_edge, 3], real [n_edge], senders, receivers)``,
+    with ``edge_basis(vectors, real) -> (Y [n_edge, sh irreps], e [n_edge, N])`` (:func:`edge_basis`),
     returns ``A: [n_node, channels × (0e + … + lmax)]`` (an ``IrrepsArray``, one multiplicity
     ``channels`` for every irrep).
 
@@ -100,7 +101,7 @@ class Interaction(nn.Module):
     edge_chunk: int | str | None = "auto"
 
     @nn.compact
-    def __call__(self, h, sh, radial, senders, receivers):
+    def __call__(self, h, edge_basis, vectors, real, senders, receivers):
         target = polar_irreps(1, self.lmax)
 
         def message_irreps(h_j, sh_e):
@@ -108,10 +109,11 @@ class Interaction(nn.Module):
                 [h_j.filter(keep=target), e3nn.tensor_product(h_j, sh_e, filter_ir_out=target)]
             ).regroup()
 
-        n_edge = radial.shape[0]
+        n_edge = vectors.shape[0]
         # the messages' irreps, from one stand-in edge (a graph may have none)
+        sh_probe, radial_probe = jax.eval_shape(edge_basis, vectors[:1], real[:1])
         probe = jax.eval_shape(lambda: message_irreps(e3nn.zeros(h.irreps, (1,), h.dtype),
-                                                      e3nn.zeros(sh.irreps, (1,), sh.dtype)))
+                                                      e3nn.zeros(sh_probe.irreps, (1,), h.dtype)))
         mlp = e3nn.flax.MultiLayerPerceptron(
             self.radial_hidden + (probe.irreps.num_irreps,), act=jax.nn.silu, output_activation=False
         )
@@ -120,10 +122,11 @@ class Interaction(nn.Module):
         if chunk == "auto":
             # messages, their weights and product, the gathered h_j, the MLP's activations and
             # the linear map's output, each with its cotangent
-            widths = (3 * probe.irreps.dim + h.irreps.dim + sh.irreps.dim + 2 * sum(self.radial_hidden)
-                      + polar_irreps(self.channels, self.lmax).dim)
-            chunk = auto_chunk(n_edge, 2 * widths * jnp.dtype(radial.dtype).itemsize)
+            widths = (3 * probe.irreps.dim + h.irreps.dim + 2 * sum(self.radial_hidden)
+                      + polar_irreps(self.channels, self.lmax).dim + 2 * (sh_probe.shape[-1] + radial_probe.shape[-1]))
+            chunk = auto_chunk(n_edge, 2 * widths * jnp.dtype(h.dtype).itemsize)
         if chunk is None or n_edge <= chunk or self.is_initializing():
+            sh, radial = edge_basis(vectors, real)
             messages = message_irreps(h[senders], sh)
             messages = messages * mlp(radial)
             a = e3nn.scatter_sum(messages, dst=receivers, output_size=h.shape[0])
@@ -131,19 +134,22 @@ class Interaction(nn.Module):
         # The parameters as values: a bound Flax module cannot be called inside lax.scan. The
         # (bias-free) linear map is applied to each message before the sum instead of to the sum:
         # the result is the same, but the nodes then hold the narrower mapped features instead of
-        # every message component (at 10⁶ atoms 1.4 kB instead of 5.6 kB per atom per layer).
+        # every message component (at 10⁶ atoms 1.4 kB instead of 5.6 kB per atom per layer). The
+        # edges' bases are computed in each chunk from the vectors, so no [n_edge, ...] basis
+        # array (nor its cotangent) is held.
         mlp_params, linear_params = mlp.variables["params"], linear.variables["params"]
         free_mlp, free_linear = mlp.clone(parent=None, name=None), linear.clone(parent=None, name=None)
 
-        def chunk_sum(idx_s, idx_r, sh_c, radial_c, valid):
-            m = message_irreps(h[idx_s], e3nn.IrrepsArray(sh.irreps, sh_c))
+        def chunk_sum(idx_s, idx_r, vectors_c, real_c, valid):
+            sh_c, radial_c = edge_basis(vectors_c, real_c)
+            m = message_irreps(h[idx_s], sh_c)
             m = free_linear.apply({"params": linear_params}, m * free_mlp.apply({"params": mlp_params}, radial_c))
             return e3nn.scatter_sum(m * valid[:, None], dst=idx_r, output_size=h.shape[0]).array
 
-        # the padded edges' radial features are 0, which zeroes their messages only while the
-        # radial MLP has no biases; the mask does not rely on that
-        valid = jnp.ones(n_edge, radial.dtype)
-        total = chunked_sum(chunk_sum, (senders, receivers, sh.array, radial, valid), chunk)
+        # zero (repeated) edges are not real, so their radial features are 0, which zeroes their
+        # messages only while the radial MLP has no biases; the mask does not rely on that
+        valid = jnp.ones(n_edge, h.dtype)
+        total = chunked_sum(chunk_sum, (senders, receivers, vectors, real, valid), chunk)
         return e3nn.IrrepsArray(polar_irreps(self.channels, self.lmax), total) / self.avg_num_neighbors
 
 
@@ -178,6 +184,30 @@ def product_basis(a, channels: int, lmax: int, correlation: int, irreps_out) -> 
         b = e3nn.tensor_product(b, per_channel, filter_ir_out=wanted if n == correlation else keep)
         products.append(b)
     return e3nn.concatenate(products, axis=-1).regroup().axis_to_mul()
+
+
+def edge_basis(vectors, real, *, cutoff: float, num_radial: int, envelope_p: int, sh_lmax: int):
+    """The edges' spherical harmonics and enveloped radial basis, the inputs of the messages.
+
+    Args:
+        vectors: ``[n_edge, 3]`` edge vectors r_j − r_i, Å. real: ``[n_edge]`` bool (or 0/1), False
+            on padding edges. cutoff: r_c, Å. num_radial: Bessel functions. envelope_p: p of the
+            polynomial envelope. sh_lmax: largest l of the harmonics.
+
+    Returns:
+        ``Y``: ``IrrepsArray [n_edge, (sh_lmax + 1)²]`` (component normalisation) and
+        ``e: [n_edge, num_radial]``, the radial Bessel basis times the envelope, 0 on padding edges.
+    """
+    real = real.astype(bool)
+    r = safe_norm(vectors)
+    env = jnp.where(real, polynomial_envelope(r, cutoff, envelope_p), 0.0)
+    radial = radial_bessel_basis(r, cutoff, num_radial) * env[:, None]
+    # a padding edge has length 0: give it a fixed direction so Y and its gradient are finite
+    # (its radial weights are 0, so it adds exactly nothing)
+    unit = jnp.where(real[:, None], vectors, jnp.asarray([0.0, 0.0, 1.0], vectors.dtype))
+    sh = e3nn.spherical_harmonics(e3nn.Irreps.spherical_harmonics(sh_lmax), unit, normalize=True,
+                                  normalization="component")
+    return sh, radial
 
 
 class EquivariantNetwork(nn.Module):
@@ -230,18 +260,10 @@ class EquivariantNetwork(nn.Module):
         index = jnp.maximum(jnp.asarray(species_index_table(self.species))[z], 0)
         one_hot = jax.nn.one_hot(index, len(self.species), dtype=dtype)
 
-        real_edge = edge_mask(graph)
-        vectors = edge_vectors(graph)
-        r = safe_norm(vectors)
-        env = jnp.where(real_edge, polynomial_envelope(r, self.cutoff, self.envelope_p), 0.0)
-        radial = radial_bessel_basis(r, self.cutoff, self.num_radial) * env[:, None]
-        # a padding edge has length 0: give it a fixed direction so Y and its gradient are finite
-        # (its radial weights are 0, so it adds exactly nothing)
-        unit = jnp.where(real_edge[:, None], vectors, jnp.asarray([0.0, 0.0, 1.0], dtype))
-        sh = e3nn.spherical_harmonics(
-            e3nn.Irreps.spherical_harmonics(self.sh_lmax if self.sh_lmax is not None else self.lmax),
-            unit, normalize=True, normalization="component",
-        )
+        basis = functools.partial(edge_basis, cutoff=self.cutoff, num_radial=self.num_radial,
+                                  envelope_p=self.envelope_p,
+                                  sh_lmax=self.sh_lmax if self.sh_lmax is not None else self.lmax)
+        vectors, real_edge = edge_vectors(graph), edge_mask(graph)
 
         hidden = polar_irreps(self.channels, self.lmax)
         h = e3nn.flax.Linear(f"{self.channels}x0e", name="embedding")(e3nn.IrrepsArray(f"{len(self.species)}x0e", one_hot))
@@ -249,7 +271,8 @@ class EquivariantNetwork(nn.Module):
         for t in range(self.num_interactions):
             last = t == self.num_interactions - 1
             a = Interaction(self.channels, self.lmax, tuple(self.radial_hidden), float(self.avg_num_neighbors),
-                            self.edge_chunk, name=f"interaction_{t}")(h, sh, radial, graph.senders, graph.receivers)
+                            self.edge_chunk, name=f"interaction_{t}")(h, basis, vectors, real_edge, graph.senders,
+                                                                    graph.receivers)
             layer = self._update_modules(t, last)
             chunk = None if self.is_initializing() else self._node_chunk(layer, a, h)
             if chunk is None or n_node <= chunk:
