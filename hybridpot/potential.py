@@ -228,3 +228,51 @@ def energy_forces_stress(energy_fn: EnergyFn, *, has_aux: bool = False) -> Calla
         return (energy, forces, stress, aux) if has_aux else (energy, forces, stress)
 
     return fn
+
+
+def device_memory_available(device=None) -> int:
+    """Bytes a new allocation on ``device`` (default: JAX's first device) can get: the accelerator's
+    limit less what is in use where JAX reports it (GPU), else the host's available memory (CPU)."""
+    from hybridpot.graph.neighbours import available_memory
+
+    stats = (device or jax.devices()[0]).memory_stats() or {}
+    if "bytes_limit" in stats:
+        return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0))
+    return available_memory()
+
+
+def memory_checked_jit(fn: Callable, describe: Callable[..., str]) -> Callable:
+    """``jax.jit(fn)`` that refuses, with a ``MemoryError``, a program that cannot fit in memory.
+
+    For every new set of input shapes the program is compiled ahead of time and XLA's own estimate
+    of what a call allocates (its temporaries and outputs; the inputs already exist) is compared
+    with :func:`device_memory_available`. Too large a system then gets an error naming the system
+    (``describe(*args)``, e.g. "1,000,188 atoms, 18,003,384 edges") and both numbers, instead of
+    XLA's ``RESOURCE_EXHAUSTED`` or the operating system killing the process halfway through an
+    allocation. The engines' evaluations (ASE calculator, LAMMPS) go through it.
+
+    Returns:
+        ``(*args) -> fn(*args)``, compiled once per input shapes (like ``jax.jit``).
+    """
+    jitted = jax.jit(fn)
+    compiled = {}
+
+    def call(*args):
+        leaves, tree = jax.tree.flatten(args)
+        key = (tree, tuple((np.shape(x), getattr(x, "dtype", type(x))) for x in leaves))
+        if key not in compiled:
+            program = jitted.lower(*args).compile()
+            memory = program.memory_analysis()
+            if memory is not None:
+                need = memory.temp_size_in_bytes + memory.output_size_in_bytes
+                free = device_memory_available()
+                if need > free:
+                    raise MemoryError(
+                        f"evaluating {describe(*args)} needs about {need / 2**30:.1f} GiB (XLA's estimate of the "
+                        f"program's temporaries and outputs) but only {free / 2**30:.1f} GiB are available; use "
+                        "fewer atoms, a model whose large-system memory is chunked (docs/scale.md), or a machine "
+                        "with more memory")
+            compiled[key] = program
+        return compiled[key](*args)
+
+    return call

@@ -40,7 +40,7 @@ from ase.calculators.calculator import (
 from ase.stress import full_3x3_to_voigt_6_stress
 
 from hybridpot.md.neighbours import PaddedGraphBuilder
-from hybridpot.potential import energy_and_forces, energy_forces_stress
+from hybridpot.potential import energy_and_forces, energy_forces_stress, memory_checked_jit
 from hybridpot.potentials.long_range import check_total_charge, qeq_from_spec
 from hybridpot.potentials.trained import TrainedPotential
 
@@ -97,7 +97,7 @@ class HybridpotCalculator(Calculator):
                 self.n_compilations += 1  # runs once per trace, i.e. per compilation
                 return jax.vmap(one, in_axes=(0, None, None))(params, graph, triplets)
 
-            self._fns[with_stress] = jax.jit(all_members)
+            self._fns[with_stress] = memory_checked_jit(all_members, _describe)
         return self._fns[with_stress]
 
     def _compiled_atomic(self):
@@ -111,7 +111,7 @@ class HybridpotCalculator(Calculator):
                 self.n_compilations += 1
                 return jax.vmap(energy, in_axes=(0, None, None))(params, graph, triplets)
 
-            self._fns["atomic"] = jax.jit(all_members)
+            self._fns["atomic"] = memory_checked_jit(all_members, _describe)
         return self._fns["atomic"]
 
     def _compiled_charges(self):
@@ -122,7 +122,7 @@ class HybridpotCalculator(Calculator):
                 self.n_compilations += 1
                 return jax.vmap(charges, in_axes=(0, None))(params["physics"], graph)
 
-            self._fns["charges"] = jax.jit(all_members)
+            self._fns["charges"] = memory_checked_jit(all_members, lambda params, graph: _describe(params, graph, None))
         return self._fns["charges"]
 
     @property
@@ -176,3 +176,12 @@ class HybridpotCalculator(Calculator):
             self.results["forces_std"] = forces.std(axis=0)
             if periodic:
                 self.results["stress_std"] = stress.std(axis=0)
+
+
+def _describe(params, graph, triplets) -> str:
+    """The system an evaluation is for, in words (for :func:`~hybridpot.potential.memory_checked_jit`'s error)."""
+    n_real = int(np.asarray(graph.n_node)[0])
+    text = f"{n_real:,} atoms ({int(graph.senders.shape[0]):,} edges"
+    if triplets is not None:
+        text += f", {int(triplets.kj.shape[0]):,} triplets"
+    return text + ", padding included)"

@@ -49,6 +49,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hybridpot.md.neighbours import PaddedGraphBuilder
+from hybridpot.potential import memory_checked_jit
 from hybridpot.potentials.trained import TrainedPotential, with_positions
 
 #: Learned models and physics terms whose energy of atom i reads only the atoms within the cutoff
@@ -202,7 +203,7 @@ class LammpsHybridpot:
             params)
         self.builder = PaddedGraphBuilder(potential.cutoff, graph_skin, 1.25, potential.needs_triplets, self.dtype,
                                           pad_nodes=True)
-        self._step = jax.jit(self._make_step(potential.energy_fn(per_atom=True), self.virial))
+        self._step = memory_checked_jit(self._make_step(potential.energy_fn(per_atom=True), self.virial), _describe)
         self._tags = None
         self._comm = lmp.get_mpi_comm() if lmp.has_mpi4py else None
         if self._comm is None and lmp.extract_setting("world_size") > 1:
@@ -278,3 +279,9 @@ class LammpsHybridpot:
         if self.virial:
             lmp.fix_external_set_virial_global(self.fix_id, totals[1:].tolist())
         self.n_calls += 1
+
+
+def _describe(params, graph, triplets, owned) -> str:
+    """One rank's evaluation in words (for :func:`~hybridpot.potential.memory_checked_jit`'s error)."""
+    return (f"{int(np.asarray(graph.n_node)[0]):,} local and ghost atoms of this rank "
+            f"({graph.senders.shape[0]:,} edges, padding included)")

@@ -96,6 +96,23 @@ def test_unknown_species_is_named():
         atoms.get_potential_energy()
 
 
+def test_a_system_that_does_not_fit_in_memory_is_refused_before_it_runs(monkeypatch):
+    """XLA's estimate of the program's memory is checked against what is available: too little
+    gives a MemoryError naming the atoms and both sizes, not an allocation failure mid-run; with
+    enough the same calculator evaluates normally."""
+    import hybridpot.potential
+
+    atoms = copper()
+    atoms.calc = HybridpotCalculator(hybrid_potential())
+    monkeypatch.setattr(hybridpot.potential, "device_memory_available", lambda device=None: 1000)
+    with pytest.raises(MemoryError, match=rf"evaluating {len(atoms)} atoms \(\d[\d,]* edges.*needs about "
+                                          r"[\d.]+ GiB .* but only 0.0 GiB are available"):
+        atoms.get_potential_energy()
+    monkeypatch.undo()
+    assert hybridpot.potential.device_memory_available() > 2**20
+    assert np.isfinite(atoms.get_potential_energy())
+
+
 def test_md_reuses_neighbour_lists_and_compiles_once():
     from ase import units
     from ase.md.langevin import Langevin
