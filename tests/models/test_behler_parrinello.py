@@ -257,7 +257,7 @@ def test_chunked_triplets_give_the_same_energy_and_forces(spec, model_and_params
                                 triplet_chunk=37)
     graph = graphs[1]
     triplets = build_triplets(graph)
-    assert triplets.kj.shape[0] > 3 * 37  # several chunks and a padded last one
+    assert triplets.kj.shape[0] > 3 * 37  # several chunks and an overlapping last one
     full_e, full_f = energy_and_forces(lambda p, g: model.energy(p, g, triplets))(params, graph)
     e, f = jax.jit(energy_and_forces(lambda p, g: chunked.energy(p, g, triplets)))(params, graph)
     np.testing.assert_allclose(e, full_e, rtol=1e-12)
@@ -278,7 +278,7 @@ def test_auto_triplet_chunk_follows_the_memory_budget(spec, model_and_params, mo
     full_e, full_f = energy_and_forces(lambda p, g: model.energy(p, g, triplets))(params, graph)
     monkeypatch.setattr(chunking, "MEMORY_BUDGET", 1)
     assert descriptors.auto_triplet_chunk(spec, triplets.kj.shape[0], jnp.float64) == 64
-    assert triplets.kj.shape[0] > 3 * 64  # several chunks and a padded last one
+    assert triplets.kj.shape[0] > 3 * 64  # several chunks and an overlapping last one
     e, f = jax.jit(energy_and_forces(lambda p, g: model.energy(p, g, triplets)))(params, graph)
     np.testing.assert_allclose(e, full_e, rtol=1e-12)
     np.testing.assert_allclose(f, full_f, rtol=1e-10, atol=1e-12)

@@ -179,7 +179,7 @@ def test_average_neighbour_count_ignores_padding(ethanol):
 
 
 def test_edge_chunks_give_the_same_energy_forces_and_parameters():
-    """Messages computed a chunk of edges at a time (a padded last chunk included) equal all at
+    """Messages computed a chunk of edges at a time (an overlapping last chunk included) equal all at
     once in float64; the parameters keep their names and shapes, so model files load either way."""
     from hybridpot.models.chunking import auto_chunk
 
@@ -188,7 +188,7 @@ def test_edge_chunks_give_the_same_energy_forces_and_parameters():
     atoms.rattle(0.05, seed=2)
     graph = build_graph(atoms.positions, atoms.numbers, cutoff=CUTOFF, pbc=True, cell=np.asarray(atoms.cell))
     n_edge = int(graph.senders.shape[0])
-    assert n_edge % 37 and n_edge > 3 * 37  # several chunks and a padded last one
+    assert n_edge % 37 and n_edge > 3 * 37  # several chunks and an overlapping last one
     whole = mace((13, 28), **SMALL, edge_chunk=None)
     chunked = mace((13, 28), **SMALL, edge_chunk=37)
     params = random_params(whole, graph)
@@ -208,7 +208,7 @@ def test_edge_chunks_give_the_same_energy_forces_and_parameters():
 def test_node_chunks_give_the_same_energy_forces_and_parameter_gradients(ctor, chunk, monkeypatch):
     """Each layer's node update computed a chunk of nodes at a time equals all at once in float64:
     energies, forces and the gradient of the energy with respect to every parameter, on a graph
-    with padding nodes; 12 nodes in chunks of 5 (a zero-padded last chunk) and, through
+    with padding nodes; 12 nodes in chunks of 5 (the last overlapping the one before) and, through
     ``"auto"``, of 4 (the last chunk all padding nodes). The chunked model runs on the unchunked
     model's parameters: the names and shapes are the same."""
     from hybridpot.models import equivariant
