@@ -278,7 +278,7 @@ class EquivariantNetwork(nn.Module):
             if chunk is None or n_node <= chunk:
                 h, out = _update_nodes(layer, self.correlation, hidden, (a, one_hot, h))
             else:
-                # the modules' parameters as values: a bound Flax module cannot be called inside lax.map
+                # the modules' parameters as values: a bound Flax module cannot be called inside lax.scan
                 params = {k: m.variables["params"] for k, m in layer.items()}
                 free = {k: m.clone(parent=None, name=None) for k, m in layer.items()}
                 pure = {k: functools.partial(free[k].apply, {"params": params[k]}) for k in free}
