@@ -7,9 +7,11 @@ System: L1₂ Ni₃Al supercells (n³ × 4 atoms, a = 3.66 Å, unrattled), float
 DimeNet++ (published sizes) and the MACE-like equivariant model (32 channels, lmax 2, 2
 interactions). Each (model, size) runs in its own process; its peak resident memory
 (``ru_maxrss``) is measured after the graph (and triplet) build and after the jitted evaluation,
-less the process's own after imports and ``init``. At small sizes that peak is mostly XLA's
-compilation, so the memory per atom is the marginal one, (peak − previous size's peak) /
-(atoms − previous size's atoms): memory that scales keeps it flat.
+less the process's own after imports and ``init``. The evaluation is compiled with the engines'
+memory check (``hybridpot.potential.memory_checked_jit``): a size whose program cannot fit in the
+memory available is refused before it runs, and its row gives XLA's estimate of the need. At
+small sizes that peak is mostly XLA's compilation, so the memory per atom is the marginal one,
+(peak − previous size's peak) / (atoms − previous size's atoms): memory that scales keeps it flat.
 
 A size whose memory, extrapolated linearly (at the marginal rate of the two sizes below it),
 would exceed ``--max-gb`` is not run, and a run whose resident memory passes ``--max-gb`` is
@@ -78,7 +80,7 @@ def one(name: str, n_rep: int) -> dict:
     import jax
 
     from hybridpot.graph import build_triplets, graph_from_atoms
-    from hybridpot.potential import energy_and_forces
+    from hybridpot.potential import energy_and_forces, memory_checked_jit
 
     model = _model(name)
     small = graph_from_atoms(structure(1), model.cutoff, dtype=np.float32)
@@ -91,9 +93,14 @@ def one(name: str, n_rep: int) -> dict:
     triplets = build_triplets(graph) if model.needs_triplets else None
     build_s = time.perf_counter() - t0
     build_peak = _peak_bytes()
-    compute = jax.jit(energy_and_forces(lambda p, g: model.energy(p, g, triplets)))
+    # the engines' own check: a program that cannot fit is refused with XLA's estimate of its need
+    compute = memory_checked_jit(energy_and_forces(lambda p, g: model.energy(p, g, triplets)),
+                                 lambda p, g: f"{name} on {n:,} atoms")
     t0 = time.perf_counter()
-    energy, forces = compute(params, graph)
+    try:
+        energy, forces = compute(params, graph)
+    except MemoryError as err:
+        return {"model": name, "n_atoms": n, "skipped": f"refused before running: {err}".split("; use")[0]}
     forces.block_until_ready()
     return {"model": name, "n_atoms": n, "edges_per_atom": int(graph.senders.shape[0]) / n,
             "triplets_per_atom": 0 if triplets is None else int(triplets.kj.shape[0]) / n,
