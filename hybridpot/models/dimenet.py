@@ -343,22 +343,33 @@ class InteractionBlock(nn.Module):
         """
         n_edge = x_kj.shape[0]
         fan_in = radial.shape[-2] * radial.shape[-1]
+        kernel = (self.sbf_1 if self.variant == "dimenet++" else self.sbf)(fan_in)  # [L·N, K]
+        if angular_fn is None:
+            per_edge = _radial_projection(radial, kernel)  # [E, L, K]
+
+            def sbf(kj, angular):
+                return _angular_combination(per_edge, angular, kj)
+        else:
+            # per triplet, (Y_l · j_ln) @ W: the per-edge projection [E, L, K] and the scatter of
+            # its gradient were several of the largest per-edge arrays of a chunked large cell
+
+            def sbf(kj, angular):
+                return (angular[:, :, None] * radial[kj]).reshape(kj.shape[0], fan_in) @ kernel
+
         if self.variant == "dimenet++":
-            per_edge = _radial_projection(radial, self.sbf_1(fan_in))
             w_sbf = self.sbf(self.basis_emb_size)
 
             def term(kj, ji, angular):
                 angular = angular if angular_fn is None else angular_fn(kj, ji, angular)
-                sbf = _angular_combination(per_edge, angular, kj) @ w_sbf  # [T, int_emb]
-                return jax.ops.segment_sum(x_kj[kj] * sbf, ji, num_segments=n_edge)
+                x = x_kj[kj] * (sbf(kj, angular) @ w_sbf)  # [T, int_emb]
+                return jax.ops.segment_sum(x, ji, num_segments=n_edge)
         else:
             f = self.emb_size
-            per_edge = _radial_projection(radial, self.sbf(fan_in))
             w = self.bilinear
 
             def term(kj, ji, angular):
                 angular = angular if angular_fn is None else angular_fn(kj, ji, angular)
-                s = _angular_combination(per_edge, angular, kj)  # [T, B]
+                s = sbf(kj, angular)  # [T, B]
                 # Σ_{b, n} s_b x_n W[b, n, :] per triplet, as one [T, B·F] @ [B·F, F] product
                 outer = (s[:, :, None] * x_kj[kj][:, None, :]).reshape(s.shape[0], self.num_bilinear * f)
                 return jax.ops.segment_sum(outer @ w.reshape(-1, f), ji, num_segments=n_edge)
@@ -563,16 +574,51 @@ class DimeNetNetwork(nn.Module):
         stacked = [jax.tree.map(lambda *x: jnp.stack(x), *[params[f"{name}_{i + first}"] for i in range(self.num_blocks)])
                    for name, first in (("InteractionBlock", 0), ("OutputBlock", 1))]
 
+        def updated_messages(p):
+            """New messages of a chunk of edges and their output-block sum onto the atoms (one pass)."""
+
+            def fn(xs):
+                m, agg, rbf, receivers = xs
+                m = block.apply({"params": p[0]}, m, agg, rbf, method=InteractionBlock.update)
+                return m, output.apply({"params": p[1]}, m, rbf, receivers, n_node, method=OutputBlock.edge_sum)
+
+            return fn
+
         def step(carry, p):
             m, atomic = carry
             x_kj = map_chunks(call(block, p[0], InteractionBlock.triplet_inputs), (m, rbf), edge_chunk)
             agg = block.apply({"params": p[0]}, x_kj, radial, t_mask, kj, ji, triplet_angular,
                               method=InteractionBlock.triplet_sum)
-            m = map_chunks(call(block, p[0], InteractionBlock.update), (m, agg, rbf), edge_chunk)
-            return (m, atomic + atomic_outputs(p[1], m)), None
+            m, x = _map_and_sum(updated_messages(p), (m, agg, rbf, graph.receivers), edge_chunk)
+            return (m, atomic + map_chunks(call(output, p[1], OutputBlock.node_outputs), (x,), node_chunk)), None
 
         (m, atomic), _ = jax.lax.scan(jax.checkpoint(step), (m, atomic), stacked)
         return jnp.where(node_mask(graph), atomic, 0.0)
+
+
+def _map_and_sum(fn, xs, chunk: int | None):
+    """``fn(xs)`` for ``fn(xs) -> (rows, total)`` whose ``rows [n, ...]`` act on every item of
+    ``xs`` (a tuple of ``[n, ...]`` arrays) separately and whose ``total`` is a sum over the items,
+    ``chunk`` items at a time: one ``lax.scan`` over zero-padded chunks (rows of the padding dropped;
+    it must add 0 to ``total``), each rematerialised in the backward pass. It fuses
+    :func:`~hybridpot.models.chunking.map_chunks` and :func:`~hybridpot.models.chunking.chunked_sum`
+    of the rows, so the rows need not be kept for the sum's backward pass.
+    """
+    n = xs[0].shape[0]
+    if chunk is None or n <= chunk:
+        return fn(xs)
+    n_chunks = -(-n // chunk)
+    chunks = tuple(jnp.pad(x, [(0, n_chunks * chunk - n)] + [(0, 0)] * (x.ndim - 1)).reshape(
+        (n_chunks, chunk) + x.shape[1:]) for x in xs)
+    total = jax.eval_shape(fn, tuple(c[0] for c in chunks))[1]
+    step = jax.checkpoint(fn)
+
+    def body(total, chunk_xs):
+        rows, part = step(chunk_xs)
+        return total + part, rows
+
+    total, rows = jax.lax.scan(body, jnp.zeros(total.shape, total.dtype), chunks)
+    return rows.reshape((-1,) + rows.shape[2:])[:n], total
 
 
 def _dividing_chunk(n: int, chunk: int | None) -> int | None:

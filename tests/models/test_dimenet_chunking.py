@@ -14,7 +14,7 @@ import pytest
 from hybridpot.graph import PaddingBuckets, build_graph, build_triplets, pad_to_bucket
 from hybridpot.io import bundled_md17
 from hybridpot.models import chunking, dimenet_model
-from hybridpot.models.dimenet import InteractionBlock
+from hybridpot.models.dimenet import InteractionBlock, _dividing_chunk
 from hybridpot.validation import check_model_args
 
 CUTOFF = 4.0
@@ -159,3 +159,10 @@ def test_edge_chunks_inside_the_blocks_give_the_same_energy_forces_and_parameter
     assert_same(energy_forces_gradient(chunked, params, graph, triplets), want)
     jaxpr = str(jax.make_jaxpr(lambda p: chunked.energy(p, graph, triplets))(params))
     assert f"length={-(-n_edge // 7)}" in jaxpr and f"length={-(-n_node // 7)}" in jaxpr
+
+
+def test_edge_chunks_divide_the_edges_when_a_divisor_is_close():
+    """Chunks that divide the count need no padded copies: the largest divisor down to half the chunk."""
+    assert _dividing_chunk(100, 30) == 25
+    assert _dividing_chunk(101, 30) == 30  # 101 is prime: padded chunks
+    assert _dividing_chunk(20, 30) == 30 and _dividing_chunk(100, None) is None
