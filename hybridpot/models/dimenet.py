@@ -471,7 +471,12 @@ class DimeNetNetwork(nn.Module):
             triplets are chunked, the interaction and output blocks also run one at a time under
             ``lax.scan``, each rematerialised in the backward pass (their parameters stacked at
             call time; the parameter layout does not change), so the per-edge activations of one
-            block are held instead of all blocks'.
+            block are held instead of all blocks'; inside each block the per-edge parts
+            (:meth:`InteractionBlock.triplet_inputs`, :meth:`InteractionBlock.update` with the
+            output block's atom sum, the embedding) run a chunk of edges at a time and the output
+            MLP a chunk of atoms at a time, each rematerialised, with chunks from the same budget
+            (:meth:`InteractionBlock.bytes_per_edge`, :meth:`OutputBlock.bytes_per_node`), and the
+            angular weights are computed inside the triplet chunks.
 
     ``__call__(graph, triplets)``: ``triplets`` from :func:`hybridpot.graph.build_triplets`
     (padded or not), or None for the dense enumeration of :func:`all_edge_pairs` (small graphs).
@@ -669,7 +674,8 @@ def dimenet_model(
             ``"auto"``: chunked only when one interaction's per-triplet intermediates, forward
             and backward, would pass :data:`~hybridpot.models.chunking.MEMORY_BUDGET` (1 GiB), so
             training batches keep the unchunked program; chunked triplets also rematerialise the
-            blocks one at a time (:class:`DimeNetNetwork`).
+            blocks one at a time and run their per-edge and per-atom layers in chunks
+            (:class:`DimeNetNetwork`).
 
     Returns:
         ``GraphModel(init, energy, cutoff, needs_triplets=True, species)``; ``triplets=None`` in

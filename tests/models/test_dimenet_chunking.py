@@ -1,4 +1,5 @@
-"""DimeNet / DimeNet++ triplet chunking: the triplet term a chunk at a time equals all at once.
+"""DimeNet / DimeNet++ chunking: the triplet term, and with it the per-edge and per-atom layers of
+the blocks, a chunk at a time equal all at once.
 
 Tiny float64 models (conftest) on one ethanol frame whose triplets are padded to a bucket, so
 the padding triplets of the graph and the zero padding of the last chunk are both exercised.
@@ -133,14 +134,14 @@ def test_triplet_chunks_match_in_force_training_gradients(ethanol, variant, chun
     assert_same(loss_terms(tiny_model(variant, chunk, num_blocks=2), params), want)
 
 
-@pytest.mark.parametrize(("variant", "rbf_edge"), [("dimenet++", "kj"), ("dimenet", "ji")])
+@pytest.mark.parametrize(("variant", "rbf_edge"), [("dimenet++", "kj"), pytest.param("dimenet", "ji", marks=pytest.mark.heavy)])
 def test_edge_chunks_inside_the_blocks_give_the_same_energy_forces_and_parameter_gradient(
         ethanol, variant, rbf_edge, monkeypatch):
     """With chunked triplets the embedding, interaction and output blocks run their per-edge
     parts and the output MLP a chunk of edges or atoms at a time: under a 1-byte budget with
     7-item chunks (a divisor of none of the padded counts), two blocks with residual layers give
     the energy, forces and parameter gradient of the unchunked model to 1e-12 in float64, and the
-    program maps over the edges in chunks of 7."""
+    program maps over the edges in chunks of 7 (about 10 s each; DimeNet in the heavy selection)."""
     graph, triplets = ethanol
     n_node, n_edge, n_triplet = graph.nodes["atomic_numbers"].shape[0], graph.senders.shape[0], triplets.kj.shape[0]
     assert n_node % 7 and n_edge % 7 and n_triplet % 7
