@@ -65,10 +65,11 @@ from hybridpot.graph import (
     Triplets,
     edge_distances,
     edge_mask,
+    edge_vectors,
     node_mask,
 )
 from hybridpot.graph.triplets import SAME_IMAGE_TOLERANCE, triplet_angles
-from hybridpot.models.chunking import auto_chunk, chunked_sum
+from hybridpot.models.chunking import auto_chunk, chunked_sum, map_chunks
 from hybridpot.potential import GraphModel, atomic_model
 
 Variant = Literal["dimenet", "dimenet++"]
@@ -203,6 +204,11 @@ class EmbeddingBlock(nn.Module):
     n_species: int
     param_dtype: Any = jnp.float32
 
+    def bytes_per_edge(self, dtype) -> int:
+        """Bytes this block holds per edge, forward and backward: the RBF layer (pre-activation and
+        output), the ``[3F]`` concatenation and the output layer, with their cotangents."""
+        return 2 * 7 * self.emb_size * np.dtype(dtype).itemsize
+
     @nn.compact
     def __call__(self, species_index, rbf, senders, receivers):
         bound = float(np.sqrt(3.0))
@@ -242,7 +248,10 @@ class InteractionBlock(nn.Module):
     ``__call__(m [n_edge, F], rbf [n_edge, N_rbf], radial [n_edge, L, N], angular [n_triplet, L], kj,
     ji [n_triplet])`` returns updated messages ``[n_edge, F]``; the SBF of triplet t is
     radial[kj[t], l, n] · angular[t, l] (:func:`spherical_basis_projection`; padding triplets have
-    angular 0 and add exactly 0).
+    angular 0 and add exactly 0). It is the composition of three parts that large graphs call
+    separately (:class:`DimeNetNetwork`), the per-edge ones a chunk of edges at a time:
+    :meth:`triplet_inputs` (per edge), :meth:`triplet_sum` (per triplet, onto edges) and
+    :meth:`update` (per edge).
     """
 
     variant: Variant
@@ -256,6 +265,34 @@ class InteractionBlock(nn.Module):
     param_dtype: Any = jnp.float32
     triplet_chunk: int | str | None = "auto"
 
+    def setup(self):
+        # the names (and the Dense_i / ResidualLayer_i numbering) are those the layers had when
+        # this block was one compact method, so parameter files keep their layout
+        d, f = self.param_dtype, self.emb_size
+        self.dense_ji = _dense(f, dtype=d)
+        self.dense_kj = _dense(f, dtype=d)
+        rbf_width = f if self.rbf_edge == "kj" else self.triplet_width
+        if self.variant == "dimenet++":
+            self.rbf_1 = _dense(self.basis_emb_size, bias=False, dtype=d)
+            self.down_projection = _dense(self.int_emb_size, bias=False, dtype=d)
+            self.sbf_1 = DenseKernel(self.basis_emb_size, d)
+            self.sbf = DenseKernel(self.int_emb_size, d)
+            self.up_projection = _dense(f, bias=False, dtype=d)
+        else:
+            self.sbf = DenseKernel(self.num_bilinear, d)
+            self.bilinear = self.param(
+                "bilinear", nn.initializers.normal(stddev=2.0 / f), (self.num_bilinear, f, f), d,  # [B, F_in, F_out]
+            )
+        self.rbf = _dense(rbf_width, bias=False, dtype=d)
+        for i in range(self.num_before_skip + self.num_after_skip):
+            setattr(self, f"ResidualLayer_{i}", ResidualLayer(d))
+        self.final_before_skip = _dense(f, dtype=d)
+
+    @property
+    def triplet_width(self) -> int:
+        """Width of the per-edge features the triplet term gathers and returns (DimeNet++: ``int_emb_size``)."""
+        return self.int_emb_size if self.variant == "dimenet++" else self.emb_size
+
     def bytes_per_triplet(self, num_spherical: int, dtype) -> int:
         """Bytes the triplet term of one interaction holds per triplet, forward and backward: its
         per-triplet arrays (SBF projections, gathered x_kj, products; DimeNet's [B·F] outer
@@ -266,70 +303,101 @@ class InteractionBlock(nn.Module):
             widths = (self.num_bilinear + 2) * self.emb_size + self.num_bilinear
         return 2 * (widths + num_spherical) * np.dtype(dtype).itemsize
 
-    def _basis_map(self, x, width: int, name: str):
-        """Linear map of a basis (DimeNet) or two bias-free layers through ``basis_emb_size`` (DimeNet++)."""
-        d = self.param_dtype
-        if self.variant == "dimenet++":
-            x = _dense(self.basis_emb_size, bias=False, dtype=d, name=f"{name}_1")(x)
-        return _dense(width, bias=False, dtype=d, name=name)(x)
+    def bytes_per_edge(self, dtype) -> int:
+        """Bytes the per-edge parts of one interaction hold per edge, forward and backward: the
+        activations of the larger of :meth:`triplet_inputs` and :meth:`update` (every layer's
+        pre-activation and output, the residual layers' five arrays each), with their cotangents."""
+        f, basis = self.emb_size, self.basis_emb_size if self.variant == "dimenet++" else 0
+        inputs = 4 * f + basis + 2 * self.triplet_width
+        update = f * (8 + 5 * (self.num_before_skip + self.num_after_skip)) + basis + self.triplet_width
+        return 2 * max(inputs, update) * np.dtype(dtype).itemsize
 
-    def _triplet_term(self, x_kj, radial, n_edge: int):
-        """The parameters of the triplet term as values and ``term(kj, ji, angular) -> [n_edge, width]``,
-        the sum over the given triplets onto their ji edges (a pure function for
-        :func:`~hybridpot.models.chunking.chunked_sum`)."""
-        d, f = self.param_dtype, self.emb_size
-        fan_in = radial.shape[-2] * radial.shape[-1]
+    def _basis_map(self, x):
+        """Linear map of the RBF (DimeNet) or two bias-free layers through ``basis_emb_size`` (DimeNet++)."""
         if self.variant == "dimenet++":
-            x_kj = nn.silu(_dense(self.int_emb_size, bias=False, dtype=d, name="down_projection")(x_kj))
-            per_edge = _radial_projection(radial, DenseKernel(self.basis_emb_size, d, name="sbf_1")(fan_in))
-            w_sbf = DenseKernel(self.int_emb_size, d, name="sbf")(self.basis_emb_size)
+            x = self.rbf_1(x)
+        return self.rbf(x)
+
+    def triplet_inputs(self, m, rbf):
+        """Per edge: the features x_kj the triplet term gathers, ``[n_edge, triplet_width]``.
+
+        σ(W_kj m + b), times the RBF map if ``rbf_edge="kj"``; DimeNet++ then σ(down-projection).
+        ``m [n_edge, F]``, ``rbf [n_edge, N_rbf]``; acts on every edge separately.
+        """
+        x_kj = nn.silu(self.dense_kj(m))
+        if self.rbf_edge == "kj":
+            x_kj = x_kj * self._basis_map(rbf)
+        if self.variant == "dimenet++":
+            x_kj = nn.silu(self.down_projection(x_kj))
+        return x_kj
+
+    def triplet_sum(self, x_kj, radial, angular, kj, ji, angular_fn=None):
+        """The triplet term summed onto the ji edges, ``[n_edge, triplet_width]``, ``triplet_chunk``
+        triplets at a time (``"auto"``: from the memory budget).
+
+        ``x_kj [n_edge, triplet_width]`` (:meth:`triplet_inputs`), ``radial [n_edge, L, N]``,
+        ``angular [n_triplet, L]``, ``kj, ji [n_triplet]`` int. With ``angular_fn``, ``angular`` is
+        instead any per-triplet input ``[n_triplet, ...]`` and ``angular_fn(kj, ji, angular)`` gives
+        the ``[t, L]`` weights of a chunk of t triplets inside the chunk, so the weights of all
+        triplets are never held (they must be 0 for zero ``angular``: the padding of the last chunk).
+        """
+        n_edge = x_kj.shape[0]
+        fan_in = radial.shape[-2] * radial.shape[-1]
+        kernel = (self.sbf_1 if self.variant == "dimenet++" else self.sbf)(fan_in)  # [L·N, K]
+        if angular_fn is None:
+            per_edge = _radial_projection(radial, kernel)  # [E, L, K]
+
+            def sbf(kj, angular):
+                return _angular_combination(per_edge, angular, kj)
+        else:
+            # per triplet, (Y_l · j_ln) @ W: the per-edge projection [E, L, K] and the scatter of
+            # its gradient were several of the largest per-edge arrays of a chunked large cell
+
+            def sbf(kj, angular):
+                return (angular[:, :, None] * radial[kj]).reshape(kj.shape[0], fan_in) @ kernel
+
+        if self.variant == "dimenet++":
+            w_sbf = self.sbf(self.basis_emb_size)
 
             def term(kj, ji, angular):
-                sbf = _angular_combination(per_edge, angular, kj) @ w_sbf  # [T, int_emb]
-                return jax.ops.segment_sum(x_kj[kj] * sbf, ji, num_segments=n_edge)
+                angular = angular if angular_fn is None else angular_fn(kj, ji, angular)
+                x = x_kj[kj] * (sbf(kj, angular) @ w_sbf)  # [T, int_emb]
+                return jax.ops.segment_sum(x, ji, num_segments=n_edge)
+        else:
+            f = self.emb_size
+            w = self.bilinear
 
-            return term
-        per_edge = _radial_projection(radial, DenseKernel(self.num_bilinear, d, name="sbf")(fan_in))
-        w = self.param(
-            "bilinear",
-            nn.initializers.normal(stddev=2.0 / f),
-            (self.num_bilinear, f, f),  # [B, F_in, F_out]
-            d,
-        )
+            def term(kj, ji, angular):
+                angular = angular if angular_fn is None else angular_fn(kj, ji, angular)
+                s = sbf(kj, angular)  # [T, B]
+                # Σ_{b, n} s_b x_n W[b, n, :] per triplet, as one [T, B·F] @ [B·F, F] product
+                outer = (s[:, :, None] * x_kj[kj][:, None, :]).reshape(s.shape[0], self.num_bilinear * f)
+                return jax.ops.segment_sum(outer @ w.reshape(-1, f), ji, num_segments=n_edge)
 
-        def term(kj, ji, angular):
-            s = _angular_combination(per_edge, angular, kj)  # [T, B]
-            # Σ_{b, n} s_b x_n W[b, n, :] per triplet, as one [T, B·F] @ [B·F, F] product
-            outer = (s[:, :, None] * x_kj[kj][:, None, :]).reshape(s.shape[0], self.num_bilinear * f)
-            return jax.ops.segment_sum(outer @ w.reshape(-1, f), ji, num_segments=n_edge)
-
-        return term
-
-    @nn.compact
-    def __call__(self, m, rbf, radial, angular, kj, ji):
-        d, f = self.param_dtype, self.emb_size
-        n_edge = m.shape[0]
-        x_ji = nn.silu(_dense(f, dtype=d, name="dense_ji")(m))
-        x_kj = nn.silu(_dense(f, dtype=d, name="dense_kj")(m))
-        mix_width = f if self.variant == "dimenet" else self.int_emb_size
-        if self.rbf_edge == "kj":
-            x_kj = x_kj * self._basis_map(rbf, f, "rbf")
-        term = self._triplet_term(x_kj, radial, n_edge)
         chunk = self.triplet_chunk
         if chunk == "auto":
-            chunk = auto_chunk(kj.shape[0], self.bytes_per_triplet(angular.shape[-1], x_kj.dtype))
-        agg = chunked_sum(term, (kj, ji, angular), chunk)
+            chunk = auto_chunk(kj.shape[0], self.bytes_per_triplet(radial.shape[-2], x_kj.dtype))
+        return chunked_sum(term, (kj, ji, angular), chunk)
+
+    def update(self, m, agg, rbf):
+        """Per edge: the new messages ``[n_edge, F]`` from the old ``m [n_edge, F]``, the triplet sum
+        ``agg [n_edge, triplet_width]`` (:meth:`triplet_sum`) and ``rbf [n_edge, N_rbf]``; acts on
+        every edge separately."""
+        x_ji = nn.silu(self.dense_ji(m))
         if self.rbf_edge == "ji":
-            agg = agg * self._basis_map(rbf, mix_width, "rbf")
+            agg = agg * self._basis_map(rbf)
         if self.variant == "dimenet++":
-            agg = nn.silu(_dense(f, bias=False, dtype=d, name="up_projection")(agg))
+            agg = nn.silu(self.up_projection(agg))
         x = x_ji + agg
-        for _ in range(self.num_before_skip):
-            x = ResidualLayer(d)(x)
-        m = m + nn.silu(_dense(f, dtype=d, name="final_before_skip")(x))
-        for _ in range(self.num_after_skip):
-            m = ResidualLayer(d)(m)
+        for i in range(self.num_before_skip):
+            x = getattr(self, f"ResidualLayer_{i}")(x)
+        m = m + nn.silu(self.final_before_skip(x))
+        for i in range(self.num_before_skip, self.num_before_skip + self.num_after_skip):
+            m = getattr(self, f"ResidualLayer_{i}")(m)
         return m
+
+    def __call__(self, m, rbf, radial, angular, kj, ji):
+        return self.update(m, self.triplet_sum(self.triplet_inputs(m, rbf), radial, angular, kj, ji), rbf)
 
 
 class OutputBlock(nn.Module):
@@ -338,7 +406,8 @@ class OutputBlock(nn.Module):
     DimeNet++ (``out_emb_size`` set) first up-projects the atom sum to ``out_emb_size`` (no bias).
     The last layer has no bias and starts at zero.
 
-    ``__call__(m [n_edge, F], rbf [n_edge, N_rbf], receivers [n_edge], n_node)`` → ``[n_node]``.
+    ``__call__(m [n_edge, F], rbf [n_edge, N_rbf], receivers [n_edge], n_node)`` → ``[n_node]``:
+    :meth:`node_outputs` of :meth:`edge_sum` (large graphs call them separately, a chunk at a time).
     """
 
     emb_size: int
@@ -346,18 +415,38 @@ class OutputBlock(nn.Module):
     out_emb_size: int | None = None
     param_dtype: Any = jnp.float32
 
-    @nn.compact
-    def __call__(self, m, rbf, receivers, n_node: int):
+    def setup(self):
+        # the names of the layers when this block was one compact method (same parameter layout)
         d = self.param_dtype
-        g = _dense(self.emb_size, bias=False, dtype=d, name="rbf")(rbf)
-        x = jax.ops.segment_sum(g * m, receivers, num_segments=n_node)
-        width = self.emb_size
+        self.rbf = _dense(self.emb_size, bias=False, dtype=d)
         if self.out_emb_size is not None:
-            width = self.out_emb_size
-            x = _dense(width, bias=False, dtype=d, name="up_projection")(x)
-        for _ in range(self.num_dense):
-            x = nn.silu(_dense(width, dtype=d)(x))
-        return _dense(1, bias=False, zeros=True, dtype=d, name="final")(x)[:, 0]
+            self.up_projection = _dense(self.out_emb_size, bias=False, dtype=d)
+        for i in range(self.num_dense):
+            setattr(self, f"Dense_{i}", _dense(self.out_emb_size or self.emb_size, dtype=d))
+        self.final = _dense(1, bias=False, zeros=True, dtype=d)
+
+    def bytes_per_node(self, dtype) -> int:
+        """Bytes :meth:`node_outputs` holds per atom, forward and backward: the input, the
+        up-projection and every layer's pre-activation and output, with their cotangents."""
+        width = self.out_emb_size or self.emb_size
+        return 2 * (self.emb_size + width * (1 + 2 * self.num_dense) + 1) * np.dtype(dtype).itemsize
+
+    def edge_sum(self, m, rbf, receivers, n_node: int):
+        """``[n_node, F]``: Σ_j (W_rbf e_RBF(d_ji)) ⊙ m_ji onto the receivers i, a sum over edges
+        (``m [n_edge, F]``, ``rbf [n_edge, N_rbf]``, ``receivers [n_edge]``; zero rbf adds 0)."""
+        return jax.ops.segment_sum(self.rbf(rbf) * m, receivers, num_segments=n_node)
+
+    def node_outputs(self, x):
+        """``[n_node]`` atomic outputs from the atom sums ``x [n_node, F]`` (:meth:`edge_sum`); acts
+        on every atom separately."""
+        if self.out_emb_size is not None:
+            x = self.up_projection(x)
+        for i in range(self.num_dense):
+            x = nn.silu(getattr(self, f"Dense_{i}")(x))
+        return self.final(x)[:, 0]
+
+    def __call__(self, m, rbf, receivers, n_node: int):
+        return self.node_outputs(self.edge_sum(m, rbf, receivers, n_node))
 
 
 class DimeNetNetwork(nn.Module):
@@ -382,7 +471,12 @@ class DimeNetNetwork(nn.Module):
             triplets are chunked, the interaction and output blocks also run one at a time under
             ``lax.scan``, each rematerialised in the backward pass (their parameters stacked at
             call time; the parameter layout does not change), so the per-edge activations of one
-            block are held instead of all blocks'.
+            block are held instead of all blocks'; inside each block the per-edge parts
+            (:meth:`InteractionBlock.triplet_inputs`, :meth:`InteractionBlock.update` with the
+            output block's atom sum, the embedding) run a chunk of edges at a time and the output
+            MLP a chunk of atoms at a time, each rematerialised, with chunks from the same budget
+            (:meth:`InteractionBlock.bytes_per_edge`, :meth:`OutputBlock.bytes_per_node`), and the
+            angular weights are computed inside the triplet chunks.
 
     ``__call__(graph, triplets)``: ``triplets`` from :func:`hybridpot.graph.build_triplets`
     (padded or not), or None for the dense enumeration of :func:`all_edge_pairs` (small graphs).
@@ -425,47 +519,123 @@ class DimeNetNetwork(nn.Module):
         else:
             kj, ji = jnp.asarray(triplets.kj), jnp.asarray(triplets.ji)
             t_mask = jnp.asarray(edge_mask(graph))[ji]  # real triplet ⇔ real ji edge (triplet_mask)
-        _, theta = triplet_angles(graph, Triplets(kj, ji, None))
         radial = spherical_bessel_radial(r, self.cutoff, self.num_spherical, self.num_radial)
         radial = radial * env[:, None, None]  # [E, L, N]
-        angular = zonal_spherical_harmonics(theta, self.num_spherical) * t_mask[:, None]  # [T, L]
+        vectors = edge_vectors(graph)
+
+        def triplet_angular(kj, ji, mask):
+            """``[t, L]`` Y_l^0 of the angles of triplets (kj, ji), times their mask ``[t]``."""
+            _, theta = triplet_angles(graph, Triplets(kj, ji, None), vectors)
+            return zonal_spherical_harmonics(theta, self.num_spherical) * mask[:, None]
 
         d = self.param_dtype
         out_emb = self.out_emb_size if self.variant == "dimenet++" else None
 
-        def output(m):
-            return OutputBlock(self.emb_size, self.num_dense_output, out_emb, d)(m, rbf, graph.receivers, n_node)
-
-        m = EmbeddingBlock(self.emb_size, len(self.species), d)(index, rbf, graph.senders, graph.receivers)
-        atomic = output(m)
+        embedding = EmbeddingBlock(self.emb_size, len(self.species), d, parent=None)
+        output = OutputBlock(self.emb_size, self.num_dense_output, out_emb, d, parent=None)
         block = InteractionBlock(
             self.variant, self.emb_size, self.num_bilinear, self.int_emb_size, self.basis_emb_size,
             self.num_before_skip, self.num_after_skip, self.rbf_edge, d, self.triplet_chunk, parent=None,
         )
+        dtype = jnp.result_type(rbf.dtype, d)
         chunk = self.triplet_chunk
         if chunk == "auto":
-            chunk = auto_chunk(kj.shape[0], block.bytes_per_triplet(self.num_spherical, jnp.result_type(rbf.dtype, d)))
+            chunk = auto_chunk(kj.shape[0], block.bytes_per_triplet(self.num_spherical, dtype))
         block = block.clone(triplet_chunk=chunk)
         if chunk is None or kj.shape[0] <= chunk or self.is_initializing():
+            angular = triplet_angular(kj, ji, t_mask)  # [T, L]
+            m = embedding.clone(parent=self)(index, rbf, graph.senders, graph.receivers)
+            atomic = output.clone(parent=self)(m, rbf, graph.receivers, n_node)
             for _ in range(self.num_blocks):
                 m = block.clone(parent=self)(m, rbf, radial, angular, kj, ji)
-                atomic = atomic + output(m)
+                atomic = atomic + output.clone(parent=self)(m, rbf, graph.receivers, n_node)
             return jnp.where(node_mask(graph), atomic, 0.0)
         # a graph large enough for chunked triplets: the blocks one at a time under lax.scan, each
-        # rematerialised in the backward pass (nn.remat of each block barely lowered
-        # XLA CPU's buffers), with their parameters stacked here, so the parameter layout is the same
+        # rematerialised in the backward pass (nn.remat of each block barely lowered XLA CPU's
+        # buffers), with their parameters stacked here, so the parameter layout is the same; inside
+        # each block the per-edge parts run a chunk of edges at a time and the per-atom outputs a
+        # chunk of atoms at a time (each chunk rematerialised), so a block holds a few [E, F]
+        # arrays (its input and output messages, the triplet features and sum) instead of every
+        # activation of its layers, and the angular weights are computed inside the triplet
+        # chunks (all triplets' [T, L] weights with their gradient were the largest arrays left)
         params = self.variables["params"]
+        edge_chunk = _dividing_chunk(rbf.shape[0], auto_chunk(
+            rbf.shape[0], max(block.bytes_per_edge(dtype), embedding.bytes_per_edge(dtype))))
+        node_chunk = _dividing_chunk(n_node, auto_chunk(n_node, output.bytes_per_node(dtype)))
+        edges = graph.senders, graph.receivers
+
+        def call(module, p, method):
+            """``method`` of ``module`` with parameters ``p`` as a function of a tuple of arrays."""
+            return lambda xs: module.apply({"params": p}, *xs, method=method)
+
+        def atomic_outputs(p, m):
+            x = chunked_sum(lambda *xs: output.apply({"params": p}, *xs, n_node, method=OutputBlock.edge_sum),
+                            (m, rbf, graph.receivers), edge_chunk)
+            return map_chunks(call(output, p, OutputBlock.node_outputs), (x,), node_chunk)
+
+        m = map_chunks(lambda xs: embedding.apply({"params": params["EmbeddingBlock_0"]}, index, *xs),
+                       (rbf, *edges), edge_chunk)
+        atomic = atomic_outputs(params["OutputBlock_0"], m)
         stacked = [jax.tree.map(lambda *x: jnp.stack(x), *[params[f"{name}_{i + first}"] for i in range(self.num_blocks)])
                    for name, first in (("InteractionBlock", 0), ("OutputBlock", 1))]
-        free_output = OutputBlock(self.emb_size, self.num_dense_output, out_emb, d, parent=None)
+
+        def updated_messages(p):
+            """New messages of a chunk of edges and their output-block sum onto the atoms (one pass)."""
+
+            def fn(xs):
+                m, agg, rbf, receivers = xs
+                m = block.apply({"params": p[0]}, m, agg, rbf, method=InteractionBlock.update)
+                return m, output.apply({"params": p[1]}, m, rbf, receivers, n_node, method=OutputBlock.edge_sum)
+
+            return fn
 
         def step(carry, p):
             m, atomic = carry
-            m = block.apply({"params": p[0]}, m, rbf, radial, angular, kj, ji)
-            return (m, atomic + free_output.apply({"params": p[1]}, m, rbf, graph.receivers, n_node)), None
+            x_kj = map_chunks(call(block, p[0], InteractionBlock.triplet_inputs), (m, rbf), edge_chunk)
+            agg = block.apply({"params": p[0]}, x_kj, radial, t_mask, kj, ji, triplet_angular,
+                              method=InteractionBlock.triplet_sum)
+            m, x = _map_and_sum(updated_messages(p), (m, agg, rbf, graph.receivers), edge_chunk)
+            return (m, atomic + map_chunks(call(output, p[1], OutputBlock.node_outputs), (x,), node_chunk)), None
 
         (m, atomic), _ = jax.lax.scan(jax.checkpoint(step), (m, atomic), stacked)
         return jnp.where(node_mask(graph), atomic, 0.0)
+
+
+def _map_and_sum(fn, xs, chunk: int | None):
+    """``fn(xs)`` for ``fn(xs) -> (rows, total)`` whose ``rows [n, ...]`` act on every item of
+    ``xs`` (a tuple of ``[n, ...]`` arrays) separately and whose ``total`` is a sum over the items,
+    ``chunk`` items at a time: one ``lax.scan`` over zero-padded chunks (rows of the padding dropped;
+    it must add 0 to ``total``), each rematerialised in the backward pass. It fuses
+    :func:`~hybridpot.models.chunking.map_chunks` and :func:`~hybridpot.models.chunking.chunked_sum`
+    of the rows, so the rows need not be kept for the sum's backward pass.
+    """
+    n = xs[0].shape[0]
+    if chunk is None or n <= chunk:
+        return fn(xs)
+    n_chunks = -(-n // chunk)
+    chunks = tuple(jnp.pad(x, [(0, n_chunks * chunk - n)] + [(0, 0)] * (x.ndim - 1)).reshape(
+        (n_chunks, chunk) + x.shape[1:]) for x in xs)
+    total = jax.eval_shape(fn, tuple(c[0] for c in chunks))[1]
+    step = jax.checkpoint(fn)
+
+    def body(total, chunk_xs):
+        rows, part = step(chunk_xs)
+        return total + part, rows
+
+    total, rows = jax.lax.scan(body, jnp.zeros(total.shape, total.dtype), chunks)
+    return rows.reshape((-1,) + rows.shape[2:])[:n], total
+
+
+def _dividing_chunk(n: int, chunk: int | None) -> int | None:
+    """The largest divisor of ``n`` that is ≤ ``chunk`` when one is ≥ ``chunk / 2``, else ``chunk``.
+
+    Chunks that divide the items need no zero padding: ``map_chunks`` and ``chunked_sum`` then
+    reshape their inputs and outputs in place instead of copying every ``[n, F]`` array they
+    touch (forward and backward), which in a large DimeNet++ cell was most of its memory.
+    """
+    if chunk is None or n <= chunk:
+        return chunk
+    return next((c for c in range(chunk, (chunk + 1) // 2 - 1, -1) if n % c == 0), chunk)
 
 
 # ----------------------------------------------------------------------------- GraphModel
@@ -504,7 +674,8 @@ def dimenet_model(
             ``"auto"``: chunked only when one interaction's per-triplet intermediates, forward
             and backward, would pass :data:`~hybridpot.models.chunking.MEMORY_BUDGET` (1 GiB), so
             training batches keep the unchunked program; chunked triplets also rematerialise the
-            blocks one at a time (:class:`DimeNetNetwork`).
+            blocks one at a time and run their per-edge and per-atom layers in chunks
+            (:class:`DimeNetNetwork`).
 
     Returns:
         ``GraphModel(init, energy, cutoff, needs_triplets=True, species)``; ``triplets=None`` in
