@@ -6,9 +6,12 @@ intermediates of all items at once, the fastest, or of one chunk at a time: :fun
 scans over chunks and rematerialises each in the backward pass (``jax.checkpoint``), so forward
 and backward hold one chunk's intermediates. The sum does not depend on the chunk size; memory
 and speed do. :func:`map_chunks` does the same for a function applied to every item separately
-(the MACE-like model's node updates). :func:`auto_chunk` picks the size from the bytes one item holds and a budget
-(``"auto"`` in the models: all at once whenever that fits, so training-size batches keep the
-unchunked program).
+(the MACE-like model's node updates, DimeNet's per-edge layers), and :func:`map_and_sum` for both
+in one pass (DimeNet's message update and its output block's sum onto the atoms); the other two are
+special cases of it. Chunks are slices of the inputs taken inside the rematerialised step, so no
+padded copy of an input is made. :func:`auto_chunk` picks the size from the bytes one item holds
+and a budget (``"auto"`` in the models: all at once whenever that fits, so training-size batches
+keep the unchunked program).
 """
 
 from __future__ import annotations
@@ -40,70 +43,77 @@ def auto_chunk(n_items: int, bytes_per_item: int, budget: int | None = None) -> 
 
 def chunked_sum(term: Callable[..., jax.Array], xs: Sequence[jax.Array], chunk: int | None) -> jax.Array:
     """``term(*xs)`` for a term that is a sum over the items along axis 0 of every ``xs``, computed
-    ``chunk`` items at a time.
-
-    With ``chunk`` None or ≥ the number of items, ``term(*xs)`` itself. Otherwise ``term`` of each
-    chunk is added up under ``lax.scan``, each chunk sliced from ``xs`` and rematerialised in the
-    backward pass. The last chunk ends at the last item and so overlaps the one before it; its
-    items that the earlier chunk already covered are replaced by zeros (``term`` must add exactly 0
-    for zero items: pass a mask of ones among ``xs`` when zero inputs do not give that).
+    ``chunk`` items at a time (:func:`map_and_sum` without rows).
 
     Args:
         term: ``(*chunk_of_xs) -> array`` of a shape that does not depend on the number of items
-            (e.g. a ``segment_sum`` onto nodes or edges); jittable and differentiable.
+            (e.g. a ``segment_sum`` onto nodes or edges); jittable and differentiable; it must add
+            exactly 0 for zero items (pass a mask of ones among ``xs`` when zero inputs do not
+            give that).
         xs: arrays of the same leading length (the items).
-        chunk: items per chunk, or None.
+        chunk: items per chunk, or None (all at once: ``term(*xs)``).
 
     Returns:
         ``term(*xs)`` up to float rounding (the order of the additions changes).
     """
-    xs = tuple(jnp.asarray(x) for x in xs)
-    n = xs[0].shape[0]
-    if chunk is None or n <= chunk:
-        return term(*xs)
-
-    def one(i):
-        start, fresh = _chunk_start(i, n, chunk)
-        return term(*(jnp.where(fresh.reshape((chunk,) + (1,) * (x.ndim - 1)), _slice(x, start, chunk), 0)
-                      for x in xs))
-
-    # the slices are taken inside the rematerialised step, so the backward pass keeps xs (loop
-    # invariant) and the chunk index instead of a padded, chunked copy of every input
-    step = jax.checkpoint(one)
-    out = jax.eval_shape(one, 0)
-    total, _ = jax.lax.scan(lambda acc, i: (acc + step(i), None), jnp.zeros(out.shape, out.dtype),
-                            jnp.arange(-(-n // chunk)))
-    return total
+    return map_and_sum(lambda c: ((), term(*c)), tuple(jnp.asarray(x) for x in xs), chunk)[1]
 
 
 def map_chunks(fn, xs, chunk: int | None):
-    """``fn(xs)`` for a function that acts on every item (row) separately, ``chunk`` items at a time.
+    """``fn(xs)`` for a function that acts on every item (row) separately, ``chunk`` items at a time
+    (:func:`map_and_sum` without a sum).
 
     ``xs``: a pytree (arrays, ``IrrepsArray``) of leaves ``[n, ...]``; ``fn`` maps such a tree to
-    another one of leaves ``[n, ...]``. With ``chunk`` None or ≥ n, ``fn(xs)``. Otherwise ``fn``
-    runs on one slice of ``chunk`` items at a time under ``lax.scan``, each rematerialised in the
-    backward pass (``jax.checkpoint``), and its rows are written into the result; the last slice
-    ends at the last item, overlapping the one before it (those rows are computed twice, equal).
-    Forward and backward hold one chunk's intermediates, the inputs and the result, no padded
-    copies. The result does not depend on ``chunk``.
+    another one of leaves ``[n, ...]`` and must stay finite on zero rows. The result does not
+    depend on ``chunk`` (None: ``fn(xs)``).
+    """
+    return map_and_sum(lambda c: (fn(c), ()), xs, chunk)[0]
+
+
+def map_and_sum(fn, xs, chunk: int | None):
+    """``fn(xs)`` for ``fn(xs) -> (rows, total)`` whose ``rows`` (leaves ``[n, ...]``) act on every
+    item of ``xs`` separately and whose ``total`` is a sum over the items, ``chunk`` items at a time.
+
+    With ``chunk`` None or ≥ n, ``fn(xs)`` itself. Otherwise one ``lax.scan`` over the chunks: each
+    is sliced from ``xs`` inside a rematerialised step (``jax.checkpoint``), so forward and
+    backward hold one chunk's intermediates besides the inputs and results, and no padded copy of
+    anything. The last chunk ends at the last item, overlapping the one before it; its items that
+    the earlier chunk covered are replaced by zeros (``fn`` must add exactly 0 to ``total`` and stay
+    finite for zero items) and their rows are kept from the earlier chunk. Computing the rows and
+    the sum in one pass means the rows need not be kept for the sum's backward pass.
+
+    Args:
+        fn: ``(chunk_of_xs) -> (rows, total)``; ``rows`` a pytree of ``[chunk, ...]`` leaves (may be
+            empty), ``total`` a pytree of arrays whose shapes do not depend on the number of items.
+        xs: pytree (arrays, ``IrrepsArray``) of ``[n, ...]`` leaves.
+        chunk: items per chunk, or None.
+
+    Returns:
+        ``(rows [n, ...], total)``, equal to ``fn(xs)`` up to the order of the additions.
     """
     n = jax.tree.leaves(xs)[0].shape[0]
     if chunk is None or n <= chunk:
         return fn(xs)
 
     def one(i):
-        return fn(jax.tree.map(lambda x: _slice(x, _chunk_start(i, n, chunk)[0], chunk), xs))
+        start, fresh = _chunk_start(i, n, chunk)
+        return fn(_where_rows(fresh, _slice(xs, start, chunk)))
 
     step = jax.checkpoint(one)
-    rows = jax.eval_shape(one, 0)
+    rows, total = jax.eval_shape(one, 0)
 
-    def body(out, i):
-        start = _chunk_start(i, n, chunk)[0]
-        return jax.tree.map(lambda o, y: jax.lax.dynamic_update_slice_in_dim(o, y, start, 0), out, step(i)), None
+    def body(carry, i):
+        out, acc = carry
+        start, fresh = _chunk_start(i, n, chunk)
+        new_rows, part = step(i)
+        out = jax.tree.map(lambda o, r: jax.lax.dynamic_update_slice_in_dim(
+            o, _where_rows(fresh, r, _slice(o, start, chunk)), start, 0), out, new_rows)
+        return (out, jax.tree.map(jnp.add, acc, part)), None
 
-    out = jax.tree.map(lambda y: jnp.zeros((n,) + y.shape[1:], y.dtype), rows)
-    out, _ = jax.lax.scan(body, out, jnp.arange(-(-n // chunk)))
-    return out
+    zeros = (jax.tree.map(lambda y: jnp.zeros((n,) + y.shape[1:], y.dtype), rows),
+             jax.tree.map(lambda y: jnp.zeros(y.shape, y.dtype), total))
+    (out, total), _ = jax.lax.scan(body, zeros, jnp.arange(-(-n // chunk)))
+    return out, total
 
 
 def _chunk_start(i, n: int, chunk: int):
@@ -116,3 +126,15 @@ def _chunk_start(i, n: int, chunk: int):
 def _slice(x, start, chunk: int):
     """``x[start:start + chunk]`` along axis 0 (``x`` an array or an ``IrrepsArray``)."""
     return jax.tree.map(lambda a: jax.lax.dynamic_slice_in_dim(a, start, chunk, 0), x)
+
+
+def _where_rows(keep, x, other=None):
+    """Rows of the pytree ``x`` (leaves ``[chunk, ...]``) where ``keep [chunk]``, else the rows of
+    ``other`` (a pytree like ``x``), or zeros when ``other`` is None."""
+
+    def pick(a, b):
+        return jnp.where(keep.reshape((-1,) + (1,) * (a.ndim - 1)), a, b)
+
+    if other is None:
+        return jax.tree.map(lambda a: pick(a, 0), x)
+    return jax.tree.map(pick, x, other)

@@ -69,7 +69,7 @@ from hybridpot.graph import (
     node_mask,
 )
 from hybridpot.graph.triplets import SAME_IMAGE_TOLERANCE, triplet_angles
-from hybridpot.models.chunking import auto_chunk, chunked_sum, map_chunks
+from hybridpot.models.chunking import auto_chunk, chunked_sum, map_and_sum, map_chunks
 from hybridpot.potential import GraphModel, atomic_model
 
 Variant = Literal["dimenet", "dimenet++"]
@@ -559,9 +559,8 @@ class DimeNetNetwork(nn.Module):
         # activation of its layers, and the angular weights are computed inside the triplet
         # chunks (all triplets' [T, L] weights with their gradient were the largest arrays left)
         params = self.variables["params"]
-        edge_chunk = _dividing_chunk(rbf.shape[0], auto_chunk(
-            rbf.shape[0], max(block.bytes_per_edge(dtype), embedding.bytes_per_edge(dtype))))
-        node_chunk = _dividing_chunk(n_node, auto_chunk(n_node, output.bytes_per_node(dtype)))
+        edge_chunk = auto_chunk(rbf.shape[0], max(block.bytes_per_edge(dtype), embedding.bytes_per_edge(dtype)))
+        node_chunk = auto_chunk(n_node, output.bytes_per_node(dtype))
         edges = graph.senders, graph.receivers
 
         def call(module, p, method):
@@ -594,48 +593,11 @@ class DimeNetNetwork(nn.Module):
             x_kj = map_chunks(call(block, p[0], InteractionBlock.triplet_inputs), (m, rbf), edge_chunk)
             agg = block.apply({"params": p[0]}, x_kj, radial, t_mask, kj, ji, triplet_angular,
                               method=InteractionBlock.triplet_sum)
-            m, x = _map_and_sum(updated_messages(p), (m, agg, rbf, graph.receivers), edge_chunk)
+            m, x = map_and_sum(updated_messages(p), (m, agg, rbf, graph.receivers), edge_chunk)
             return (m, atomic + map_chunks(call(output, p[1], OutputBlock.node_outputs), (x,), node_chunk)), None
 
         (m, atomic), _ = jax.lax.scan(jax.checkpoint(step), (m, atomic), stacked)
         return jnp.where(node_mask(graph), atomic, 0.0)
-
-
-def _map_and_sum(fn, xs, chunk: int | None):
-    """``fn(xs)`` for ``fn(xs) -> (rows, total)`` whose ``rows [n, ...]`` act on every item of
-    ``xs`` (a tuple of ``[n, ...]`` arrays) separately and whose ``total`` is a sum over the items,
-    ``chunk`` items at a time: one ``lax.scan`` over zero-padded chunks (rows of the padding dropped;
-    it must add 0 to ``total``), each rematerialised in the backward pass. It fuses
-    :func:`~hybridpot.models.chunking.map_chunks` and :func:`~hybridpot.models.chunking.chunked_sum`
-    of the rows, so the rows need not be kept for the sum's backward pass.
-    """
-    n = xs[0].shape[0]
-    if chunk is None or n <= chunk:
-        return fn(xs)
-    n_chunks = -(-n // chunk)
-    chunks = tuple(jnp.pad(x, [(0, n_chunks * chunk - n)] + [(0, 0)] * (x.ndim - 1)).reshape(
-        (n_chunks, chunk) + x.shape[1:]) for x in xs)
-    total = jax.eval_shape(fn, tuple(c[0] for c in chunks))[1]
-    step = jax.checkpoint(fn)
-
-    def body(total, chunk_xs):
-        rows, part = step(chunk_xs)
-        return total + part, rows
-
-    total, rows = jax.lax.scan(body, jnp.zeros(total.shape, total.dtype), chunks)
-    return rows.reshape((-1,) + rows.shape[2:])[:n], total
-
-
-def _dividing_chunk(n: int, chunk: int | None) -> int | None:
-    """The largest divisor of ``n`` that is ≤ ``chunk`` when one is ≥ ``chunk / 2``, else ``chunk``.
-
-    Chunks that divide the items need no zero padding: ``map_chunks`` and ``chunked_sum`` then
-    reshape their inputs and outputs in place instead of copying every ``[n, F]`` array they
-    touch (forward and backward), which in a large DimeNet++ cell was most of its memory.
-    """
-    if chunk is None or n <= chunk:
-        return chunk
-    return next((c for c in range(chunk, (chunk + 1) // 2 - 1, -1) if n % c == 0), chunk)
 
 
 # ----------------------------------------------------------------------------- GraphModel

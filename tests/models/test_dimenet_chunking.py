@@ -2,7 +2,7 @@
 the blocks, a chunk at a time equal all at once.
 
 Tiny float64 models (conftest) on one ethanol frame whose triplets are padded to a bucket, so
-the padding triplets of the graph and the zero padding of the last chunk are both exercised.
+the padding triplets of the graph and the overlapping last chunk are both exercised.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 from hybridpot.graph import PaddingBuckets, build_graph, build_triplets, pad_to_bucket
 from hybridpot.io import bundled_md17
 from hybridpot.models import chunking, dimenet_model
-from hybridpot.models.dimenet import InteractionBlock, _dividing_chunk
+from hybridpot.models.dimenet import InteractionBlock
 from hybridpot.validation import check_model_args
 
 CUTOFF = 4.0
@@ -139,7 +139,7 @@ def test_edge_chunks_inside_the_blocks_give_the_same_energy_forces_and_parameter
         ethanol, variant, rbf_edge, monkeypatch):
     """With chunked triplets the embedding, interaction and output blocks run their per-edge
     parts and the output MLP a chunk of edges or atoms at a time: under a 1-byte budget with
-    7-item chunks (a divisor of none of the padded counts), two blocks with residual layers give
+    7-item chunks (a divisor of none of the padded counts: every last chunk overlaps), two blocks with residual layers give
     the energy, forces and parameter gradient of the unchunked model to 1e-12 in float64, and the
     program maps over the edges in chunks of 7 (about 10 s each; DimeNet in the heavy selection)."""
     graph, triplets = ethanol
@@ -160,10 +160,3 @@ def test_edge_chunks_inside_the_blocks_give_the_same_energy_forces_and_parameter
     assert_same(energy_forces_gradient(chunked, params, graph, triplets), want)
     jaxpr = str(jax.make_jaxpr(lambda p: chunked.energy(p, graph, triplets))(params))
     assert f"length={-(-n_edge // 7)}" in jaxpr and f"length={-(-n_node // 7)}" in jaxpr
-
-
-def test_edge_chunks_divide_the_edges_when_a_divisor_is_close():
-    """Chunks that divide the count need no padded copies: the largest divisor down to half the chunk."""
-    assert _dividing_chunk(100, 30) == 25
-    assert _dividing_chunk(101, 30) == 30  # 101 is prime: padded chunks
-    assert _dividing_chunk(20, 30) == 30 and _dividing_chunk(100, None) is None
