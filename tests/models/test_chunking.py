@@ -1,4 +1,4 @@
-"""chunked_sum and map_chunks: equal to the whole computation (values and gradients, under jit), for
+"""chunked_sum, map_chunks and map_and_sum: equal to the whole computation (values and gradients, under jit), for
 every way the chunks can fall, and without a padded copy of their inputs."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hybridpot.models.chunking import chunked_sum, map_chunks
+from hybridpot.models.chunking import chunked_sum, map_and_sum, map_chunks
 
 
 def _segment_term(weights, x, segments):
@@ -72,3 +72,27 @@ def test_chunks_are_sliced_not_copied():
     memory = jax.jit(jax.grad(loss, argnums=(0, 1))).lower(weights, x, segments).compile().memory_analysis()
     input_bytes = n * width * 8
     assert memory.temp_size_in_bytes < 0.5 * input_bytes, memory.temp_size_in_bytes
+
+
+@pytest.mark.parametrize("chunk", [None, 7, 10, 29])
+def test_map_and_sum_gives_the_rows_and_the_sum_of_one_pass(chunk):
+    """Rows and a sum over the items from one scan equal the whole computation, values and
+    gradients; the repeated items of an overlapping last chunk add nothing and keep their rows."""
+    rng = np.random.default_rng(2)
+    x, weights = rng.normal(size=(30, 4)), rng.normal(size=(4, 3))
+    segments = rng.integers(0, 7, 30)
+
+    def loss(w, x, map_chunk):
+        def fn(xs):
+            xc, sc = xs
+            rows = jnp.tanh(xc @ w)
+            return rows, jax.ops.segment_sum(rows**2, sc, num_segments=7)
+
+        rows, total = map_and_sum(fn, (x, segments), map_chunk)
+        return jnp.sum(rows * jnp.arange(3.0)) + jnp.sum(total * jnp.arange(21.0).reshape(7, 3)), (rows, total)
+
+    (_, want), want_grad = jax.value_and_grad(loss, argnums=(0, 1), has_aux=True)(weights, x, None)
+    (_, got), got_grad = jax.jit(jax.value_and_grad(loss, argnums=(0, 1), has_aux=True),
+                                 static_argnums=2)(weights, x, chunk)
+    for g, w in zip(jax.tree.leaves((got, got_grad)), jax.tree.leaves((want, want_grad))):
+        np.testing.assert_allclose(g, w, rtol=1e-13, atol=1e-13)
