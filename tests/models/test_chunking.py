@@ -1,5 +1,5 @@
-"""chunked_sum, map_chunks and map_and_sum: equal to the whole computation (values and gradients, under jit), for
-every way the chunks can fall, and without a padded copy of their inputs."""
+"""chunked_sum, map_chunks and map_and_sum: equal to the whole computation (values and gradients,
+under jit), for every way the chunks can fall, and without a padded copy of their inputs."""
 
 from __future__ import annotations
 
