@@ -94,11 +94,12 @@ def one(name: str, n_rep: int) -> dict:
     build_s = time.perf_counter() - t0
     build_peak = _peak_bytes()
     # the engines' own check: a program that cannot fit is refused with XLA's estimate of its need
-    compute = memory_checked_jit(energy_and_forces(lambda p, g: model.energy(p, g, triplets)),
-                                 lambda p, g: f"{name} on {n:,} atoms")
+    # the triplets are an argument, not a constant closed over (which XLA would copy into the program)
+    compute = memory_checked_jit(lambda p, g, t: energy_and_forces(lambda p, g: model.energy(p, g, t))(p, g),
+                                 lambda p, g, t: f"{name} on {n:,} atoms")
     t0 = time.perf_counter()
     try:
-        energy, forces = compute(params, graph)
+        energy, forces = compute(params, graph, triplets)
     except MemoryError as err:
         return {"model": name, "n_atoms": n, "skipped": f"refused before running: {err}".split("; use")[0]}
     forces.block_until_ready()
