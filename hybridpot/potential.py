@@ -29,6 +29,7 @@ from hybridpot.graph.batch import (
     node_mask,
 )
 from hybridpot.graph.geometry import edge_distances
+from hybridpot.graph.neighbours import available_memory
 from hybridpot.graph.sums import contiguous_segment_sum
 from hybridpot.graph.triplets import Triplets
 
@@ -233,8 +234,6 @@ def energy_forces_stress(energy_fn: EnergyFn, *, has_aux: bool = False) -> Calla
 def device_memory_available(device=None) -> int:
     """Bytes a new allocation on ``device`` (default: JAX's first device) can get: the accelerator's
     limit less what is in use where JAX reports it (GPU), else the host's available memory (CPU)."""
-    from hybridpot.graph.neighbours import available_memory
-
     stats = (device or jax.devices()[0]).memory_stats() or {}
     if "bytes_limit" in stats:
         return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0))

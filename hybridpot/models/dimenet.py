@@ -339,7 +339,8 @@ class InteractionBlock(nn.Module):
         ``angular [n_triplet, L]``, ``kj, ji [n_triplet]`` int. With ``angular_fn``, ``angular`` is
         instead any per-triplet input ``[n_triplet, ...]`` and ``angular_fn(kj, ji, angular)`` gives
         the ``[t, L]`` weights of a chunk of t triplets inside the chunk, so the weights of all
-        triplets are never held (they must be 0 for zero ``angular``: the padding of the last chunk).
+        triplets are never held (they must be 0 for zero ``angular``: the zeroed repeated items of an
+        overlapping last chunk).
         """
         n_edge = x_kj.shape[0]
         fan_in = radial.shape[-2] * radial.shape[-1]

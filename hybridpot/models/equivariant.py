@@ -117,13 +117,14 @@ class Interaction(nn.Module):
         mlp = e3nn.flax.MultiLayerPerceptron(
             self.radial_hidden + (probe.irreps.num_irreps,), act=jax.nn.silu, output_activation=False
         )
-        linear = e3nn.flax.Linear(polar_irreps(self.channels, self.lmax), force_irreps_out=True)
+        out_irreps = polar_irreps(self.channels, self.lmax)
+        linear = e3nn.flax.Linear(out_irreps, force_irreps_out=True)
         chunk = self.edge_chunk
         if chunk == "auto":
             # messages, their weights and product, the gathered h_j, the MLP's activations and
             # the linear map's output, each with its cotangent
             widths = (3 * probe.irreps.dim + h.irreps.dim + 2 * sum(self.radial_hidden)
-                      + polar_irreps(self.channels, self.lmax).dim + 2 * (sh_probe.shape[-1] + radial_probe.shape[-1]))
+                      + out_irreps.dim + 2 * (sh_probe.shape[-1] + radial_probe.shape[-1]))
             chunk = auto_chunk(n_edge, 2 * widths * jnp.dtype(h.dtype).itemsize)
         if chunk is None or n_edge <= chunk or self.is_initializing():
             sh, radial = edge_basis(vectors, real)
@@ -150,7 +151,7 @@ class Interaction(nn.Module):
         # messages only while the radial MLP has no biases; the mask does not rely on that
         valid = jnp.ones(n_edge, h.dtype)
         total = chunked_sum(chunk_sum, (senders, receivers, vectors, real, valid), chunk)
-        return e3nn.IrrepsArray(polar_irreps(self.channels, self.lmax), total) / self.avg_num_neighbors
+        return e3nn.IrrepsArray(out_irreps, total) / self.avg_num_neighbors
 
 
 class ProductBasis(nn.Module):
