@@ -23,7 +23,6 @@ from __future__ import annotations
 import functools
 import math
 
-import e3nn_jax as e3nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -173,10 +172,9 @@ def zonal_spherical_harmonics(angle: ArrayLike, num_spherical: int) -> jnp.ndarr
         Y_l^0(\alpha) = \sqrt{\frac{2l+1}{4\pi}}\; P_l(\cos\alpha),
         \qquad \int_{S^2} (Y_l^0)^2\, d\Omega = 1.
 
-    Evaluated with ``e3nn_jax.spherical_harmonics`` (``normalization="integral"``,
-    ``normalize=True``). e3nn-jax's m = 0 component (the middle one of each l block) is symmetric
-    about the **y** axis, so the unit vector is built as (sin α, cos α, 0): its polar angle from
-    y is α. Gradients are finite at α = 0 and α = π (no arccos, no division by sin α).
+    P_l(x) at x = cos α by Bonnet's recursion (l+1) P_{l+1} = (2l+1) x P_l − l P_{l−1}, which is
+    stable for |x| ≤ 1. Gradients are finite at α = 0 and α = π (no arccos, no division by
+    sin α).
 
     Args:
         angle: polar angles α, any shape ``[...]``, radians (α ∈ [0, π]).
@@ -194,12 +192,17 @@ def zonal_spherical_harmonics(angle: ArrayLike, num_spherical: int) -> jnp.ndarr
 
 @functools.partial(jax.jit, static_argnums=1)
 def _zonal_spherical_harmonics(angle: jnp.ndarray, num_spherical: int) -> jnp.ndarray:
-    """Kernel of :func:`zonal_spherical_harmonics` (compiled per L)."""
-    vec = jnp.stack([jnp.sin(angle), jnp.cos(angle), jnp.zeros_like(angle)], axis=-1)
-    irreps = e3nn.Irreps.spherical_harmonics(num_spherical - 1)
-    sh = e3nn.spherical_harmonics(irreps, vec, normalize=True, normalization="integral").array
-    m0 = np.array([l * l + l for l in range(num_spherical)])  # offset l² + centre l
-    return sh[..., m0]
+    """Kernel of :func:`zonal_spherical_harmonics` (compiled per L).
+
+    Not e3nn_jax.spherical_harmonics: it builds its polynomials with sympy at every trace (6 s of
+    DimeNet++'s start-up at L = 7), and only the m = 0 components are needed here.
+    """
+    x = jnp.cos(angle)
+    legendre = [jnp.ones_like(x), x][:num_spherical]
+    for l in range(1, num_spherical - 1):
+        legendre.append(((2 * l + 1) * x * legendre[l] - l * legendre[l - 1]) / (l + 1))
+    norm = np.sqrt((2 * np.arange(num_spherical) + 1) / (4 * np.pi))
+    return jnp.stack(legendre, axis=-1) * norm.astype(x.dtype)
 
 
 def combine_spherical_basis(radial: ArrayLike, angular: ArrayLike) -> jnp.ndarray:
