@@ -304,9 +304,7 @@ def _train_step(static: _Static):
         loss, grads = jax.value_and_grad(loss_fn)(state.params, norm, batch)
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
         # the update too: an infinite learning rate turns finite gradients into infinite parameters
-        # (checked leaf by leaf: the norm of a huge but finite update overflows)
-        finite_update = jax.tree.reduce(jnp.logical_and, jax.tree.map(lambda u: jnp.isfinite(u).all(), updates), True)
-        ok = jnp.isfinite(loss) & jnp.isfinite(optax.tree.norm(grads)) & finite_update
+        ok = jnp.isfinite(loss) & _all_finite(grads) & _all_finite(updates)
         params = optax.apply_updates(state.params, updates)
         ema = ema_update(state.ema_params, params, state.step, static.optim.ema_decay)
         new = TrainState(params, opt_state, ema, state.step + 1, state.healthy)
@@ -315,6 +313,19 @@ def _train_step(static: _Static):
         return out._replace(healthy=state.healthy & (ok | ~active)), loss, ok
 
     return jax.jit(_vmap(one_member, in_axes=(0, 0, None, 0)))
+
+
+def _all_finite(tree) -> jax.Array:
+    """True when no leaf of ``tree`` holds an infinity or a NaN (not a norm: it overflows on huge
+    finite values).
+
+    One test over the concatenated leaves. A test per leaf joined by ``logical_and``, with the
+    gradients' global norm beside it, made XLA compile DimeNet++'s training step in 42 s and load
+    it from the persistent cache in 5.8 s; this one, 9.2 s and 1.3 s (``hybridpot train`` of the
+    template on ethanol, batch 4; docs/training.md).
+    """
+    leaves = [jnp.ravel(x) for x in jax.tree.leaves(tree)]
+    return jnp.isfinite(jnp.concatenate(leaves)).all() if leaves else jnp.asarray(True)
 
 
 @functools.lru_cache(maxsize=64)

@@ -158,6 +158,17 @@ def test_non_finite_loss_stops_with_step_and_structures(emt_data, tmp_path):
     assert all(np.all(np.isfinite(a)) for k, a in arrays.items() if k.startswith("state/"))
 
 
+def test_step_health_check_sees_every_leaf_and_no_overflow():
+    from hybridpot.train.trainer import _all_finite
+
+    huge = {"a": jnp.full((3,), 3e38, jnp.float32), "b": [jnp.ones((2, 2)), jnp.zeros((), jnp.float64)]}
+    assert bool(_all_finite(huge))  # finite, though its norm overflows float32
+    for bad in (np.inf, -np.inf, np.nan):
+        tree = {**huge, "b": [jnp.ones((2, 2)).at[1, 0].set(bad), jnp.zeros((), jnp.float64)]}
+        assert not bool(_all_finite(tree)) and not bool(jax.jit(_all_finite)(tree))
+    assert bool(_all_finite({}))
+
+
 def test_early_stopping(emt_data, tmp_path):
     train, valid = emt_data
     # min_delta so large that only the first evaluation counts as an improvement
