@@ -581,9 +581,12 @@ def compile_cache_dir(option: str | None = None, disabled: bool = False) -> str 
     return os.path.expanduser(choice)
 
 
-def _enable_compile_cache(path: str | None) -> None:
-    """Point JAX's persistent compilation cache at ``path``: a second run of the same command
-    loads its compiled programs instead of compiling them again."""
+def enable_compile_cache(path: str | None) -> None:
+    """Point JAX's persistent compilation cache at the folder ``path`` (None: leave it off).
+
+    A second run of the same command then loads its compiled programs instead of compiling them
+    again; programs that compiled in more than 0.1 s are kept.
+    """
     if path is None:
         return
     import jax
@@ -596,7 +599,7 @@ def _enable_compile_cache(path: str | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``hybridpot`` command; returns the exit status."""
     args = build_parser().parse_args(argv)
-    _enable_compile_cache(compile_cache_dir(args.compile_cache, args.no_compile_cache))
+    enable_compile_cache(compile_cache_dir(args.compile_cache, args.no_compile_cache))
     if getattr(args, "seeds", None) is not None and args.seeds < 1:
         print("hybridpot: error: --seeds must be at least 1", file=sys.stderr)
         return 2
