@@ -12,6 +12,7 @@ The cell is stored as zeros when no direction is periodic.
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import jraph
 import numpy as np
@@ -60,6 +61,7 @@ def build_graph(
     *,
     min_distance: float = MIN_DISTANCE,
     dtype=None,
+    host: bool = False,
 ) -> jraph.GraphsTuple:
     """One structure as a single-graph ``GraphsTuple`` with a full neighbour list.
 
@@ -72,6 +74,8 @@ def build_graph(
         min_distance: Å; raise if two atoms (or an atom and a periodic image) are closer.
         dtype: float dtype of positions/shifts/cell; default: that of ``positions`` when it is a
             floating numpy array, else float64 (stored as float32 by jnp unless x64 is enabled).
+        host: numpy arrays (with the dtypes JAX would give them) instead of device arrays, for
+            batching on the host: no transfer to the device and back.
 
     Returns:
         ``jraph.GraphsTuple`` with the layout in the module docstring.
@@ -104,21 +108,18 @@ def build_graph(
         k, distance = _closest_edge(positions, senders, receivers, shifts)
         check_close_pairs([distance], receivers[k:k + 1], senders[k:k + 1], min_distance=min_distance)
 
-    return jraph.GraphsTuple(
-        nodes={
-            "positions": jnp.asarray(positions.astype(dtype)),
-            "atomic_numbers": jnp.asarray(numbers),
-        },
-        edges={"shifts": jnp.asarray(shifts.astype(dtype))},
-        senders=jnp.asarray(senders, dtype=jnp.int32),
-        receivers=jnp.asarray(receivers, dtype=jnp.int32),
-        globals={
-            "cell": jnp.asarray(cell.astype(dtype)[None]),
-            "pbc": jnp.asarray(pbc[None]),
-        },
-        n_node=jnp.asarray([n], dtype=jnp.int32),
-        n_edge=jnp.asarray([len(senders)], dtype=jnp.int32),
+    graph = jraph.GraphsTuple(
+        nodes={"positions": positions.astype(dtype), "atomic_numbers": np.asarray(numbers)},
+        edges={"shifts": shifts.astype(dtype)},
+        senders=np.asarray(senders, dtype=np.int32),
+        receivers=np.asarray(receivers, dtype=np.int32),
+        globals={"cell": cell.astype(dtype)[None], "pbc": np.asarray(pbc)[None]},
+        n_node=np.asarray([n], dtype=np.int32),
+        n_edge=np.asarray([len(senders)], dtype=np.int32),
     )
+    if host:
+        return jax.tree.map(lambda x: x.astype(jax.dtypes.canonicalize_dtype(x.dtype), copy=False), graph)
+    return jax.tree.map(jnp.asarray, graph)
 
 
 def graph_from_atoms(atoms, cutoff: float, **kwargs) -> jraph.GraphsTuple:

@@ -78,10 +78,9 @@ class GraphSet:
         n_triplet = []
         for k, s in enumerate(dataset.structures):
             try:
-                g = build_graph(s.positions, s.numbers, cutoff, cell=s.cell, pbc=s.pbc, dtype=np.float64)
+                g = build_graph(s.positions, s.numbers, cutoff, cell=s.cell, pbc=s.pbc, dtype=np.float64, host=True)
             except ValueError as err:
                 raise ValueError(f"structure {k}: {err}") from err
-            g = jax.device_get(g)
             g = g._replace(
                 nodes={"positions": s.positions.astype(self.dtype), "atomic_numbers": np.asarray(g.nodes["atomic_numbers"])},
                 edges={"shifts": np.asarray(g.edges["shifts"], np.float64).astype(self.dtype)},

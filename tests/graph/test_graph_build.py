@@ -27,6 +27,17 @@ def test_dtype_follows_positions_or_argument():
     assert g.globals["cell"].dtype == jnp.float32
 
 
+def test_host_graph_equals_the_device_graph():
+    import jax
+
+    atoms = bulk("Cu", "fcc", a=3.6, cubic=True)
+    device = graph_from_atoms(atoms, 4.0)
+    host = graph_from_atoms(atoms, 4.0, host=True)
+    assert jax.tree.structure(device) == jax.tree.structure(host)
+    for d, h in zip(jax.tree.leaves(device), jax.tree.leaves(host)):
+        assert type(h) is np.ndarray and h.dtype == d.dtype and np.array_equal(h, np.asarray(d))
+
+
 def test_symbols_accepted():
     g = build_graph(WATER, ["O", "H", "H"], 2.0)
     assert g.nodes["atomic_numbers"].tolist() == [8, 1, 1]
