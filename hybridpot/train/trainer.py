@@ -1027,15 +1027,25 @@ def predict(potential, dataset: Dataset, *, batch_size: int = 16, dtype=np.float
     n_members = jax.tree.leaves(params)[0].shape[0]
     energy = np.zeros((n_members, len(gs)))
     forces = [None] * len(gs)
-    for idx in sequential_batches(len(gs), batch_size, 1):
-        batch = jax.tree.map(lambda x: x[0], collate(gs, [idx], buckets))
-        pred = jax.device_get(fn(params, batch, norm))
+
+    def store(idx, pred):
+        pred = jax.device_get(pred)
         start = 0
         for j, i in enumerate(idx[0]):
             n = gs.n_node[i]
             energy[:, i] = pred.energy[:, 0, j]
             forces[i] = pred.forces[:, 0, start : start + n]
             start += n
+
+    pending = None
+    for idx in sequential_batches(len(gs), batch_size, 1):
+        batch = jax.tree.map(lambda x: x[0], collate(gs, [idx], buckets))
+        running = (idx, fn(params, batch, norm))  # dispatched: the next batch is collated while it runs
+        if pending is not None:
+            store(*pending)
+        pending = running
+    if pending is not None:
+        store(*pending)
     return {"energy": energy, "forces": forces}
 
 
