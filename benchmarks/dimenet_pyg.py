@@ -57,16 +57,26 @@ def train_config(batch_size: int, lr: float, steps: int):
     )
 
 
-def bench_hybridpot(build, frames, batch_size: int, lr: float, steps: int) -> dict:
-    """Train ``steps`` steps of the model ``build()`` with hybridpot.train.fit and predict the frames."""
+def bench_hybridpot(build, frames, batch_size: int, lr: float, steps: int, t_import: float = 0.0) -> dict:
+    """Train ``steps`` steps of the model ``build()`` with hybridpot.train.fit and predict the frames;
+    ``first_step_s``: seconds from the call to the end of the first step (no compilation cache),
+    plus ``t_import`` (s)."""
+    t_start = time.perf_counter()
     import jax
 
     from hybridpot.potentials import Potential
     from hybridpot.train import fit, predict
 
     data = frames.to_dataset()
+    first = {}
+
+    def callback(step, state):
+        """Note the end of the first step."""
+        jax.block_until_ready(state.params)
+        first.setdefault("t", time.perf_counter())
+
     with tempfile.TemporaryDirectory() as run_dir:
-        result = fit(build(), data, None, train_config(batch_size, lr, steps), run_dir)
+        result = fit(build(), data, None, train_config(batch_size, lr, steps), run_dir, callback=callback)
     leaves = jax.tree.leaves(result.params)  # [n_members, ...] each
     potential = Potential(result.model, result.params, result.normalisation)
     predict(potential, data, batch_size=batch_size)  # compile
@@ -75,7 +85,7 @@ def bench_hybridpot(build, frames, batch_size: int, lr: float, steps: int) -> di
     infer = frames.n_frames / (time.perf_counter() - t0)
     return dict(parameters=sum(x.size for x in leaves) // leaves[0].shape[0], train_steps_per_s=result.steps_per_second,
                 infer_structures_per_s=infer, compilations=result.n_compilations, timed_steps=steps - 1,
-                device=f"{jax.devices()[0].platform} (jax {jax.__version__})")
+                first_step_s=t_import + first["t"] - t_start, device=f"{jax.devices()[0].platform} (jax {jax.__version__})")
 
 
 def first_step(cache: str, n_frames: int, batch_size: int, lr: float) -> float:
@@ -120,7 +130,8 @@ def first_step_runs(n_frames: int, batch_size: int, lr: float) -> tuple[float, f
 
 def step_bound(frames, batch_size: int) -> dict:
     """XLA's FLOP count of one training-step gradient, the rate of the [n_edge, 128] × [128, 128]
-    matrix product on this device (FLOP/s), and their ratio: the fastest step at that rate (s)."""
+    matrix product on this device (FLOP/s), and their ratio: the fastest step at that rate (s);
+    also the compiled energy + forces program alone on one batch (structures/s, best of 6 calls)."""
     import jax
     import jax.numpy as jnp
 
@@ -151,7 +162,14 @@ def step_bound(frames, batch_size: int) -> dict:
         out = matmul(x, w)
     jax.block_until_ready(out)
     rate = reps * 2 * n_edge * HYPER["emb_size"] ** 2 / (time.perf_counter() - t0)
-    return dict(flops=flops, rate=rate, min_step_s=flops / rate)
+    infer = jax.jit(forces_fn).lower(params, batch.graph).compile()
+    jax.block_until_ready(infer(params, batch.graph))
+    calls = []
+    for _ in range(6):
+        t0 = time.perf_counter()
+        jax.block_until_ready(infer(params, batch.graph))
+        calls.append(time.perf_counter() - t0)
+    return dict(flops=flops, rate=rate, min_step_s=flops / rate, program_structures_per_s=batch_size / min(calls))
 
 
 def _radius_graph(x, r, batch=None, loop=False, max_num_neighbors=32, flow="source_to_target", num_workers=1,
@@ -286,6 +304,8 @@ def main(argv=None):
     print(f"\nOne training step: {bound['flops'] / 1e9:.1f} GFLOP (XLA's count); the [n_edge, 128] × [128, 128] "
           f"product runs at {bound['rate'] / 1e9:.1f} GFLOP/s here, so no framework trains faster than about "
           f"{best:.3g} steps/s on this device ({best / peer['train_steps_per_s']:.2f}× PyG's rate).")
+    print(f"hybridpot's compiled energy + forces program alone, one batch: "
+          f"{bound['program_structures_per_s']:.3g} structures/s (best of 6 calls).")
 
 
 if __name__ == "__main__":
