@@ -82,13 +82,10 @@ class GraphSet:
             except ValueError as err:
                 raise ValueError(f"structure {k}: {err}") from err
             g = g._replace(
-                nodes={"positions": s.positions.astype(self.dtype), "atomic_numbers": np.asarray(g.nodes["atomic_numbers"])},
-                edges={"shifts": np.asarray(g.edges["shifts"], np.float64).astype(self.dtype)},
-                globals={"cell": np.asarray(g.globals["cell"], np.float64).astype(self.dtype),
-                         "pbc": np.asarray(g.globals["pbc"]),
+                nodes={"positions": s.positions.astype(self.dtype), "atomic_numbers": g.nodes["atomic_numbers"]},
+                edges={"shifts": g.edges["shifts"].astype(self.dtype)},
+                globals={"cell": g.globals["cell"].astype(self.dtype), "pbc": g.globals["pbc"],
                          "charge": np.array([s.charge], self.dtype)},  # total charge, e (learned charges)
-                senders=np.asarray(g.senders), receivers=np.asarray(g.receivers),
-                n_node=np.asarray(g.n_node), n_edge=np.asarray(g.n_edge),
             )
             self.graphs.append(g)
             n_triplet.append(int(np.asarray(build_triplets(g).kj).shape[0]) if needs_triplets else 0)
