@@ -57,17 +57,13 @@ def train_config(batch_size: int, lr: float, steps: int):
     )
 
 
-def bench_hybridpot(build, frames, batch_size: int, lr: float, steps: int, t_import: float = 0.0) -> dict:
-    """Train ``steps`` steps of the model ``build()`` with hybridpot.train.fit and predict the frames;
-    ``first_step_s``: seconds from the call to the end of the first step (no compilation cache),
-    plus ``t_import`` (s)."""
-    t_start = time.perf_counter()
+def fit_timed(model, dataset, config):
+    """``hybridpot.train.fit`` in a temporary run folder: its result and the ``time.perf_counter()``
+    at the end of its first step."""
     import jax
 
-    from hybridpot.potentials import Potential
-    from hybridpot.train import fit, predict
+    from hybridpot.train import fit
 
-    data = frames.to_dataset()
     first = {}
 
     def callback(step, state):
@@ -76,7 +72,22 @@ def bench_hybridpot(build, frames, batch_size: int, lr: float, steps: int, t_imp
         first.setdefault("t", time.perf_counter())
 
     with tempfile.TemporaryDirectory() as run_dir:
-        result = fit(build(), data, None, train_config(batch_size, lr, steps), run_dir, callback=callback)
+        result = fit(model, dataset, None, config, run_dir, callback=callback)
+    return result, first["t"]
+
+
+def bench_hybridpot(build, frames, batch_size: int, lr: float, steps: int, t_import: float = 0.0) -> dict:
+    """Train ``steps`` steps of the model ``build()`` with hybridpot.train.fit and predict the frames;
+    ``first_step_s``: seconds from the call to the end of the first step (no compilation cache),
+    plus ``t_import`` (s)."""
+    t_start = time.perf_counter()
+    import jax
+
+    from hybridpot.potentials import Potential
+    from hybridpot.train import predict
+
+    data = frames.to_dataset()
+    result, t_first = fit_timed(build(), data, train_config(batch_size, lr, steps))
     leaves = jax.tree.leaves(result.params)  # [n_members, ...] each
     potential = Potential(result.model, result.params, result.normalisation)
     predict(potential, data, batch_size=batch_size)  # compile
@@ -85,7 +96,7 @@ def bench_hybridpot(build, frames, batch_size: int, lr: float, steps: int, t_imp
     infer = frames.n_frames / (time.perf_counter() - t0)
     return dict(parameters=sum(x.size for x in leaves) // leaves[0].shape[0], train_steps_per_s=result.steps_per_second,
                 infer_structures_per_s=infer, compilations=result.n_compilations, timed_steps=steps - 1,
-                first_step_s=t_import + first["t"] - t_start, device=f"{jax.devices()[0].platform} (jax {jax.__version__})")
+                first_step_s=t_import + t_first - t_start, device=f"{jax.devices()[0].platform} (jax {jax.__version__})")
 
 
 def first_step(cache: str, n_frames: int, batch_size: int, lr: float) -> float:
@@ -96,24 +107,13 @@ def first_step(cache: str, n_frames: int, batch_size: int, lr: float) -> float:
     from hybridpot.cli import enable_compile_cache
 
     enable_compile_cache(cache)
-    import jax
-
     from hybridpot.io.md17 import load_md17
     from hybridpot.models import dimenet_pp
-    from hybridpot.train import fit
 
     frames = load_md17("aspirin").select(np.arange(n_frames))
-    first = {}
-
-    def callback(step, state):
-        """Note the end of the first step."""
-        jax.block_until_ready(state.params)
-        first.setdefault("t", time.perf_counter())
-
     model = dimenet_pp(tuple(sorted(set(frames.numbers.tolist()))), **HYPER)
-    with tempfile.TemporaryDirectory() as run_dir:
-        fit(model, frames.to_dataset(), None, train_config(batch_size, lr, 1), run_dir, callback=callback)
-    return first["t"] - t_start
+    _, t_first = fit_timed(model, frames.to_dataset(), train_config(batch_size, lr, 1))
+    return t_first - t_start
 
 
 def first_step_runs(n_frames: int, batch_size: int, lr: float) -> tuple[float, float]:
