@@ -43,8 +43,10 @@ def full_batch_step(
     update_aux: Callable[[Any, jax.Array], Any] | None = None,
 ) -> tuple[Callable[[Any, Any], Any], Callable[[Any], tuple[Any, jax.Array]]]:
     """``(init, step)`` of one full-batch optimisation: ``init(params, aux) -> carry`` and
-    ``step(carry) -> (carry, loss)``; steps after ``num_steps`` (may be traced) leave the carry
-    unchanged and log NaN. The carry is ``(params, opt_state, aux, step count, all finite)``."""
+    ``step(carry) -> (carry, loss)``; steps after ``num_steps`` (may be traced) leave the
+    parameters, ``aux`` and the finiteness flag unchanged and log NaN (the optimiser state, which
+    is not meaningful after the run, is not held). The carry is ``(params, opt_state, aux, step
+    count, all finite)``."""
     if update_aux is None:
         update_aux = lambda a, _: a  # noqa: E731
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
@@ -55,12 +57,13 @@ def full_batch_step(
     def step(carry):
         params, opt_state, aux, i, finite = carry
         (loss, fit), grads = grad_fn(params, aux)
-        updates, new_opt_state = optimizer.update(grads, opt_state, params)
-        new = (optax.apply_updates(params, updates), new_opt_state, update_aux(aux, fit))
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        new = (optax.apply_updates(params, updates), update_aux(aux, fit))
         active = i < num_steps
-        params, opt_state, aux = jax.tree.map(
-            lambda n, o: jnp.where(active, n, o), new, (params, opt_state, aux)
-        )
+        # Only what the run returns is held once it is done. The optimiser state may go on
+        # changing (nothing reads it after the last active step, since ``active`` never comes
+        # back), and holding it too made XLA copy every loop-carried leaf at each step.
+        params, aux = jax.tree.map(lambda n, o: jnp.where(active, n, o), new, (params, aux))
         finite = finite & (~active | jnp.isfinite(loss))
         return (params, opt_state, aux, i + 1, finite), jnp.where(active, loss, jnp.nan)
 
