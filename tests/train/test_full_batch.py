@@ -61,6 +61,62 @@ def test_aux_update_and_nonfinite_flag():
     assert not bool(fit_full_batch(bad, jnp.zeros(1), optax.sgd(0.1), num_steps=2, max_steps=2, log_every=1).finite)
 
 
+def _mixed_params():
+    """A hybrid-like tree: a group of scalars, a network group of vectors and matrices."""
+    key = jax.random.split(jax.random.key(3), 4)
+    return {
+        "physics": {"d": jnp.asarray(1.0), "a": jnp.asarray(2.0), "r": jnp.asarray(0.7)},
+        "learned": {"w1": jax.random.normal(key[0], (1, 5)), "b1": jax.random.normal(key[1], (5,)),
+                    "w2": jax.random.normal(key[2], (5, 1)), "b2": jax.random.normal(key[3], (1,))},
+    }
+
+
+def _mixed_loss(p, aux):
+    x = jnp.linspace(0.5, 3.0, 9)
+    phys = p["physics"]["d"] * (1 - jnp.exp(-p["physics"]["a"] * (x - p["physics"]["r"]))) ** 2
+    net = (jnp.tanh(x[:, None] @ p["learned"]["w1"] + p["learned"]["b1"]) @ p["learned"]["w2"])[:, 0] + p["learned"]["b2"][0]
+    loss = jnp.mean((phys + net - jnp.exp(-x)) ** 2)
+    return loss, loss
+
+
+def test_packed_parameters_train_as_the_leaves_do():
+    """pack_small (each group's vectors and scalars as one vector) gives Adam's result on the
+    separate leaves, with a train_only mask and a traced step count, under vmap as alone."""
+    from hybridpot.hybrid import train_only
+
+    params = _mixed_params()
+    for opt in (optax.adam(0.03), train_only(optax.adam(0.03), {"learned"})):
+        runs = [fit_full_batch(_mixed_loss, params, opt, num_steps=23, max_steps=30, log_every=10, pack_small=pack)
+                for pack in (False, True)]
+        for x, y in zip(jax.tree.leaves(runs[0]), jax.tree.leaves(runs[1])):
+            np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-14)
+        assert jax.tree.structure(runs[1].params) == jax.tree.structure(params)
+    frozen = runs[1].params["physics"]
+    assert all(float(frozen[k]) == float(params["physics"][k]) for k in frozen)
+
+    init, step = full_batch_step(_mixed_loss, optax.adam(0.03), 17, pack_small=True)
+    batch = jax.tree.map(lambda a: jnp.stack([a, a + 0.1]), params)
+    vmapped = fit_full_batch_fused([FitProblem(jax.vmap(step), jax.vmap(init, (0, None))(batch, None), 20)], 10)[0]
+    for i in range(2):
+        alone = fit_full_batch(_mixed_loss, jax.tree.map(lambda a: a[i], batch), optax.adam(0.03), num_steps=17, max_steps=20, log_every=10)
+        for x, y in zip(jax.tree.leaves(alone.params), jax.tree.leaves(vmapped.params)):
+            assert x.shape == y.shape[1:]
+            np.testing.assert_allclose(x, y[i], rtol=1e-12, atol=1e-14)
+
+
+def test_packing_leaves_trees_it_cannot_help_unchanged():
+    """Nothing is packed where fewer than two small floating leaves share a dtype."""
+    from hybridpot.train.full_batch import _pack, _unpack
+
+    tree = {"one": jnp.zeros(3), "mixed": {"a": jnp.zeros(2, jnp.float32), "b": jnp.zeros((), jnp.float64)}, "ints": (jnp.arange(2), jnp.arange(3))}
+    assert jax.tree.structure(_pack(tree)) == jax.tree.structure(tree)
+    packed = _pack(_mixed_params())
+    assert [x.shape for x in jax.tree.leaves(packed["physics"])] == [(3,)]
+    assert sorted(x.shape for x in jax.tree.leaves(packed["learned"])) == [(1, 5), (5, 1), (6,)]
+    for x, y in zip(jax.tree.leaves(_unpack(packed)), jax.tree.leaves(_mixed_params())):
+        np.testing.assert_array_equal(x, y)
+
+
 def test_lbfgs_polish_reaches_minimum():
     rosen = lambda p: (1 - p[0]) ** 2 + 100 * (p[1] - p[0] ** 2) ** 2
     p = polish_lbfgs(rosen, jnp.array([-1.2, 1.0]), 100)

@@ -348,6 +348,7 @@ def train_run(
             log_every=LOG_EVERY,
             aux=aux,
             update_aux=update_aux,
+            pack_small=True,
         )
         params, aux = result.params, result.aux
         histories.append(result.history)
@@ -463,7 +464,7 @@ def model_program(
 
                 def make(run, h, protocol=protocol):
                     loss_fn, optimizer, _, update_aux = _stage_problem(model, protocol, physics, levels, i, run, h[i])
-                    return full_batch_step(loss_fn, optimizer, h[i].steps, update_aux)
+                    return full_batch_step(loss_fn, optimizer, h[i].steps, update_aux, pack_small=True)
 
                 init = over_runs(lambda p, a, run, h: make(run, h)[0](p, a), (0, 0, None, None), 0)
                 step = over_runs(lambda c, run, h: make(run, h)[1](c), (0, None, None), 0)
