@@ -271,7 +271,7 @@ class CalculatorSource:
 
         check_periodic(atoms, "strain derivatives")
         n = len(atoms)
-        h_e, h_u = self.strain, self.displacement
+        h_e = self.strain
         strain_rows = []
         for i in range(6):
             step = np.eye(6)[i] * h_e

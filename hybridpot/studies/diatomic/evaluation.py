@@ -4,7 +4,6 @@ Franck–Condon factors."""
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from scipy.interpolate import CubicSpline
 from scipy.optimize import least_squares, minimize_scalar
