@@ -29,7 +29,7 @@ from hybridpot.models.equivariant import (
     nequip,
     polar_irreps,
 )
-from hybridpot.models.mlp import MLP, Dense
+from hybridpot.models.mlp import MLP, Dense, apply_points_last
 from hybridpot.models.pair_mlp import PairMLP, pair_mlp_model
 from hybridpot.potential import GraphModel
 
@@ -44,6 +44,7 @@ __all__ = [
     "PairMLP",
     "SymmetryFunctionSpec",
     "angular_triplets",
+    "apply_points_last",
     "atomic_energies",
     "average_neighbour_count",
     "behler_parrinello",

@@ -35,7 +35,7 @@ from hybridpot.hybrid import (
     update_multiplier,
     weighted_mean_square,
 )
-from hybridpot.models import MLP
+from hybridpot.models import MLP, apply_points_last
 from hybridpot.physics import MorseParams, morse_energy
 from hybridpot.spectroscopy import SpectroscopicTargets, morse_from_observables, spectroscopic_loss
 from hybridpot.studies.diatomic.protocols import Protocol, Stage
@@ -183,7 +183,7 @@ def model_terms(model: str, protocol: Protocol, physics: PhysicsTerm, network: M
 
     def learned(params, r):
         x = (network_feature(protocol, r) - x_center) / x_scale
-        return network.apply(params, x[..., None])[..., 0] * y_scale
+        return apply_points_last(network, params, x[..., None, :])[..., 0, :] * y_scale
 
     if model == "morse":
         return pure_physics(physics.energy)
