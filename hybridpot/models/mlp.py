@@ -80,11 +80,10 @@ def apply_points_last(network: MLP, params, x: jax.Array) -> jax.Array:
 
     The same layers (kernels ``[fan_in, features]`` of ``params``, as :class:`MLP` makes them),
     computed as ``Wᵀ h + b`` on feature-major activations. For a small network vmapped over
-    many runs of a few dozen points each, XLA's CPU backend ran this product order faster than
-    the points-first one: the diatomic study's 1→50→24→12→1 network, one training step of 11
-    vmapped runs on 64 points, 124 against 224 µs; ``benchmarks/diatomic_training.py``
-    measures the whole study. Equal to ``network.apply(params, jnp.swapaxes(x, -1, -2))``
-    swapped back, up to float rounding.
+    many runs of a few dozen points each (the diatomic study), XLA's CPU backend ran this
+    product order faster than the points-first one (``benchmarks/diatomic_training.py``,
+    loop row). Equal to ``network.apply(params, jnp.swapaxes(x, -1, -2))`` swapped back, up
+    to float rounding.
 
     Args:
         network: the :class:`MLP` whose parameters ``params`` are (its activation and layers).

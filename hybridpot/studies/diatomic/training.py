@@ -2,9 +2,9 @@
 
 Every run (state × training fraction × seed) of one model is trained by a single jitted
 function. Runs with the same training-set size and step table form a group: one ``vmap``
-over its (state, fraction) pairs × seeds, on the group's own points; one ``lax.scan`` over optimiser
-steps advances every group that still has steps to take, so no step computes a padded point
-or a finished run.
+over its (state, fraction) pairs × seeds, on the group's own points; one ``lax.scan`` over
+optimiser steps advances every group that still has steps to take, so no step computes a
+padded point or a finished run.
 
 An optional spectroscopic term (:class:`LevelsTerm`) adds a reduced χ² on vibrational term values
 and rotational constants (:func:`hybridpot.spectroscopy.spectroscopic_loss`) to the loss, with
