@@ -128,10 +128,10 @@ def first_step_runs(n_frames: int, batch_size: int, lr: float) -> tuple[float, f
     return times[0], times[1]
 
 
-def step_bound(frames, batch_size: int) -> dict:
-    """XLA's FLOP count of one training-step gradient, the rate of the [n_edge, 128] × [128, 128]
-    matrix product on this device (FLOP/s), and their ratio: the fastest step at that rate (s);
-    also the compiled energy + forces program alone on one batch (structures/s, best of 6 calls)."""
+def batch_programs(frames, batch_size: int):
+    """DimeNet++ (published sizes) on the first ``batch_size`` frames, collated as the trainer
+    does: ``(params, batch, forces_fn, loss)``, with ``forces_fn(params, graph) -> (energy
+    [n_graph] eV, forces [n_node, 3] eV/Å)`` and ``loss(params)`` the E + F training loss."""
     import jax
     import jax.numpy as jnp
 
@@ -150,6 +150,17 @@ def step_bound(frames, batch_size: int) -> dict:
         e, f = forces_fn(p, batch.graph)
         return jnp.mean((e - batch.energy) ** 2) + FORCES_WEIGHT * jnp.mean((f - batch.forces) ** 2)
 
+    return params, batch, forces_fn, loss
+
+
+def step_bound(frames, batch_size: int) -> dict:
+    """XLA's FLOP count of one training-step gradient, the rate of the [n_edge, 128] × [128, 128]
+    matrix product on this device (FLOP/s), and their ratio: the fastest step at that rate (s);
+    also the compiled energy + forces program alone on one batch (structures/s, best of 6 calls)."""
+    import jax
+    import jax.numpy as jnp
+
+    params, batch, forces_fn, loss = batch_programs(frames, batch_size)
     cost = jax.jit(jax.grad(loss)).lower(params).compile().cost_analysis()
     flops = float((cost[0] if isinstance(cost, list) else cost)["flops"])
     n_edge = batch.graph.senders.shape[0]
