@@ -66,11 +66,16 @@ class MLP(nn.Module):
     weight_init: Initialisation = "xavier"
     param_dtype: jnp.dtype = jnp.float32
 
+    def activates(self, i: int) -> bool:
+        """Whether hidden layer ``i``'s output goes through the activation (all but, without
+        ``activate_last_hidden``, the last)."""
+        return self.activate_last_hidden or i < len(self.hidden) - 1
+
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         for i, width in enumerate(self.hidden):
             x = Dense(width, self.weight_init, self.param_dtype)(x)
-            if self.activate_last_hidden or i < len(self.hidden) - 1:
+            if self.activates(i):
                 x = self.activation(x)
         return Dense(self.out, self.weight_init, self.param_dtype)(x)
 
@@ -97,6 +102,6 @@ def apply_points_last(network: MLP, params, x: jax.Array) -> jax.Array:
     for i in range(len(network.hidden) + 1):
         layer = layers[f"Dense_{i}"]
         h = jnp.einsum("io,...in->...on", layer["kernel"], h) + layer["bias"][:, None]
-        if i < len(network.hidden) and (network.activate_last_hidden or i < len(network.hidden) - 1):
+        if i < len(network.hidden) and network.activates(i):
             h = network.activation(h)
     return h
