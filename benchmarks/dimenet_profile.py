@@ -36,7 +36,7 @@ import tempfile
 import time
 
 import numpy as np
-from dimenet_pyg import batch_programs, bench_pyg
+from dimenet_pyg import batch_programs, bench_pyg, train_config
 
 KINDS = ("matrix product", "gather", "scatter", "element-wise")
 
@@ -108,13 +108,15 @@ def profile(compiled, args, calls: int, sizes: dict) -> dict:
 
 def training_bucket(frames, batch_size: int):
     """The padded sizes (``n_node``, ``n_edge``, ``n_triplet``) of the training batches of
-    ``hybridpot.train.fit`` on ``frames`` with the benchmark's one padding bucket."""
+    ``hybridpot.train.fit`` on ``frames`` with the data settings of ``benchmarks/dimenet_pyg.py``
+    (its ``train_config``: one padding bucket)."""
     from hybridpot.models import dimenet_pp
     from hybridpot.train import GraphSet, make_buckets
 
     model = dimenet_pp(tuple(sorted(set(frames.numbers.tolist()))))
     gs = GraphSet(frames.to_dataset(), model.cutoff, True, model.species, np.float32)
-    (bucket,) = make_buckets([gs], batch_size, 1, 1.5).buckets
+    data = train_config(batch_size, 1e-4, 1).data
+    (bucket,) = make_buckets([gs], batch_size, data.n_buckets, data.bucket_ratio).buckets
     return bucket
 
 
